@@ -1,0 +1,367 @@
+"""Task-gated layers: every output unit belongs to the task that created it.
+
+The idea in one picture. A layer that has learned three tasks stores one *block* of
+weights per task::
+
+                 inputs of task 0 | task 1 | task 2
+    units of task 0  [ W0          ]                       <- frozen
+    units of task 1  [ W1                   ]              <- frozen
+    units of task 2  [ W2                            ]     <- trainable
+
+Block ``k`` computes the units created by task ``k``. In the default ``"reuse"`` mode it
+reads the input units of every task ``<= k`` (old features are reused, but frozen); in
+``"isolate"`` mode it reads only the input units of task ``k`` (a separate column per
+task, as in Progressive Nets without lateral connections). No block ever reads units
+of a *later* task, so whatever is added later cannot change what an earlier task sees.
+
+Why one ``nn.Parameter`` per block rather than one big weight matrix and a mask?
+
+* **Exact zero forgetting with any optimiser.** PyTorch optimisers skip every
+  parameter whose ``.grad`` is ``None``: no weight decay, no momentum, no Adam
+  moments are applied to it. A frozen block is therefore a separate parameter with
+  ``requires_grad=False`` and ``grad=None``. With one big matrix, zeroing the old rows
+  of the gradient is *not* enough: ``weight_decay`` and momentum still move them.
+* **Old tasks cost what they used to.** Evaluating task ``k`` runs blocks ``0..k``
+  only; later blocks are never computed (no compute-everything-then-mask).
+* **No wasted backward passes.** Frozen blocks take no gradient and, when their input
+  takes none either, autograd does not even record them.
+
+Normalisation is per block, too: the batch-norm statistics and affine parameters of
+task ``k``'s units are estimated on task ``k``'s data and then frozen with the rest of
+the block. A shared BatchNorm would keep updating its running statistics on new
+tasks' data — a silent source of forgetting even when every weight is frozen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import warnings
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Mode = Literal["reuse", "isolate"]
+MODES: tuple[str, ...] = ("reuse", "isolate")
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is a known connectivity mode, else raise ``ValueError``."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def check_count(value: object, what: str, minimum: int = 0) -> int:
+    """Return ``value`` as an ``int >= minimum``; raise a clear error otherwise."""
+    if isinstance(value, bool):
+        raise TypeError(f"{what} must be an integer, got a bool ({value!r})")
+    try:
+        number = operator.index(value)  # accepts int and numpy integers, rejects 2.5
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__} ({value!r})") from None
+    if number < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {number}")
+    return number
+
+
+@contextlib.contextmanager
+def _quiet_if_empty(out_units: int) -> Iterator[None]:
+    """Silence torch's "zero-element tensor" init warning for a zero-growth block."""
+    with warnings.catch_warnings():
+        if out_units == 0:
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+        yield
+
+
+class BlockBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm for one task's filters that stops learning for good once frozen.
+
+    While the block is trainable it behaves exactly like :class:`torch.nn.BatchNorm2d`.
+    Once frozen it always normalises with its stored running statistics — even when
+    the surrounding network is in ``train()`` mode for a later task — so the
+    statistics of an old task are never overwritten by a new task's data.
+    """
+
+    frozen: bool = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        use_batch_stats = self.training and not self.frozen
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias,
+            training=use_batch_stats, momentum=self.momentum, eps=self.eps,
+        )
+
+
+class UnitBlock(nn.Module):
+    """The units (filters or neurons) that one task added to a layer.
+
+    ``unit`` is an ordinary :class:`~torch.nn.Conv2d` or :class:`~torch.nn.Linear`
+    (so initialisation, ``torchinfo`` and intuition all work as usual), optionally
+    followed by the task's own :class:`BlockBatchNorm2d`. The owning layer decides
+    which slice of its input the block reads.
+    """
+
+    def __init__(self, unit: nn.Conv2d | nn.Linear, norm: BlockBatchNorm2d | None = None) -> None:
+        super().__init__()
+        self.unit = unit
+        self.norm = norm
+        self.frozen = False
+
+    @property
+    def out_units(self) -> int:
+        return self.unit.weight.shape[0]
+
+    def freeze(self) -> None:
+        """Freeze the block for good: no gradients, no statistics updates."""
+        self.frozen = True
+        if self.norm is not None:
+            self.norm.frozen = True
+        for p in self.parameters():
+            p.requires_grad_(False)
+            p.grad = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.unit(x)
+        return y if self.norm is None else self.norm(y)
+
+
+class _TaskLayer(nn.Module):
+    """What :class:`TaskConv2d` and :class:`TaskLinear` share: blocks, tags and slicing.
+
+    ``in_units_per_task[k]`` is how many *input* units task ``k`` contributed (for the
+    first layer, whose input is the image, this is ``[in_channels]`` and the image is
+    shared by every task). ``task_ids`` tags every *output* unit with its task.
+    """
+
+    def __init__(self, in_units: int, mode: str, shared_input: bool) -> None:
+        super().__init__()
+        self.mode = check_mode(mode)
+        self.shared_input = shared_input
+        self.in_units_per_task: list[int] = [check_count(in_units, "in_units", 1)]
+        self.blocks = nn.ModuleList()
+        self.register_buffer("task_ids", torch.empty(0, dtype=torch.long))
+        # Subclasses set their own attributes, then call self._add_block(out_units) for task 0.
+
+    # -- bookkeeping -------------------------------------------------------------------
+    @property
+    def num_tasks(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def out_units_per_task(self) -> list[int]:
+        return [block.out_units for block in self.blocks]
+
+    def _block_input_range(self, task_id: int) -> tuple[int, int]:
+        """Input units ``[start, stop)`` that block ``task_id`` reads, within its input."""
+        if self.shared_input:
+            return 0, self.in_units_per_task[0]
+        before = sum(self.in_units_per_task[:task_id])
+        if self.mode == "reuse":
+            return 0, before + self.in_units_per_task[task_id]
+        return 0, self.in_units_per_task[task_id]  # isolate: the input holds only task's own units
+
+    def expected_in_units(self, task_id: int) -> int:
+        """How many input units (channels / features) ``forward(x, task_id)`` expects."""
+        if self.shared_input:
+            return self.in_units_per_task[0]
+        if self.mode == "reuse":
+            return sum(self.in_units_per_task[: task_id + 1])
+        return self.in_units_per_task[task_id]
+
+    def active_tasks(self, task_id: int) -> list[int]:
+        """The tasks whose units ``task_id`` uses: all ``<= task_id``, or itself alone."""
+        return list(range(task_id + 1)) if self.mode == "reuse" else [task_id]
+
+    def out_units_for(self, task_id: int) -> int:
+        """Number of output units that ``forward(x, task_id)`` returns."""
+        return sum(self.blocks[k].out_units for k in self.active_tasks(task_id))
+
+    def check_task_id(self, task_id: object) -> int:
+        """Validate a task id against the tasks this layer knows."""
+        tid = check_count(task_id, "task_id")
+        if tid >= self.num_tasks:
+            raise ValueError(
+                f"task_id {tid} does not exist yet: this layer has {self.num_tasks} task(s), "
+                f"ids 0..{self.num_tasks - 1}. Call grow() to add a task."
+            )
+        return tid
+
+    def _new_block(self, out_units: int, read_units: int) -> UnitBlock:  # pragma: no cover
+        raise NotImplementedError
+
+    def _add_block(self, out_units: int) -> None:
+        task = len(self.blocks)
+        start, stop = self._block_input_range(task)
+        reference = self.blocks[0].unit.weight if self.blocks else None
+        block = self._new_block(out_units, stop - start)
+        if reference is not None:  # a grown block lives where the model lives
+            block.to(device=reference.device, dtype=reference.dtype)
+        self.blocks.append(block)
+        new_ids = torch.full((out_units,), task, dtype=torch.long, device=self.task_ids.device)
+        self.task_ids = torch.cat([self.task_ids, new_ids])
+
+    def grow(self, out_units: int, in_units: int = 0) -> int:
+        """Add a block for a new task ("NeuronGenesis"); freeze every existing block.
+
+        Args:
+            out_units: units (filters / neurons) the new task adds to this layer (may be 0).
+            in_units: units the new task added to the *previous* layer (ignored by the
+                first layer, whose input, the image, is shared by all tasks).
+
+        Returns:
+            The new task id.
+        """
+        out_units = check_count(out_units, "out_units")
+        in_units = check_count(in_units, "in_units")
+        if self.mode == "isolate" and (out_units == 0 or (in_units == 0 and not self.shared_input)):
+            raise ValueError(
+                "in isolate mode every layer must grow by at least one unit: a task reads only "
+                "its own units, so a layer without any would cut its path"
+            )
+        # Everything is validated above: from here on nothing can fail half-way.
+        for block in self.blocks:
+            block.freeze()
+        if not self.shared_input:
+            self.in_units_per_task.append(in_units)
+        self._add_block(out_units)
+        return self.num_tasks - 1
+
+    def forward_parts(self, parts: list[Tensor | None], task_id: int) -> list[Tensor | None]:
+        """Run the blocks ``task_id`` uses, keeping every task's units in a separate tensor.
+
+        ``parts[i]`` holds the input units of the ``i``-th task in
+        ``active_tasks(task_id)`` (``None`` where that task has no units here); for a
+        layer with ``shared_input`` it is ``[x]``. The result has the same layout.
+
+        Keeping the parts apart, rather than one concatenated tensor, is what lets
+        autograd skip frozen units: a frozen block reads only frozen parts, so nothing
+        trainable flows through it and no backward pass is recorded for it.
+        """
+        outputs: list[Tensor | None] = []
+        for i, k in enumerate(self.active_tasks(task_id)):
+            block = self.blocks[k]
+            if block.out_units == 0:
+                outputs.append(None)
+            elif self.shared_input:
+                outputs.append(block(parts[0]))
+            elif self.mode == "reuse":
+                outputs.append(block(cat_parts(parts[: i + 1])))
+            else:
+                outputs.append(block(parts[i]))
+        return outputs
+
+    def forward(self, x: Tensor, task_id: int) -> Tensor:
+        """Output units of every task that ``task_id`` uses, concatenated in task order."""
+        task_id = self.check_task_id(task_id)
+        self._check_input(x, task_id)
+        if self.shared_input:
+            parts: list[Tensor | None] = [x]
+        else:
+            sizes = [self.in_units_per_task[k] for k in self.active_tasks(task_id)]
+            parts = [p if p.shape[1] else None for p in torch.split(x, sizes, dim=1)]
+        return cat_parts(self.forward_parts(parts, task_id))
+
+    input_dims: int = 0  # 4 for images, 2 for feature vectors (set by subclasses)
+
+    def _check_input(self, x: Tensor, task_id: int) -> None:
+        dims = self.input_dims
+        what = "a 4-D input (N, C, H, W)" if dims == 4 else "a 2-D input (N, features)"
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != dims:
+            raise ValueError(f"{type(self).__name__} expects {what}, got shape {tuple(x.shape)}")
+        expected = self.expected_in_units(task_id)
+        if x.shape[1] != expected:
+            raise ValueError(
+                f"{type(self).__name__}: task {task_id} expects {expected} input units "
+                f"(dim 1), got {x.shape[1]} (input shape {tuple(x.shape)})"
+            )
+
+    def extra_repr(self) -> str:
+        return f"units_per_task={self.out_units_per_task}, mode={self.mode!r}"
+
+
+def cat_parts(parts: list[Tensor | None]) -> Tensor:
+    """Concatenate per-task parts along the unit dimension, skipping empty ones."""
+    present = [p for p in parts if p is not None]
+    return present[0] if len(present) == 1 else torch.cat(present, dim=1)
+
+
+class TaskConv2d(_TaskLayer):
+    """A 2-D convolution whose filters are tagged with the task that created them.
+
+    ``forward(x, task_id)`` runs conv → per-task BatchNorm for the filters that
+    ``task_id`` uses and concatenates them in task order (channel ``c`` of the output
+    belongs to task ``task_ids[c]``).
+
+    Args:
+        in_channels: input channels of the first task. For the first layer of a
+            network these are the image channels, shared by all tasks (``shared_input``).
+        out_channels: filters created by task 0.
+        kernel_size, stride, padding: as in :class:`torch.nn.Conv2d` (``padding``
+            defaults to "same" for odd kernels and stride 1).
+        batch_norm: add per-task BatchNorm (and drop the now redundant conv bias).
+        mode: ``"reuse"`` (task ``k`` reads inputs of tasks ``<= k``) or ``"isolate"``.
+        shared_input: the input is the same for every task (the image).
+    """
+
+    input_dims = 4
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int | None = None,
+        batch_norm: bool = True,
+        mode: Mode = "reuse",
+        shared_input: bool = False,
+    ) -> None:
+        super().__init__(in_channels, mode, shared_input)
+        self.kernel_size = check_count(kernel_size, "kernel_size", 1)
+        self.stride = check_count(stride, "stride", 1)
+        self.padding = self.kernel_size // 2 if padding is None else check_count(padding, "padding")
+        self.batch_norm = batch_norm
+        self._add_block(check_count(out_channels, "out_channels", 1))
+
+    def _new_block(self, out_units: int, read_units: int) -> UnitBlock:
+        with _quiet_if_empty(out_units):
+            conv = nn.Conv2d(read_units, out_units, self.kernel_size, self.stride, self.padding, bias=not self.batch_norm)
+        return UnitBlock(conv, BlockBatchNorm2d(out_units) if self.batch_norm else None)
+
+
+
+class TaskLinear(_TaskLayer):
+    """A fully connected layer whose neurons are tagged with the task that created them.
+
+    Same rules as :class:`TaskConv2d`: block ``k`` holds task ``k``'s neurons, reads
+    the input features of tasks ``<= k`` (``"reuse"``) or of task ``k`` only
+    (``"isolate"``), and is frozen as soon as a later task is added.
+
+    ``in_features_per_task`` lets the first dense layer after a convolution say how
+    many flattened features each task's filters contribute (channels × height × width).
+    """
+
+    input_dims = 2
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        mode: Mode = "reuse",
+        shared_input: bool = False,
+    ) -> None:
+        super().__init__(in_features, mode, shared_input)
+        self.use_bias = bias
+        self._add_block(check_count(out_features, "out_features", 1))
+
+    def _new_block(self, out_units: int, read_units: int) -> UnitBlock:
+        with _quiet_if_empty(out_units):
+            return UnitBlock(nn.Linear(read_units, out_units, bias=self.use_bias))
+

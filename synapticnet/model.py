@@ -1,0 +1,358 @@
+"""MultiTaskConvSynapticNet: a CNN that grows a little for every new task and never forgets.
+
+Read this file top to bottom; it is meant to be read in one sitting.
+
+Architecture (for ``conv_channels=(32, 64, 128), hidden=(256,)``)::
+
+    image (N, 3, 32, 32)                    shared by every task
+      └─ TaskConv2d 3→32   + BN + ReLU + MaxPool     32×16×16
+      └─ TaskConv2d 32→64  + BN + ReLU + MaxPool     64×8×8
+      └─ TaskConv2d 64→128 + BN + ReLU + MaxPool     128×4×4
+      └─ flatten                                     2048
+      └─ TaskLinear 2048→256 + ReLU + Dropout        256
+      └─ head[task_id]: Linear 256→num_classes       one output head per task
+
+Continual learning with it:
+
+1. Train task 0 as usual.
+2. ``model.grow(num_classes=...)`` ("NeuronGenesis") freezes everything that exists
+   and adds, in every layer, a block of new units tagged with the new task id, plus a
+   new head. New units read the frozen old features (``mode="reuse"``) or only their
+   own (``mode="isolate"``); old units never read new ones, so old outputs cannot change.
+3. Train the new task with any optimiser. ``apply_task_gradient_mask(task_id)`` after
+   ``backward()`` makes sure only that task's parameters carry a gradient.
+
+Because a frozen parameter has ``requires_grad=False`` and ``grad=None``, optimisers
+skip it completely — no weight decay, no momentum, no Adam moments — and its BatchNorm
+statistics are never updated again. Old tasks keep their outputs bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .layers import TaskConv2d, TaskLinear, cat_parts, check_count, check_mode
+
+CHECKPOINT_FORMAT = "synapticnet.MultiTaskConvSynapticNet"
+CHECKPOINT_VERSION = 1
+
+
+def _per_layer(value: int | Sequence[int] | None, default: Sequence[int], what: str) -> list[int]:
+    """Expand a growth size (``None``, one int for all layers, or one per layer)."""
+    n = len(default)
+    if value is None:
+        return [max(1, d // 2) for d in default]
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        if len(value) != n:
+            raise ValueError(f"{what} must have one entry per layer ({n}), got {len(value)}: {list(value)}")
+        return [check_count(v, f"{what}[{i}]") for i, v in enumerate(value)]
+    return [check_count(value, what)] * n  # one int for every layer (TypeError otherwise)
+
+
+class TaskView(nn.Module):
+    """The network as one task sees it: ``TaskView(model, t)(x) == model(x, task_id=t)``.
+
+    Handy for tools that call ``module(x)``, such as ``torchinfo.summary``.
+    """
+
+    def __init__(self, model: "MultiTaskConvSynapticNet", task_id: int) -> None:
+        super().__init__()
+        self.model = model
+        self.task_id = model.check_task_id(task_id)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x, task_id=self.task_id)
+
+
+class MultiTaskConvSynapticNet(nn.Module):
+    """A task-gated CNN with one output head per task that grows for new tasks.
+
+    Args:
+        in_channels: image channels (3 for the harmonised four-task stream).
+        conv_channels: filters of task 0 in each conv layer; each layer is followed by
+            BatchNorm (per task), ReLU and 2×2 max-pooling.
+        hidden: neurons of task 0 in each hidden dense layer (may be empty).
+        num_classes: classes of task 0.
+        image_size: height = width of the input images; must be divisible by
+            ``2 ** len(conv_channels)``.
+        dropout: dropout probability after each hidden dense layer.
+        mode: ``"reuse"`` (default: a new task also reads all frozen old features) or
+            ``"isolate"`` (a new task uses only the units it created).
+        kernel_size: convolution kernel size.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        conv_channels: Sequence[int] = (32, 64, 128),
+        hidden: Sequence[int] = (256,),
+        num_classes: int = 10,
+        image_size: int = 32,
+        dropout: float = 0.3,
+        mode: str = "reuse",
+        kernel_size: int = 3,
+    ) -> None:
+        super().__init__()
+        in_channels = check_count(in_channels, "in_channels", 1)
+        conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
+        hidden = [check_count(h, "hidden entry", 1) for h in hidden]
+        num_classes = check_count(num_classes, "num_classes", 1)
+        image_size = check_count(image_size, "image_size", 1)
+        if not conv_channels:
+            raise ValueError("conv_channels needs at least one layer")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        downsample = 2 ** len(conv_channels)
+        if image_size % downsample:
+            raise ValueError(
+                f"image_size {image_size} must be divisible by 2**{len(conv_channels)} = {downsample} "
+                f"(one 2x2 max-pool per conv layer)"
+            )
+        self.config: dict[str, Any] = dict(
+            in_channels=in_channels, conv_channels=conv_channels, hidden=hidden,
+            num_classes=num_classes, image_size=image_size, dropout=float(dropout),
+            mode=check_mode(mode), kernel_size=check_count(kernel_size, "kernel_size", 1),
+        )
+        self.growth: list[dict[str, Any]] = []  # the grow() calls, replayed by load()
+        self.spatial = image_size // downsample  # feature-map side after the last pool
+
+        widths = [in_channels, *conv_channels]
+        self.convs = nn.ModuleList(
+            TaskConv2d(widths[i], widths[i + 1], kernel_size, mode=mode, shared_input=(i == 0))
+            for i in range(len(conv_channels))
+        )
+        features = [conv_channels[-1] * self.spatial**2, *hidden]
+        self.dense = nn.ModuleList(
+            TaskLinear(features[i], features[i + 1], mode=mode) for i in range(len(hidden))
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleList([nn.Linear(features[-1], num_classes)])
+
+    # -- tasks -----------------------------------------------------------------------
+    @property
+    def num_tasks(self) -> int:
+        """Number of tasks (= heads) the network has."""
+        return len(self.heads)
+
+    @property
+    def trainable_task(self) -> int:
+        """The newest task: the only one whose parameters can still learn."""
+        return self.num_tasks - 1
+
+    @property
+    def task_layers(self) -> list[TaskConv2d | TaskLinear]:
+        """All task-gated layers in forward order."""
+        return [*self.convs, *self.dense]
+
+    def num_classes(self, task_id: int) -> int:
+        """Classes of ``task_id``'s head."""
+        return self.heads[self.check_task_id(task_id)].out_features
+
+    def check_task_id(self, task_id: object) -> int:
+        """Return ``task_id`` as an int, or raise a ValueError that says which ids exist."""
+        tid = check_count(task_id, "task_id")
+        if tid >= self.num_tasks:
+            raise ValueError(
+                f"task_id {tid} does not exist: the model has {self.num_tasks} task(s), "
+                f"ids 0..{self.num_tasks - 1}. Call model.grow() to create a new task."
+            )
+        return tid
+
+    # -- forward ---------------------------------------------------------------------
+    def features(self, x: Tensor, task_id: int) -> Tensor:
+        """The penultimate features that ``task_id``'s head reads."""
+        tid = self.check_task_id(task_id)
+        self._check_images(x)
+        # Each task's units travel as a separate tensor ("part") so that frozen units
+        # never enter the backward pass; see TaskConv2d.forward_parts.
+        parts: list[Tensor | None] = [x]
+        for conv in self.convs:
+            parts = [None if p is None else F.max_pool2d(F.relu(p), 2) for p in conv.forward_parts(parts, tid)]
+        parts = [None if p is None else torch.flatten(p, 1) for p in parts]  # channel-major, as one flatten
+        for layer in self.dense:
+            parts = [None if p is None else self.dropout(F.relu(p)) for p in layer.forward_parts(parts, tid)]
+        return cat_parts(parts)
+
+    def forward(self, x: Tensor, task_id: int) -> Tensor:
+        """Logits of task ``task_id`` for images ``x`` of shape (N, C, H, W)."""
+        tid = self.check_task_id(task_id)
+        return self.heads[tid](self.features(x, tid))
+
+    def _check_images(self, x: Tensor) -> None:
+        c, s = self.config["in_channels"], self.config["image_size"]
+        if not isinstance(x, Tensor):
+            raise TypeError(f"expected a torch.Tensor of shape (N, {c}, {s}, {s}), got {type(x).__name__}")
+        if x.dim() != 4 or x.shape[1] != c or x.shape[2] != s or x.shape[3] != s:
+            raise ValueError(
+                f"expected images of shape (N, {c}, {s}, {s}), got {tuple(x.shape)}"
+                + (" — a single image needs a batch dimension: x.unsqueeze(0)" if x.dim() == 3 else "")
+            )
+
+    # -- growth ----------------------------------------------------------------------
+    def grow(
+        self,
+        num_classes: int,
+        grow_conv_channels: int | Sequence[int] | None = None,
+        grow_hidden: int | Sequence[int] | None = None,
+    ) -> int:
+        """NeuronGenesis: add a task. Returns the new task id.
+
+        Every existing parameter is frozen; every conv and hidden layer gets a block of
+        new units (``grow_conv_channels`` / ``grow_hidden``: one int for all layers, one
+        per layer, or ``None`` for half of task 0's widths); a new head with
+        ``num_classes`` outputs is added. Zero growth in a layer is allowed in ``reuse``
+        mode (the new task then relies on frozen features there). Old outputs are
+        unchanged bit for bit, because old units never read new ones.
+
+        All arguments are checked before anything changes: a rejected call leaves the
+        model exactly as it was.
+        """
+        num_classes = check_count(num_classes, "num_classes", 1)
+        conv_growth = _per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
+        hidden_growth = _per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
+        if self.config["mode"] == "isolate" and 0 in conv_growth + hidden_growth:
+            raise ValueError(
+                "isolate mode needs at least one new unit in every layer (a task reads only its own units); "
+                f"got grow_conv_channels={conv_growth}, grow_hidden={hidden_growth}"
+            )
+        reference = self.heads[0].weight  # new parameters go where the model is
+
+        previous = 0
+        for conv, g in zip(self.convs, conv_growth):
+            conv.grow(g, in_units=previous)
+            previous = g
+        previous *= self.spatial**2  # flattened features contributed by the new filters
+        for layer, g in zip(self.dense, hidden_growth):
+            layer.grow(g, in_units=previous)
+            previous = g
+        for head in self.heads:
+            head.requires_grad_(False)
+            head.weight.grad = head.bias.grad = None
+        new_task = self.num_tasks
+        head_inputs = self._head_in_features(new_task)
+        self.heads.append(nn.Linear(head_inputs, num_classes).to(reference.device, reference.dtype))
+        self.growth.append(
+            dict(num_classes=num_classes, grow_conv_channels=conv_growth, grow_hidden=hidden_growth)
+        )
+        return new_task
+
+    def _head_in_features(self, task_id: int) -> int:
+        if self.dense:
+            return self.dense[-1].out_units_for(task_id)
+        return self.convs[-1].out_units_for(task_id) * self.spatial**2
+
+    # -- gradient masking ------------------------------------------------------------
+    def task_parameters(self, task_id: int) -> list[nn.Parameter]:
+        """Parameters created by ``task_id`` (its blocks in every layer and its head)."""
+        tid = self.check_task_id(task_id)
+        params = [p for layer in self.task_layers for p in layer.blocks[tid].parameters()]
+        return params + list(self.heads[tid].parameters())
+
+    def apply_task_gradient_mask(self, task_id: int) -> None:
+        """Drop the gradient of every parameter that does not belong to ``task_id``.
+
+        Call it after ``loss.backward()`` and before ``optimizer.step()``. Setting
+        ``grad`` to ``None`` (rather than zero) matters: optimisers skip parameters
+        without a gradient entirely, so weight decay and momentum cannot move them.
+        Frozen parameters never get a gradient anyway; this is the belt to those braces.
+        """
+        tid = self.check_task_id(task_id)
+        if tid != self.trainable_task:
+            raise ValueError(
+                f"task {tid} is frozen; only the newest task ({self.trainable_task}) can be trained. "
+                "Old tasks are kept exactly as they were learned."
+            )
+        own = {id(p) for p in self.task_parameters(tid)}
+        for p in self.parameters():
+            if id(p) not in own:
+                p.grad = None
+
+    # -- parameter accounting --------------------------------------------------------
+    def num_parameters(self, task_id: int | None = None) -> int:
+        """Total parameters, or (with ``task_id``) the parameters that task's forward uses.
+
+        Buffers (BatchNorm running statistics, ``task_ids``) are not parameters and are
+        not counted.
+        """
+        if task_id is None:
+            return sum(p.numel() for p in self.parameters())
+        tid = self.check_task_id(task_id)
+        used = sum(
+            p.numel()
+            for layer in self.task_layers
+            for k in layer.active_tasks(tid)
+            for p in layer.blocks[k].parameters()
+        )
+        return used + sum(p.numel() for p in self.heads[tid].parameters())
+
+    def parameters_per_task(self) -> list[int]:
+        """Parameters created by each task (task 0's network, then what each grow() added)."""
+        return [sum(p.numel() for p in self.task_parameters(t)) for t in range(self.num_tasks)]
+
+    def task_view(self, task_id: int) -> TaskView:
+        """A module computing ``self(x, task_id)`` — for ``torchinfo.summary`` and friends."""
+        return TaskView(self, task_id)
+
+    # -- checkpoints -----------------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to rebuild the model: config, growth history and weights."""
+        return dict(
+            format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, config=self.config,
+            growth=self.growth, state_dict=self.state_dict(),
+        )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save atomically: write a temporary file next to ``path``, then rename it.
+
+        An interrupted save therefore never leaves a half-written checkpoint behind.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            torch.save(self.checkpoint(), tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any], source: str = "checkpoint") -> "MultiTaskConvSynapticNet":
+        """Rebuild a model (grown shapes, task ids, frozen blocks) from :meth:`checkpoint`."""
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"{source} is not a SynapticNet checkpoint: expected a dict with "
+                f"format={CHECKPOINT_FORMAT!r} as written by MultiTaskConvSynapticNet.save()"
+            )
+        if checkpoint.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"{source} has checkpoint version {checkpoint.get('version')!r}; "
+                             f"this code reads version {CHECKPOINT_VERSION}")
+        model = cls(**checkpoint["config"])
+        for step in checkpoint["growth"]:
+            model.grow(**step)
+        model.load_state_dict(checkpoint["state_dict"])
+        return model
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "MultiTaskConvSynapticNet":
+        """Load a model saved with :meth:`save` (safe: ``weights_only`` unpickling)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint at {path}")
+        try:
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as error:  # not a torch file at all, or truncated
+            raise ValueError(
+                f"{path} is not a SynapticNet checkpoint (torch.load failed: {type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''})"
+            ) from error
+        return cls.from_checkpoint(checkpoint, source=str(path))

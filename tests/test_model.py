@@ -1,0 +1,302 @@
+"""The guarantee that defines SynapticNet: training a new task never changes an old one.
+
+Small networks and random tensors keep these tests fast; every check is bitwise
+(`torch.equal`), not approximate.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from synapticnet import MultiTaskConvSynapticNet, TaskConv2d, TaskLinear
+
+IMAGE = 8
+SMALL = dict(in_channels=3, conv_channels=(4, 8), hidden=(16,), num_classes=10, image_size=IMAGE, dropout=0.3)
+
+OPTIMIZERS = {
+    "sgd_nesterov_wd": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4),
+    "adam": lambda params: torch.optim.Adam(params, lr=1e-2),
+    "adamw_wd": lambda params: torch.optim.AdamW(params, lr=1e-2, weight_decay=1e-2),
+    "rmsprop": lambda params: torch.optim.RMSprop(params, lr=1e-3),
+}
+
+
+def batch(seed: int, classes: int, n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, IMAGE, IMAGE, generator=g), torch.randint(0, classes, (n,), generator=g)
+
+
+def train(model: MultiTaskConvSynapticNet, task: int, opt: torch.optim.Optimizer, steps: int = 5) -> None:
+    """The plain loop from the issue, in train mode (dropout and BatchNorm active)."""
+    model.train()
+    classes = model.num_classes(task)
+    for step in range(steps):
+        x, y = batch(1000 * task + step, classes)
+        loss = F.cross_entropy(model(x, task_id=task), y)
+        opt.zero_grad()
+        loss.backward()
+        model.apply_task_gradient_mask(task)
+        opt.step()
+
+
+@torch.no_grad()
+def eval_logits(model: MultiTaskConvSynapticNet, task: int) -> torch.Tensor:
+    model.eval()
+    return model(batch(-1 - task, 1, n=32)[0], task_id=task)
+
+
+@pytest.mark.parametrize("make_opt", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+@pytest.mark.parametrize("mode", ["reuse", "isolate"])
+def test_training_later_tasks_leaves_old_logits_bitwise_identical(make_opt, mode):
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL, mode=mode)
+    class_counts = [10, 100, 10, 100]
+    reference: dict[int, torch.Tensor] = {}
+    for task, classes in enumerate(class_counts):
+        if task:
+            before_grow = {t: eval_logits(model, t) for t in reference}
+            assert model.grow(num_classes=classes, grow_conv_channels=(2, 3), grow_hidden=5) == task
+            for t, logits in before_grow.items():
+                assert torch.equal(eval_logits(model, t), logits), f"grow() changed task {t}"
+        untrained = eval_logits(model, task)
+        # A fresh optimiser over *all* parameters, frozen ones included, as a user would write it.
+        train(model, task, make_opt(model.parameters()))
+        assert not torch.equal(eval_logits(model, task), untrained), "the new task did not learn"
+        reference[task] = eval_logits(model, task)
+        for t in range(task):
+            assert torch.equal(eval_logits(model, t), reference[t]), f"training task {task} changed task {t}"
+    assert model.num_tasks == 4
+
+
+def test_one_optimizer_with_momentum_state_for_old_weights_does_not_move_them():
+    """Even an optimiser that still holds momentum for old weights leaves them alone."""
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    train(model, 0, opt)
+    reference = eval_logits(model, 0)
+    frozen = {name: p.clone() for name, p in model.named_parameters()}
+    for _ in range(3):
+        task = model.grow(num_classes=10)
+        opt.add_param_group({"params": model.task_parameters(task)})
+        train(model, task, opt)
+    assert torch.equal(eval_logits(model, 0), reference)
+    for name, p in model.named_parameters():
+        if name in frozen:
+            assert torch.equal(p, frozen[name]), name
+
+
+def test_frozen_batchnorm_statistics_do_not_drift_in_train_mode():
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    train(model, 0, OPTIMIZERS["adam"](model.parameters()))
+    stats = [b.norm.running_mean.clone() for b in (c.blocks[0] for c in model.convs)]
+    model.grow(num_classes=10)
+    model.train()
+    for seed in range(3):  # forward passes of the new task *and* the old one in train mode
+        model(batch(seed, 10)[0] * 5 + 3, task_id=1)
+        model(batch(seed, 10)[0] * 5 + 3, task_id=0)
+    for conv, old in zip(model.convs, stats):
+        assert torch.equal(conv.blocks[0].norm.running_mean, old)
+        assert not torch.equal(conv.blocks[1].norm.running_mean, torch.zeros_like(conv.blocks[1].norm.running_mean))
+
+
+def test_gradient_mask_keeps_only_the_current_task_gradients():
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    model.grow(num_classes=5)
+    model.requires_grad_(True)  # a careless user un-freezes everything ...
+    x, y = batch(0, 5)
+    F.cross_entropy(model(x, task_id=1), y).backward()
+    assert model.convs[0].blocks[0].unit.weight.grad is not None
+    model.apply_task_gradient_mask(1)  # ... and the mask still protects task 0
+    own = {id(p) for p in model.task_parameters(1)}
+    for p in model.parameters():
+        assert (p.grad is not None) == (id(p) in own)
+    with pytest.raises(ValueError, match="frozen"):
+        model.apply_task_gradient_mask(0)
+
+
+def test_old_task_runs_only_its_own_blocks_and_new_task_records_no_graph_for_frozen_ones():
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    model.grow(num_classes=10)
+    model.grow(num_classes=10)
+    calls: list[tuple[int, bool]] = []
+    for layer in model.task_layers:
+        for k, block in enumerate(layer.blocks):
+            block.register_forward_hook(lambda mod, inp, out, k=k: calls.append((k, out.requires_grad)))
+    model.eval()
+    with torch.no_grad():
+        model(batch(0, 10)[0], task_id=0)
+    assert {k for k, _ in calls} == {0}, "evaluating task 0 computed units of later tasks"
+    calls.clear()
+    model.train()
+    model(batch(0, 10)[0], task_id=2)
+    assert {k for k, _ in calls} == {0, 1, 2}
+    assert all(needs_grad == (k == 2) for k, needs_grad in calls), "frozen blocks were recorded for backward"
+
+
+def test_isolate_mode_new_task_ignores_old_units():
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL, mode="isolate")
+    model.grow(num_classes=10)
+    before = eval_logits(model, 1)
+    with torch.no_grad():
+        for p in model.task_parameters(0):
+            p.add_(1.0)
+    assert torch.equal(eval_logits(model, 1), before)
+    assert model.num_parameters(1) == model.parameters_per_task()[1]
+
+
+def test_reuse_mode_counts_old_units_as_used_and_zero_growth_adds_only_a_head():
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    task = model.grow(num_classes=7, grow_conv_channels=0, grow_hidden=0)
+    assert model.parameters_per_task()[task] == 16 * 7 + 7  # just the head
+    assert model.num_parameters(task) == model.num_parameters(0) - (16 * 10 + 10) + 16 * 7 + 7
+    assert model.num_parameters() == sum(model.parameters_per_task())
+    assert model(batch(0, 7)[0], task_id=task).shape == (16, 7)
+
+
+def test_grow_accepts_ints_and_per_layer_sizes_and_tags_new_units():
+    model = MultiTaskConvSynapticNet(**SMALL)
+    model.grow(num_classes=3, grow_conv_channels=(1, 0), grow_hidden=2)
+    model.grow(num_classes=4, grow_conv_channels=2)
+    assert model.convs[0].task_ids.tolist() == [0] * 4 + [1] + [2] * 2
+    assert model.convs[1].task_ids.tolist() == [0] * 8 + [2] * 2
+    assert model.dense[0].task_ids.tolist() == [0] * 16 + [1] * 2 + [2] * 8  # default: half of task 0
+    assert model.heads[2].in_features == 26
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(num_classes=0), ValueError, "num_classes"),
+        (dict(num_classes=10, grow_conv_channels=-1), ValueError, ">= 0"),
+        (dict(num_classes=10, grow_conv_channels=(1, 2, 3)), ValueError, "one entry per layer"),
+        (dict(num_classes=10, grow_hidden=(4, -2)), ValueError, "one entry per layer"),
+        (dict(num_classes=10, grow_conv_channels=(1, -2)), ValueError, r"grow_conv_channels\[1\]"),
+        (dict(num_classes=10, grow_hidden=1.5), TypeError, "integer"),
+        (dict(num_classes=10, grow_conv_channels="4"), TypeError, "integer"),
+    ],
+)
+def test_rejected_grow_leaves_the_model_untouched(kwargs, error, match):
+    model = MultiTaskConvSynapticNet(**SMALL)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(error, match=match):
+        model.grow(**kwargs)
+    assert model.num_tasks == 1 and model.growth == []
+    assert all(p.requires_grad for p in model.parameters())
+    assert state.keys() == model.state_dict().keys()
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+def test_isolate_mode_rejects_zero_growth_before_changing_anything():
+    model = MultiTaskConvSynapticNet(**SMALL, mode="isolate")
+    with pytest.raises(ValueError, match="isolate"):
+        model.grow(num_classes=10, grow_conv_channels=(2, 0))
+    assert model.num_tasks == 1 and all(p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "x, task_id, error, match",
+    [
+        (torch.zeros(2, 3, IMAGE, IMAGE), -1, ValueError, ">= 0"),
+        (torch.zeros(2, 3, IMAGE, IMAGE), 1, ValueError, "does not exist"),
+        (torch.zeros(2, 3, IMAGE, IMAGE), True, TypeError, "integer"),
+        (torch.zeros(2, 1, IMAGE, IMAGE), 0, ValueError, r"\(N, 3, 8, 8\)"),
+        (torch.zeros(2, 3, 16, 16), 0, ValueError, r"\(N, 3, 8, 8\)"),
+        (torch.zeros(3, IMAGE, IMAGE), 0, ValueError, "unsqueeze"),
+        ([[0.0]], 0, TypeError, "torch.Tensor"),
+    ],
+)
+def test_bad_forward_inputs_raise_clear_errors(x, task_id, error, match):
+    with pytest.raises(error, match=match):
+        MultiTaskConvSynapticNet(**SMALL)(x, task_id=task_id)
+
+
+def test_constructor_rejects_impossible_shapes():
+    with pytest.raises(ValueError, match="divisible"):
+        MultiTaskConvSynapticNet(conv_channels=(8, 8, 8), image_size=28)
+    with pytest.raises(ValueError, match="mode"):
+        MultiTaskConvSynapticNet(mode="share")
+
+
+def test_layers_check_their_inputs():
+    conv = TaskConv2d(3, 4, shared_input=True)
+    conv.grow(2)
+    assert conv(torch.zeros(1, 3, 5, 5), 1).shape == (1, 6, 5, 5)
+    with pytest.raises(ValueError, match="expects 3 input units"):
+        conv(torch.zeros(1, 2, 5, 5), 0)
+    linear = TaskLinear(6, 4)
+    linear.grow(3, in_units=2)
+    assert linear(torch.zeros(2, 8), 1).shape == (2, 7)
+    with pytest.raises(ValueError, match="task 0 expects 6 input units"):
+        linear(torch.zeros(2, 8), 0)
+    with pytest.raises(ValueError, match="2-D"):
+        linear(torch.zeros(2, 8, 1), 1)
+
+
+def test_save_and_load_in_a_fresh_process_gives_identical_logits(tmp_path: Path):
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    train(model, 0, OPTIMIZERS["adam"](model.parameters()))
+    model.grow(num_classes=100, grow_conv_channels=(1, 2), grow_hidden=0)
+    train(model, 1, OPTIMIZERS["adam"](model.parameters()))
+    model.grow(num_classes=3)
+    x = batch(7, 1, n=32)[0]
+    model.eval()
+    with torch.no_grad():
+        expected = [model(x, task_id=t) for t in range(model.num_tasks)]
+    torch.save(x, tmp_path / "x.pt")
+    model.save(tmp_path / "model.pt")
+    script = textwrap.dedent(
+        f"""
+        import torch
+        from synapticnet import MultiTaskConvSynapticNet
+        model = MultiTaskConvSynapticNet.load({str(tmp_path / 'model.pt')!r}).eval()
+        x = torch.load({str(tmp_path / 'x.pt')!r})
+        frozen = [not p.requires_grad for t in range(2) for p in model.task_parameters(t)]
+        assert all(frozen) and all(p.requires_grad for p in model.task_parameters(2))
+        with torch.no_grad():
+            torch.save([model(x, task_id=t) for t in range(model.num_tasks)], {str(tmp_path / 'out.pt')!r})
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=Path(__file__).parents[1])
+    loaded = torch.load(tmp_path / "out.pt")
+    assert len(loaded) == 3
+    assert all(torch.equal(a, b) for a, b in zip(loaded, expected))
+    assert not list(tmp_path.glob("*.tmp")), "save() left a temporary file behind"
+
+
+def test_loading_something_else_raises_value_error(tmp_path: Path):
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="not a SynapticNet checkpoint"):
+        MultiTaskConvSynapticNet.load(text)
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, other)
+    with pytest.raises(ValueError, match="not a SynapticNet checkpoint"):
+        MultiTaskConvSynapticNet.load(other)
+    with pytest.raises(FileNotFoundError):
+        MultiTaskConvSynapticNet.load(tmp_path / "missing.pt")
+
+
+def test_torchinfo_summary_per_task_sees_that_tasks_network():
+    torchinfo = pytest.importorskip("torchinfo")
+    model = MultiTaskConvSynapticNet()
+    model.grow(num_classes=100, grow_conv_channels=(16, 32, 64), grow_hidden=(128,))
+    small = torchinfo.summary(model.task_view(0), input_size=(1, 3, 32, 32), verbose=0)
+    grown = torchinfo.summary(model.task_view(1), input_size=(1, 3, 32, 32), verbose=0)
+    assert small.summary_list[0].output_size == [1, 10]
+    assert grown.summary_list[0].output_size == [1, 100]
+    assert grown.total_mult_adds > small.total_mult_adds > 0
+    assert grown.trainable_params == model.parameters_per_task()[1]
