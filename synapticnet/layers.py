@@ -230,6 +230,39 @@ class _TaskLayer(nn.Module):
         self._add_block(out_units)
         return self.num_tasks - 1
 
+    def widen(self, extra_out: int, extra_in: int = 0) -> None:
+        """Give the newest task more units in this layer, without changing what it computes.
+
+        Used by the automatic growth trigger: when the newest task turns out to need
+        more capacity, its block is replaced by a wider copy. Existing weights are
+        copied; connections from the previous layer's new units (``extra_in``) into
+        the existing units start at zero, so the task's current function is preserved
+        (up to float rounding); the new units are initialised like any fresh layer.
+        Older tasks are not touched at all.
+        """
+        extra_out = check_count(extra_out, "extra_out")
+        extra_in = 0 if self.shared_input else check_count(extra_in, "extra_in")
+        task = self.num_tasks - 1
+        old = self.blocks[task]
+        if not self.shared_input:
+            self.in_units_per_task[task] += extra_in
+        start, stop = self._block_input_range(task)
+        new = self._new_block(old.out_units + extra_out, stop - start)
+        new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype)
+        rows, cols = old.unit.weight.shape[:2]
+        with torch.no_grad():
+            new.unit.weight[:rows, :cols] = old.unit.weight
+            new.unit.weight[:rows, cols:] = 0.0
+            if old.unit.bias is not None:
+                new.unit.bias[:rows] = old.unit.bias
+            if old.norm is not None:
+                for name in ("weight", "bias", "running_mean", "running_var"):
+                    getattr(new.norm, name)[:rows] = getattr(old.norm, name)
+                new.norm.num_batches_tracked.copy_(old.norm.num_batches_tracked)
+        self.blocks[task] = new
+        new_ids = torch.full((extra_out,), task, dtype=torch.long, device=self.task_ids.device)
+        self.task_ids = torch.cat([self.task_ids, new_ids])
+
     def forward_parts(self, parts: list[Tensor | None], task_id: int) -> list[Tensor | None]:
         """Run the blocks ``task_id`` uses, keeping every task's units in a separate tensor.
 

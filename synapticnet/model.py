@@ -30,7 +30,6 @@ statistics are never updated again. Old tasks keep their outputs bit for bit.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .storage import save_torch
 from .layers import TaskConv2d, TaskLinear, cat_parts, check_count, check_mode
 
 CHECKPOINT_FORMAT = "synapticnet.MultiTaskConvSynapticNet"
@@ -121,7 +121,7 @@ class MultiTaskConvSynapticNet(nn.Module):
             num_classes=num_classes, image_size=image_size, dropout=float(dropout),
             mode=check_mode(mode), kernel_size=check_count(kernel_size, "kernel_size", 1),
         )
-        self.growth: list[dict[str, Any]] = []  # the grow() calls, replayed by load()
+        self.growth: list[dict[str, Any]] = []  # the grow() / widen() calls, replayed by load()
         self.spatial = image_size // downsample  # feature-map side after the last pool
 
         widths = [in_channels, *conv_channels]
@@ -240,9 +240,43 @@ class MultiTaskConvSynapticNet(nn.Module):
         head_inputs = self._head_in_features(new_task)
         self.heads.append(nn.Linear(head_inputs, num_classes).to(reference.device, reference.dtype))
         self.growth.append(
-            dict(num_classes=num_classes, grow_conv_channels=conv_growth, grow_hidden=hidden_growth)
+            dict(op="grow", num_classes=num_classes, grow_conv_channels=conv_growth, grow_hidden=hidden_growth)
         )
         return new_task
+
+    def widen(
+        self,
+        grow_conv_channels: int | Sequence[int] | None = None,
+        grow_hidden: int | Sequence[int] | None = None,
+    ) -> int:
+        """Give the *newest* task more units in every layer (no new task, no new head).
+
+        This is what the automatic growth trigger calls when a task turns out to be
+        harder than its first allocation. The task's current function is preserved
+        (new connections into existing units start at zero) and older tasks are not
+        touched. The optimiser must be rebuilt afterwards: the widened blocks are new
+        parameters. Returns the newest task id.
+        """
+        conv_growth = _per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
+        hidden_growth = _per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
+        previous = 0
+        for conv, g in zip(self.convs, conv_growth):
+            conv.widen(g, extra_in=previous)
+            previous = g
+        previous *= self.spatial**2
+        for layer, g in zip(self.dense, hidden_growth):
+            layer.widen(g, extra_in=previous)
+            previous = g
+        task = self.trainable_task
+        old = self.heads[task]
+        head = nn.Linear(self._head_in_features(task), old.out_features).to(old.weight.device, old.weight.dtype)
+        with torch.no_grad():
+            head.weight.zero_()
+            head.weight[:, : old.in_features] = old.weight
+            head.bias.copy_(old.bias)
+        self.heads[task] = head
+        self.growth.append(dict(op="widen", task=task, grow_conv_channels=conv_growth, grow_hidden=hidden_growth))
+        return task
 
     def _head_in_features(self, task_id: int) -> int:
         if self.dense:
@@ -314,16 +348,7 @@ class MultiTaskConvSynapticNet(nn.Module):
 
         An interrupted save therefore never leaves a half-written checkpoint behind.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            torch.save(self.checkpoint(), tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_torch(self.checkpoint(), path)
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], source: str = "checkpoint") -> "MultiTaskConvSynapticNet":
@@ -338,7 +363,9 @@ class MultiTaskConvSynapticNet(nn.Module):
                              f"this code reads version {CHECKPOINT_VERSION}")
         model = cls(**checkpoint["config"])
         for step in checkpoint["growth"]:
-            model.grow(**step)
+            step = dict(step)
+            step.pop("task", None)  # widen() always acts on the newest task
+            getattr(model, step.pop("op"))(**step)  # replay grow() / widen() in order
         model.load_state_dict(checkpoint["state_dict"])
         return model
 

@@ -300,3 +300,26 @@ def test_torchinfo_summary_per_task_sees_that_tasks_network():
     assert grown.summary_list[0].output_size == [1, 100]
     assert grown.total_mult_adds > small.total_mult_adds > 0
     assert grown.trainable_params == model.parameters_per_task()[1]
+
+
+@pytest.mark.parametrize("mode", ["reuse", "isolate"])
+def test_widen_adds_units_to_the_newest_task_only(mode, tmp_path: Path):
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL, mode=mode)
+    train(model, 0, OPTIMIZERS["adam"](model.parameters()))
+    model.grow(num_classes=100, grow_conv_channels=2, grow_hidden=3)
+    train(model, 1, OPTIMIZERS["adam"](model.parameters()))
+    old, current = eval_logits(model, 0), eval_logits(model, 1)
+    before = model.parameters_per_task()
+    assert model.widen(grow_conv_channels=(1, 2), grow_hidden=4) == 1
+    assert model.num_tasks == 2
+    assert model.convs[1].task_ids.tolist() == [0] * 8 + [1] * 4
+    assert torch.equal(eval_logits(model, 0), old)
+    # New connections into existing units start at zero: same function up to rounding.
+    torch.testing.assert_close(eval_logits(model, 1), current, rtol=1e-5, atol=1e-5)
+    assert model.parameters_per_task()[0] == before[0] and model.parameters_per_task()[1] > before[1]
+    train(model, 1, OPTIMIZERS["sgd_nesterov_wd"](model.parameters()))  # the widened task trains
+    assert torch.equal(eval_logits(model, 0), old)
+    model.save(tmp_path / "m.pt")
+    loaded = MultiTaskConvSynapticNet.load(tmp_path / "m.pt")
+    assert torch.equal(eval_logits(loaded, 1), eval_logits(model, 1))

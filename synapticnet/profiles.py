@@ -1,0 +1,157 @@
+"""Run profiles: the same code path with different numbers.
+
+* ``smoke`` — seconds per task on tiny synthetic stand-ins; for tests, CI and nbval.
+* ``cpu``   — the real datasets, sized to finish the four-task run in about 20 minutes
+  on a 2-core laptop-class CPU (the default when no GPU is present).
+* ``full``  — capacity and epochs comparable to the original design (≈16 M parameters
+  after four tasks), for a GPU (Colab, a workstation).
+
+A profile only holds numbers; :mod:`synapticnet.run` does the same thing with any of
+them. Per-dataset settings (epochs, growth) are looked up by dataset *family*, so the
+synthetic stand-in ``synthetic_cifar10`` gets the settings of ``cifar10``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+REAL_TASKS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+SYNTHETIC_TASKS: tuple[str, ...] = tuple(f"synthetic_{name}" for name in REAL_TASKS)
+
+
+def family(dataset: str) -> str:
+    """``synthetic_cifar10`` → ``cifar10``; real names are their own family."""
+    return dataset.removeprefix("synthetic_")
+
+
+@dataclass(frozen=True)
+class GrowthTrigger:
+    """Automatic growth: widen the newest task while its validation accuracy is too low.
+
+    After every ``probe_epochs`` epochs of training a new task, its accuracy on the
+    validation split (held out from the training data, never the test set) is
+    compared with ``threshold[family]``. Below it, the task gets ``grow_conv_channels``
+    / ``grow_hidden`` more units in every layer (``model.widen``), at most
+    ``max_widenings`` times per task; training then continues.
+    """
+
+    threshold: dict[str, float]
+    probe_epochs: int = 1
+    grow_conv_channels: tuple[int, ...] | int = 8
+    grow_hidden: tuple[int, ...] | int = 32
+    max_widenings: int = 2
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every number a continual run needs. See the module docstring for the three profiles."""
+
+    name: str
+    description: str
+    default_tasks: tuple[str, ...]
+    # network of task 0
+    conv_channels: tuple[int, ...]
+    hidden: tuple[int, ...]
+    dropout: float
+    # NeuronGenesis: units added per new task, by dataset family (fallback: "default")
+    growth: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
+    # training
+    epochs: dict[str, int]
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    # data
+    n_train: int | None = None  # per-task stratified training subset (None: all)
+    val_size: float | int = 0.05
+    max_steps_per_task: int | None = None  # hard cap for smoke runs
+    growth_trigger: GrowthTrigger | None = None
+    mode: str = "reuse"
+    notes: str = ""
+
+    def epochs_for(self, dataset: str) -> int:
+        return self.epochs.get(family(dataset), self.epochs["default"])
+
+    def growth_for(self, dataset: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return self.growth.get(family(dataset), self.growth["default"])
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return dict(conv_channels=self.conv_channels, hidden=self.hidden, dropout=self.dropout, mode=self.mode)
+
+    def replace(self, **changes: Any) -> "Profile":
+        """A copy with some fields changed (e.g. ``profile.replace(mode="isolate")``)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SMOKE = Profile(
+    name="smoke",
+    description="seconds per task on synthetic stand-ins (tests, CI, nbval)",
+    default_tasks=SYNTHETIC_TASKS,
+    conv_channels=(8, 16, 32),
+    hidden=(64,),
+    dropout=0.1,
+    growth={"default": ((4, 8, 16), (32,))},
+    epochs={"default": 2},
+    batch_size=64,
+    lr=0.05,
+    n_train=600,
+    val_size=100,
+    max_steps_per_task=None,
+)
+
+CPU = Profile(
+    name="cpu",
+    description="real datasets, four tasks in about 20 minutes on a 2-core CPU",
+    default_tasks=REAL_TASKS,
+    conv_channels=(32, 64, 128),
+    hidden=(256,),
+    dropout=0.3,
+    growth={
+        "default": ((16, 32, 64), (128,)),
+        "cifar10": ((32, 64, 128), (256,)),
+        "cifar100": ((32, 64, 128), (256,)),
+    },
+    epochs={"default": 2, "mnist": 2, "fashion_mnist": 3, "cifar10": 8, "cifar100": 8},
+    batch_size=128,
+    lr=0.05,
+    label_smoothing=0.1,
+    val_size=0.05,
+)
+
+FULL = Profile(
+    name="full",
+    description="GPU: capacity and epochs comparable to the original design (≈16 M parameters at the end)",
+    default_tasks=REAL_TASKS,
+    conv_channels=(64, 128, 256),
+    hidden=(1024,),
+    dropout=0.4,
+    growth={"default": ((32, 64, 128), (512,))},
+    epochs={"default": 10, "mnist": 10, "fashion_mnist": 20, "cifar10": 60, "cifar100": 60},
+    batch_size=128,
+    lr=0.05,
+    label_smoothing=0.1,
+    val_size=0.05,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, CPU, FULL)}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; a ``ValueError`` lists the known ones."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}") from None
+
+
+def default_profile_name() -> str:
+    """``full`` when a CUDA GPU is present, else ``cpu``."""
+    import torch
+
+    return "full" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,228 @@
+"""The continual run: learn a sequence of tasks, evaluate after each, save, resume.
+
+For every task ``i`` in order::
+
+    grow the network (except for the first task)   ->  NeuronGenesis
+    train task i                                   ->  engine.train_task
+    evaluate every task j <= i on its test set     ->  row i of the accuracy matrix
+    save checkpoint + partial results              ->  nothing finished is ever lost
+
+A run writes to its output directory:
+
+* ``checkpoint.pt`` — the model and the run's state after the last finished task, in
+  one file written atomically, so the two can never disagree;
+* ``results.json``  — the results so far (``"complete": false`` until the end).
+
+Restarted on the same directory with ``resume=True``, a run continues after its last
+finished task. Every task re-seeds the random generators from ``(seed, task index)``,
+so a resumed run ends with exactly the numbers of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import data as data_lib
+from .engine import evaluate, seed_everything, select_device, train_task
+from .metrics import summarize
+from .model import MultiTaskConvSynapticNet
+from .profiles import Profile, get_profile
+from .storage import save_json, save_torch
+
+CHECKPOINT = "checkpoint.pt"
+RESULTS = "results.json"
+IMAGE_SIZE, CHANNELS = 32, 3  # every task is harmonised to the CIFAR input
+
+
+def task_seed(seed: int, index: int) -> int:
+    """The seed of task ``index``: independent of what ran before, so resume is exact."""
+    return seed * 1000 + index
+
+
+def check_tasks(tasks: Sequence[str]) -> list[str]:
+    """Validate task names (non-empty, known, no repeats) before any work starts."""
+    if isinstance(tasks, str):
+        tasks = [t.strip() for t in tasks.split(",") if t.strip()]
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError("the task list is empty: name at least one dataset, e.g. mnist,fashion_mnist")
+    known = list(data_lib.DATASETS)
+    unknown = [t for t in tasks if t not in known]
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(map(repr, unknown))}; known datasets: {', '.join(known)}")
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"each dataset can appear once in the task list, got {tasks}")
+    return tasks
+
+
+def check_writable(out_dir: Path) -> Path:
+    """Create ``out_dir`` and prove we can write there, or raise a clear ``ValueError``."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"output directory {out_dir} is not writable: {error.strerror or error}") from None
+    return out_dir
+
+
+def load_task_data(tasks: Sequence[str], profile: Profile, root: str | os.PathLike | None, seed: int,
+                   download: bool = True) -> list:
+    """Load every task's data up front, so a missing dataset fails before any training."""
+    return [
+        data_lib.TaskDataset(
+            data_lib.load_arrays(name, root=root, download=download), task_id=i, image_size=IMAGE_SIZE, channels=CHANNELS,
+            n_train=profile.n_train, val_size=profile.val_size, seed=task_seed(seed, i), name=name,
+        )
+        for i, name in enumerate(tasks)
+    ]
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Where the numbers came from: software versions and hardware."""
+    return dict(
+        device=str(device), torch=torch.__version__, python=platform.python_version(),
+        platform=platform.platform(), cpu_threads=torch.get_num_threads(),
+        gpu=torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+    )
+
+
+def run_sequence(
+    tasks: Sequence[str] | str | None = None,
+    profile: Profile | str = "cpu",
+    data_root: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike = "runs/latest",
+    seed: int = 0,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    download: bool = True,
+) -> dict[str, Any]:
+    """Learn ``tasks`` one after another with SynapticNet; return (and write) the results.
+
+    Args:
+        tasks: dataset names in order (a list or ``"mnist,fashion_mnist"``); default:
+            the profile's four tasks.
+        profile: a :class:`~synapticnet.profiles.Profile` or its name.
+        data_root: where the datasets are (default: ``$SYNAPTICNET_DATA`` or ``data/``).
+        out_dir: where ``checkpoint.pt`` and ``results.json`` go.
+        seed: one seed for everything.
+        resume: continue the run in ``out_dir`` after its last finished task.
+        device: ``"cpu"``, ``"cuda"``, ... or ``None`` for automatic.
+        progress: show progress bars.
+        download: let torchvision download datasets missing from the data root.
+    """
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    tasks = check_tasks(tasks if tasks is not None else profile.default_tasks)
+    out = check_writable(Path(out_dir))
+    device = select_device(device)
+    state = _start_or_resume(out, tasks, profile, seed, resume)
+    datasets = load_task_data(tasks, profile, data_root, seed, download)  # fails here if data is missing
+    provenance = [
+        data_lib.dataset_provenance(name, root=data_root) | {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test}
+        for name, d in zip(tasks, datasets)
+    ]
+
+    model, results = None, None
+    if state["finished"]:
+        checkpoint = torch.load(out / CHECKPOINT, map_location="cpu", weights_only=True)
+        model = MultiTaskConvSynapticNet.from_checkpoint(checkpoint["model"], source=str(out / CHECKPOINT)).to(device)
+        if progress:
+            print(f"resuming {out}: {state['finished']} of {len(tasks)} task(s) already finished")
+    for i in range(state["finished"], len(tasks)):
+        data = datasets[i]
+        seed_everything(task_seed(seed, i))
+        if model is None:
+            model = MultiTaskConvSynapticNet(
+                in_channels=CHANNELS, num_classes=data.num_classes, image_size=IMAGE_SIZE, **profile.model_kwargs()
+            ).to(device)
+        else:
+            conv, hidden = profile.growth_for(data.name)
+            model.grow(num_classes=data.num_classes, grow_conv_channels=conv, grow_hidden=hidden)
+        start = time.perf_counter()
+        report = train_task(model, data, profile, device=device, progress=progress)
+        state["train_seconds"].append(time.perf_counter() - start)
+        state["rows"].append([evaluate(model, datasets[j], "test", device) for j in range(i + 1)])
+        state["val_accuracy"].append(report.val_accuracy)
+        state["growth_decisions"].extend(report.growth_decisions)
+        state["steps"].append(report.steps)
+        state["finished"] = i + 1
+        save_torch({"model": model.checkpoint(), "state": state}, out / CHECKPOINT)
+        results = build_results(state, tasks, datasets, model, profile, seed, device, provenance)
+        save_json(results, out / RESULTS)
+        if progress:
+            row = "  ".join(f"{tasks[j]} {100 * a:.2f}%" for j, a in enumerate(state["rows"][-1]))
+            print(f"after task {i} ({data.title}): {row}")
+    if results is None:  # resumed a run that had already finished
+        results = build_results(state, tasks, datasets, model, profile, seed, device, provenance)
+    return results
+
+
+def _start_or_resume(out: Path, tasks: list[str], profile: Profile, seed: int, resume: bool) -> dict[str, Any]:
+    """A fresh run state, or the saved one when resuming (after checking it matches)."""
+    path = out / CHECKPOINT
+    if not path.exists():
+        return dict(tasks=tasks, profile=profile.to_dict(), seed=seed, finished=0, rows=[], train_seconds=[],
+                    val_accuracy=[], growth_decisions=[], steps=[],
+                    started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if not resume:
+        raise ValueError(f"{out} already holds a run ({CHECKPOINT}); pass --resume (resume=True) "
+                         "to continue it, or choose another output directory")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)["state"]
+    except Exception as error:
+        raise ValueError(f"cannot resume: {path} is not a readable run checkpoint ({error})") from error
+    mine = dict(tasks=tasks, profile=profile.to_dict(), seed=seed)
+    differing = [k for k in mine if state[k] != mine[k]]
+    if differing:
+        shown = {k: (state[k], mine[k]) for k in differing if k != "profile"}
+        raise ValueError(f"cannot resume {out}: it was started with a different {' and '.join(differing)} "
+                         f"(saved vs requested: {shown or 'profile settings differ'})")
+    return state
+
+
+def build_results(state: dict[str, Any], tasks: list[str], datasets: list, model: MultiTaskConvSynapticNet,
+                  profile: Profile, seed: int, device: torch.device, provenance: list[dict]) -> dict[str, Any]:
+    """The ``results.json`` document: numbers first, provenance after."""
+    T, done = len(tasks), state["finished"]
+    R = [row + [None] * (T - len(row)) for row in state["rows"]]
+    metrics = summarize([r[:done] for r in R[:done]]) if done else {}
+    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return dict(
+        method="synapticnet",
+        complete=done == T,
+        tasks=tasks,
+        task_titles=[d.title for d in datasets],
+        num_classes=[d.num_classes for d in datasets],
+        accuracy_matrix=R,
+        final_accuracy={tasks[j]: R[done - 1][j] for j in range(done)} if done else {},
+        average_accuracy=metrics.get("average_accuracy"),
+        bwt=metrics.get("bwt"),
+        forgetting=metrics.get("forgetting"),
+        val_accuracy=state["val_accuracy"],
+        params_total=model.num_parameters(),
+        params_per_task=model.parameters_per_task(),
+        params_used_per_task=[model.num_parameters(t) for t in range(model.num_tasks)],
+        train_seconds_per_task=state["train_seconds"],
+        train_seconds_total=sum(state["train_seconds"]),
+        steps_per_task=state["steps"],
+        growth_decisions=state["growth_decisions"],
+        profile=profile.name,
+        profile_settings=profile.to_dict(),
+        seed=seed,
+        **environment(device),
+        data=provenance,
+        synthetic_data=any(d.synthetic for d in datasets),
+        started_at=state["started_at"],
+        finished_at=finished,
+    )

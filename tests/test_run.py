@@ -1,0 +1,170 @@
+"""The continual run end to end on synthetic stand-ins: metrics, resume, determinism, CLI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from synapticnet import run as run_module
+from synapticnet.__main__ import main
+from synapticnet.engine import TrainingDiverged, train_task
+from synapticnet.model import MultiTaskConvSynapticNet
+from synapticnet.profiles import CPU, FULL, SMOKE, GrowthTrigger, get_profile
+from synapticnet.run import load_task_data, run_sequence
+from synapticnet.storage import load_json
+
+TASKS = ["synthetic_mnist", "synthetic_fashion_mnist", "synthetic_cifar10"]
+# The volatile fields: wall-clock times and the environment; everything else must repeat exactly.
+VOLATILE = {"train_seconds_per_task", "train_seconds_total", "started_at", "finished_at", "platform", "cpu_threads"}
+
+
+def stable(results: dict) -> dict:
+    return {k: v for k, v in results.items() if k not in VOLATILE}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("smoke")
+    return run_sequence(TASKS, profile="smoke", out_dir=out, seed=3, progress=False), out
+
+
+def test_synapticnet_sequence_has_exactly_zero_forgetting(smoke_run):
+    results, out = smoke_run
+    assert results["complete"] and results["tasks"] == TASKS
+    assert results["bwt"] == 0.0 and results["forgetting"] == 0.0  # exact, not approximate
+    R = results["accuracy_matrix"]
+    for j in range(3):
+        assert len({R[i][j] for i in range(j, 3)}) == 1, f"task {j} accuracy changed: {[R[i][j] for i in range(3)]}"
+    assert all(acc > 0.3 for acc in results["final_accuracy"].values()), results["final_accuracy"]  # chance: 0.1
+    assert results["params_total"] == sum(results["params_per_task"])
+    assert results["synthetic_data"] is True and all(d["synthetic"] for d in results["data"])
+    assert load_json(out / "results.json") == results | {"finished_at": load_json(out / "results.json")["finished_at"]}
+
+
+def test_results_json_has_the_documented_fields(smoke_run):
+    results, _ = smoke_run
+    required = {"tasks", "accuracy_matrix", "final_accuracy", "average_accuracy", "bwt", "forgetting",
+                "params_total", "params_per_task", "train_seconds_per_task", "profile", "seed", "device",
+                "torch", "data"}
+    assert required <= results.keys()
+    assert results["average_accuracy"] == pytest.approx(sum(results["accuracy_matrix"][-1]) / 3)
+    assert all({"name", "source", "sha256"} <= d.keys() for d in results["data"])
+
+
+def test_same_seed_gives_identical_results_and_another_seed_does_not(smoke_run, tmp_path):
+    results, _ = smoke_run
+    again = run_sequence(TASKS, profile="smoke", out_dir=tmp_path / "again", seed=3, progress=False)
+    assert stable(again) == stable(results)
+    other = run_sequence(TASKS[:1], profile="smoke", out_dir=tmp_path / "other", seed=4, progress=False)
+    assert other["accuracy_matrix"][0][0] != results["accuracy_matrix"][0][0] or \
+        other["val_accuracy"][0] != results["val_accuracy"][0]
+
+
+@pytest.mark.parametrize("where", ["between tasks", "mid-task"])
+def test_interrupted_run_resumes_to_exactly_the_same_results(smoke_run, tmp_path, monkeypatch, where):
+    results, _ = smoke_run
+    real_train = run_module.train_task
+
+    def interrupted(model, data, profile, **kwargs):
+        if data.task_id == 2:
+            if where == "mid-task":  # learn a little, then "crash": the model in memory is dirty
+                real_train(model, data, profile.replace(max_steps_per_task=3), **kwargs)
+            raise KeyboardInterrupt
+        return real_train(model, data, profile, **kwargs)
+
+    monkeypatch.setattr(run_module, "train_task", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=3, progress=False)
+    partial = load_json(tmp_path / "results.json")
+    assert partial["complete"] is False and len(partial["accuracy_matrix"][1]) == 3
+    assert not list(tmp_path.glob("*.tmp"))
+    monkeypatch.setattr(run_module, "train_task", real_train)
+    with pytest.raises(ValueError, match="--resume"):
+        run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=3, progress=False)
+    with pytest.raises(ValueError, match="cannot resume"):
+        run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=4, resume=True, progress=False)
+    resumed = run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=3, resume=True, progress=False)
+    assert stable(resumed) == stable(results)
+
+
+def test_growth_trigger_widens_below_threshold_up_to_the_cap_and_keeps_old_tasks(tmp_path):
+    trigger = GrowthTrigger(threshold={"default": 1.01}, probe_epochs=1, grow_conv_channels=2, grow_hidden=4,
+                            max_widenings=2)
+    profile = SMOKE.replace(growth_trigger=trigger, epochs={"default": 4})
+    results = run_sequence(TASKS[:2], profile=profile, out_dir=tmp_path, seed=0, progress=False)
+    actions = [(d["task"], d["action"]) for d in results["growth_decisions"]]
+    assert actions == [(0, "widen"), (0, "widen"), (0, "cap reached"), (1, "widen"), (1, "widen"), (1, "cap reached")]
+    assert results["bwt"] == 0.0
+    widths = SMOKE.conv_channels[0] + 2 * 2, SMOKE.growth_for("mnist")[0][0] + 2 * 2
+    model = MultiTaskConvSynapticNet.from_checkpoint(torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"])
+    assert model.convs[0].out_units_per_task == list(widths)
+    keep = SMOKE.replace(growth_trigger=GrowthTrigger(threshold={"default": 0.0}), epochs={"default": 2})
+    kept = run_sequence(TASKS[:1], profile=keep, out_dir=tmp_path / "keep", progress=False)
+    assert [d["action"] for d in kept["growth_decisions"]] == ["keep"]
+
+
+def test_nan_loss_stops_with_task_and_step():
+    data = load_task_data(TASKS[:1], SMOKE, None, seed=0)[0]
+    model = MultiTaskConvSynapticNet(conv_channels=(4, 4, 4), hidden=(8,), num_classes=10)
+    with pytest.raises(TrainingDiverged, match=r"task 0 \(synthetic_mnist\).*step 0"):
+        train_task(model, data, SMOKE, progress=False, loss_fn=lambda logits, y, x: logits.sum() * math.nan)
+
+
+def test_full_profile_runs_in_smoke_size(tmp_path):
+    """The GPU profile is the same code path: run it with its widths, a handful of steps."""
+    tiny_full = FULL.replace(n_train=200, val_size=40, epochs={"default": 1}, max_steps_per_task=2, batch_size=32)
+    results = run_sequence(TASKS[:2], profile=tiny_full, out_dir=tmp_path, progress=False)
+    assert results["profile"] == "full" and results["bwt"] == 0.0
+    assert results["params_per_task"][0] > 4_000_000  # full-size widths, not the smoke ones
+
+
+def test_profiles_are_known_and_cpu_is_sized_as_documented():
+    assert get_profile("cpu") is CPU
+    with pytest.raises(ValueError, match="smoke, cpu, full"):
+        get_profile("gpu")
+    model = MultiTaskConvSynapticNet(**CPU.model_kwargs())
+    assert 550_000 < model.num_parameters() < 700_000  # the "0.6 M-parameter CNN" of the cpu budget
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tasks", "mnist,imagenet"], "unknown task"),
+        (["--tasks", " , "], "empty"),
+        (["--tasks", "mnist,mnist"], "once"),
+    ],
+)
+def test_cli_reports_bad_arguments_in_one_line(args, message, tmp_path, capsys):
+    assert main(["run", "--profile", "smoke", "--out", str(tmp_path), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and "Traceback" not in err
+
+
+def test_cli_rejects_unwritable_output_and_unknown_profile(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["run", "--profile", "smoke", "--out", str(blocker / "sub"), "--quiet"]) == 2
+    assert "not writable" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--profile", "gpu"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_missing_dataset_fails_before_training(tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(run_module, "train_task", lambda *a, **k: calls.append(a))
+    code = main(["run", "--profile", "smoke", "--tasks", "synthetic_mnist,mnist", "--data", str(tmp_path / "empty"),
+                 "--out", str(tmp_path / "out"), "--quiet", "--no-download"])
+    assert code == 2 and not calls, "training started before all data was checked"
+    err = capsys.readouterr().err
+    assert "mnist" in err and str(tmp_path / "empty") in err
+
+
+def test_cli_smoke_run_writes_results(tmp_path, capsys):
+    assert main(["run", "--profile", "smoke", "--tasks", "synthetic_mnist", "--out", str(tmp_path), "--quiet"]) == 0
+    assert load_json(tmp_path / "results.json")["complete"] is True
+    assert "average accuracy" in capsys.readouterr().out
