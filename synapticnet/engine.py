@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -113,22 +114,26 @@ class TaskReport:
 
 
 def train_task(
-    model: MultiTaskConvSynapticNet,
+    model: nn.Module,
     data: TaskData,
     profile: Profile,
     device: torch.device | str = "cpu",
     progress: bool = True,
-    loss_fn=None,
+    loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
 ) -> TaskReport:
-    """Train the newest task of ``model`` on ``data`` for the profile's epochs.
+    """Train task ``data.task_id`` of ``model`` for the profile's epochs.
 
+    ``model`` is usually a :class:`MultiTaskConvSynapticNet` (then the task must be its
+    newest and the gradient mask is applied), but any module called as
+    ``model(x, task_id=t)`` works — the baselines use this same loop.
     ``loss_fn(logits, y, x)``, if given, replaces plain cross-entropy (baselines use it
     to add their penalties). With ``profile.growth_trigger`` set, the task may be
     widened (``model.widen``) at probe points; the optimiser and schedule are then
     rebuilt for the remaining steps.
     """
     task = data.task_id
-    if task != model.trainable_task:
+    masked = isinstance(model, MultiTaskConvSynapticNet)
+    if masked and task != model.trainable_task:
         raise ValueError(f"task {task} ({data.name}) is not the model's newest task ({model.trainable_task})")
     epochs = profile.epochs_for(data.name)
     per_epoch = data.num_train_batches(profile.batch_size)
@@ -161,7 +166,8 @@ def train_task(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            model.apply_task_gradient_mask(task)
+            if masked:
+                model.apply_task_gradient_mask(task)
             optimizer.step()
             scheduler.step()
             step += 1
@@ -173,7 +179,7 @@ def train_task(
                 bar.set_postfix(loss=f"{report.final_loss:.3f}", acc=f"{correct / seen:.3f}", epoch=epoch)
         report.epochs = epoch + 1
         report.train_accuracy = correct / max(seen, 1)
-        if trigger is not None and _probe_due(trigger, epoch, epochs):
+        if masked and trigger is not None and _probe_due(trigger, epoch, epochs):
             decision = _growth_decision(model, data, trigger, device, epoch)
             report.growth_decisions.append(decision)
             bar.write(f"  growth trigger, task {task} after epoch {epoch + 1}: val acc "

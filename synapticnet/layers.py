@@ -77,13 +77,14 @@ def _quiet_if_empty(out_units: int) -> Iterator[None]:
         yield
 
 
-class BlockBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm for one task's filters that stops learning for good once frozen.
+class BlockBatchNorm(nn.BatchNorm2d):
+    """BatchNorm for one task's units that stops learning for good once frozen.
 
-    While the block is trainable it behaves exactly like :class:`torch.nn.BatchNorm2d`.
-    Once frozen it always normalises with its stored running statistics — even when
-    the surrounding network is in ``train()`` mode for a later task — so the
-    statistics of an old task are never overwritten by a new task's data.
+    While the block is trainable it behaves exactly like :class:`torch.nn.BatchNorm2d`
+    (it also accepts ``(N, C)`` feature vectors, like ``BatchNorm1d``). Once frozen it
+    always normalises with its stored running statistics — even when the surrounding
+    network is in ``train()`` mode for a later task — so the statistics of an old
+    task are never overwritten by a new task's data.
     """
 
     frozen: bool = False
@@ -101,14 +102,21 @@ class UnitBlock(nn.Module):
 
     ``unit`` is an ordinary :class:`~torch.nn.Conv2d` or :class:`~torch.nn.Linear`
     (so initialisation, ``torchinfo`` and intuition all work as usual), optionally
-    followed by the task's own :class:`BlockBatchNorm2d`. The owning layer decides
-    which slice of its input the block reads.
+    followed by the task's own :class:`BlockBatchNorm`.
+
+    ``adapter`` (reuse mode, tasks after the first) re-normalises the *reused* input
+    units of older tasks with statistics of this task's data: a BatchNorm without
+    learnable parameters. Frozen features tuned on MNIST respond at a very different
+    scale to CIFAR images; without the adapter the new units would see wildly scaled
+    inputs. Having no parameters, it keeps the old units out of the backward pass.
     """
 
-    def __init__(self, unit: nn.Conv2d | nn.Linear, norm: BlockBatchNorm2d | None = None) -> None:
+    def __init__(self, unit: nn.Conv2d | nn.Linear, norm: BlockBatchNorm | None = None,
+                 adapter: BlockBatchNorm | None = None) -> None:
         super().__init__()
         self.unit = unit
         self.norm = norm
+        self.adapter = adapter
         self.frozen = False
 
     @property
@@ -118,13 +126,17 @@ class UnitBlock(nn.Module):
     def freeze(self) -> None:
         """Freeze the block for good: no gradients, no statistics updates."""
         self.frozen = True
-        if self.norm is not None:
-            self.norm.frozen = True
+        for bn in (self.norm, self.adapter):
+            if bn is not None:
+                bn.frozen = True
         for p in self.parameters():
             p.requires_grad_(False)
             p.grad = None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, old: Tensor | None = None) -> Tensor:
+        """``x``: this task's own input units; ``old``: reused units of older tasks (or None)."""
+        if old is not None:
+            x = torch.cat([self.adapter(old), x], dim=1) if x is not None else self.adapter(old)
         y = self.unit(x)
         return y if self.norm is None else self.norm(y)
 
@@ -190,14 +202,21 @@ class _TaskLayer(nn.Module):
             )
         return tid
 
-    def _new_block(self, out_units: int, read_units: int) -> UnitBlock:  # pragma: no cover
+    def _new_block(self, out_units: int, read_units: int, old_units: int = 0) -> UnitBlock:  # pragma: no cover
+        """A block of ``out_units`` reading ``read_units`` inputs, the first ``old_units`` reused."""
         raise NotImplementedError
+
+    def _old_units(self, task_id: int) -> int:
+        """How many reused input units of older tasks block ``task_id`` reads (reuse mode)."""
+        if self.shared_input or self.mode != "reuse":
+            return 0
+        return sum(self.in_units_per_task[:task_id])
 
     def _add_block(self, out_units: int) -> None:
         task = len(self.blocks)
         start, stop = self._block_input_range(task)
         reference = self.blocks[0].unit.weight if self.blocks else None
-        block = self._new_block(out_units, stop - start)
+        block = self._new_block(out_units, stop - start, self._old_units(task))
         if reference is not None:  # a grown block lives where the model lives
             block.to(device=reference.device, dtype=reference.dtype)
         self.blocks.append(block)
@@ -247,8 +266,10 @@ class _TaskLayer(nn.Module):
         if not self.shared_input:
             self.in_units_per_task[task] += extra_in
         start, stop = self._block_input_range(task)
-        new = self._new_block(old.out_units + extra_out, stop - start)
+        new = self._new_block(old.out_units + extra_out, stop - start, self._old_units(task))
         new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype)
+        if old.adapter is not None:  # the reused inputs did not change: keep their statistics
+            new.adapter.load_state_dict(old.adapter.state_dict())
         rows, cols = old.unit.weight.shape[:2]
         with torch.no_grad():
             new.unit.weight[:rows, :cols] = old.unit.weight
@@ -282,7 +303,8 @@ class _TaskLayer(nn.Module):
             elif self.shared_input:
                 outputs.append(block(parts[0]))
             elif self.mode == "reuse":
-                outputs.append(block(cat_parts(parts[: i + 1])))
+                old = [p for p in parts[:i] if p is not None]
+                outputs.append(block(parts[i], old=cat_parts(old) if old else None))
             else:
                 outputs.append(block(parts[i]))
         return outputs
@@ -362,10 +384,11 @@ class TaskConv2d(_TaskLayer):
         self.batch_norm = batch_norm
         self._add_block(check_count(out_channels, "out_channels", 1))
 
-    def _new_block(self, out_units: int, read_units: int) -> UnitBlock:
+    def _new_block(self, out_units: int, read_units: int, old_units: int = 0) -> UnitBlock:
         with _quiet_if_empty(out_units):
             conv = nn.Conv2d(read_units, out_units, self.kernel_size, self.stride, self.padding, bias=not self.batch_norm)
-        return UnitBlock(conv, BlockBatchNorm2d(out_units) if self.batch_norm else None)
+        return UnitBlock(conv, BlockBatchNorm(out_units) if self.batch_norm else None,
+                         BlockBatchNorm(old_units, affine=False) if old_units else None)
 
 
 
@@ -394,7 +417,8 @@ class TaskLinear(_TaskLayer):
         self.use_bias = bias
         self._add_block(check_count(out_features, "out_features", 1))
 
-    def _new_block(self, out_units: int, read_units: int) -> UnitBlock:
+    def _new_block(self, out_units: int, read_units: int, old_units: int = 0) -> UnitBlock:
         with _quiet_if_empty(out_units):
-            return UnitBlock(nn.Linear(read_units, out_units, bias=self.use_bias))
+            return UnitBlock(nn.Linear(read_units, out_units, bias=self.use_bias),
+                             adapter=BlockBatchNorm(old_units, affine=False) if old_units else None)
 

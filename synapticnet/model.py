@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .storage import save_torch
-from .layers import TaskConv2d, TaskLinear, cat_parts, check_count, check_mode
+from .layers import BlockBatchNorm, TaskConv2d, TaskLinear, cat_parts, check_count, check_mode
 
 CHECKPOINT_FORMAT = "synapticnet.MultiTaskConvSynapticNet"
 CHECKPOINT_VERSION = 1
@@ -135,6 +135,9 @@ class MultiTaskConvSynapticNet(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleList([nn.Linear(features[-1], num_classes)])
+        # Per task, an affine-free BatchNorm over the reused old features its head reads
+        # (see UnitBlock.adapter); task 0 and isolate mode reuse nothing.
+        self.head_adapters = nn.ModuleList([nn.Identity()])
 
     # -- tasks -----------------------------------------------------------------------
     @property
@@ -179,7 +182,15 @@ class MultiTaskConvSynapticNet(nn.Module):
         parts = [None if p is None else torch.flatten(p, 1) for p in parts]  # channel-major, as one flatten
         for layer in self.dense:
             parts = [None if p is None else self.dropout(F.relu(p)) for p in layer.forward_parts(parts, tid)]
-        return cat_parts(parts)
+        return self._head_input(parts, tid)
+
+    def _head_input(self, parts: list[Tensor | None], task_id: int) -> Tensor:
+        """What the head reads: reused old features (re-normalised for this task) + its own."""
+        old = [p for p in parts[:-1] if p is not None]
+        if not old:  # task 0, or isolate mode
+            return parts[-1]
+        old_features = self.head_adapters[task_id](cat_parts(old))
+        return old_features if parts[-1] is None else torch.cat([old_features, parts[-1]], dim=1)
 
     def forward(self, x: Tensor, task_id: int) -> Tensor:
         """Logits of task ``task_id`` for images ``x`` of shape (N, C, H, W)."""
@@ -236,9 +247,14 @@ class MultiTaskConvSynapticNet(nn.Module):
         for head in self.heads:
             head.requires_grad_(False)
             head.weight.grad = head.bias.grad = None
+        for adapter in self.head_adapters:
+            adapter.frozen = True
         new_task = self.num_tasks
         head_inputs = self._head_in_features(new_task)
         self.heads.append(nn.Linear(head_inputs, num_classes).to(reference.device, reference.dtype))
+        reused = self._head_in_features(new_task) - self._head_own_features(new_task)
+        adapter = BlockBatchNorm(reused, affine=False) if self.config["mode"] == "reuse" else nn.Identity()
+        self.head_adapters.append(adapter.to(reference.device, reference.dtype))
         self.growth.append(
             dict(op="grow", num_classes=num_classes, grow_conv_channels=conv_growth, grow_hidden=hidden_growth)
         )
@@ -282,6 +298,11 @@ class MultiTaskConvSynapticNet(nn.Module):
         if self.dense:
             return self.dense[-1].out_units_for(task_id)
         return self.convs[-1].out_units_for(task_id) * self.spatial**2
+
+    def _head_own_features(self, task_id: int) -> int:
+        if self.dense:
+            return self.dense[-1].blocks[task_id].out_units
+        return self.convs[-1].blocks[task_id].out_units * self.spatial**2
 
     # -- gradient masking ------------------------------------------------------------
     def task_parameters(self, task_id: int) -> list[nn.Parameter]:

@@ -14,7 +14,8 @@ synthetic stand-in ``synthetic_cifar10`` gets the settings of ``cifar10``.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from typing import Any
 
 REAL_TASKS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "cifar100")
@@ -86,7 +87,8 @@ class Profile:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """All settings as plain JSON types (tuples become lists), as stored in results."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 SMOKE = Profile(

@@ -64,6 +64,24 @@ def check_tasks(tasks: Sequence[str]) -> list[str]:
     return tasks
 
 
+def split_available(tasks: Sequence[str], root: str | os.PathLike | None = None,
+                    download: bool = True) -> tuple[list[str], dict[str, str]]:
+    """Which of ``tasks`` can be loaded here? Returns ``(available, {missing: reason})``.
+
+    For notebooks that should run what they can and *say* what they could not (for
+    example CIFAR-100 on an offline machine) — never substituting other data.
+    """
+    available, missing = [], {}
+    for name in check_tasks(tasks):
+        try:
+            data_lib.load_arrays(name, root=root, download=download)
+        except data_lib.DataError as error:
+            missing[name] = str(error).splitlines()[0]
+        else:
+            available.append(name)
+    return available, missing
+
+
 def check_writable(out_dir: Path) -> Path:
     """Create ``out_dir`` and prove we can write there, or raise a clear ``ValueError``."""
     try:
@@ -107,6 +125,7 @@ def run_sequence(
     device: str | None = None,
     progress: bool = True,
     download: bool = True,
+    unavailable: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Learn ``tasks`` one after another with SynapticNet; return (and write) the results.
 
@@ -121,12 +140,15 @@ def run_sequence(
         device: ``"cpu"``, ``"cuda"``, ... or ``None`` for automatic.
         progress: show progress bars.
         download: let torchvision download datasets missing from the data root.
+        unavailable: tasks of the intended sequence that could not be loaded here
+            (``{name: reason}``, see :func:`split_available`); recorded in the results.
     """
     profile = get_profile(profile) if isinstance(profile, str) else profile
     tasks = check_tasks(tasks if tasks is not None else profile.default_tasks)
     out = check_writable(Path(out_dir))
     device = select_device(device)
     state = _start_or_resume(out, tasks, profile, seed, resume)
+    state["unavailable"] = dict(unavailable or {})
     datasets = load_task_data(tasks, profile, data_root, seed, download)  # fails here if data is missing
     provenance = [
         data_lib.dataset_provenance(name, root=data_root) | {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test}
@@ -223,6 +245,7 @@ def build_results(state: dict[str, Any], tasks: list[str], datasets: list, model
         **environment(device),
         data=provenance,
         synthetic_data=any(d.synthetic for d in datasets),
+        unavailable_tasks=state.get("unavailable", {}),
         started_at=state["started_at"],
         finished_at=finished,
     )

@@ -108,6 +108,28 @@ def test_frozen_batchnorm_statistics_do_not_drift_in_train_mode():
         assert not torch.equal(conv.blocks[1].norm.running_mean, torch.zeros_like(conv.blocks[1].norm.running_mean))
 
 
+def test_reused_features_are_renormalised_with_the_new_tasks_statistics_then_frozen():
+    """The adapter of task 1 learns task 1's statistics of the reused task-0 features;
+    once task 2 exists those statistics never move again."""
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    model.grow(num_classes=10)
+    adapter = model.convs[1].blocks[1].adapter
+    assert adapter is not None and adapter.num_features == 4 and adapter.weight is None  # no parameters
+    assert model.convs[0].blocks[1].adapter is None  # the image is shared, not reused
+    assert model.head_adapters[1].num_features == 16
+    model.train()
+    model(batch(0, 10)[0] * 3 + 1, task_id=1)
+    learned = adapter.running_mean.clone()
+    assert not torch.equal(learned, torch.zeros(4))
+    model.grow(num_classes=10)
+    model.train()
+    model(batch(1, 10)[0] * 3 + 1, task_id=2)
+    model(batch(1, 10)[0] * 3 + 1, task_id=1)
+    assert torch.equal(adapter.running_mean, learned)
+    assert sum(p.numel() for p in model.head_adapters.parameters()) == 0
+
+
 def test_gradient_mask_keeps_only_the_current_task_gradients():
     torch.manual_seed(0)
     model = MultiTaskConvSynapticNet(**SMALL)

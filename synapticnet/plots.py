@@ -1,0 +1,123 @@
+"""Figures drawn from results dictionaries (the ``results.json`` of a run).
+
+Every function takes data, returns a matplotlib ``Figure`` and draws nothing else, so
+notebooks stay thin and the same figure can be regenerated from the saved JSON alone.
+:func:`save_figure` writes PNGs without timestamps, so re-running with the same
+results gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Save ``fig`` as PNG with no creation-time metadata (deterministic bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return path
+
+
+def _labels(results: Mapping[str, Any]) -> list[str]:
+    return list(results.get("task_titles") or results["tasks"])
+
+
+def accuracy_matrix_figure(results: Mapping[str, Any], title: str | None = None) -> Figure:
+    """Heatmap of R[i][j]: rows = after training task i, columns = evaluated on task j."""
+    R = np.array([[np.nan if v is None else 100 * v for v in row] for row in results["accuracy_matrix"]])
+    labels = _labels(results)
+    fig, ax = plt.subplots(figsize=(1.3 * len(labels) + 2.5, 1.1 * len(labels) + 1.8))
+    image = ax.imshow(R, vmin=0, vmax=100, cmap="viridis")
+    for i in range(R.shape[0]):
+        for j in range(R.shape[1]):
+            if not np.isnan(R[i, j]):
+                ax.text(j, i, f"{R[i, j]:.1f}", ha="center", va="center",
+                        color="white" if R[i, j] < 60 else "black", fontsize=10)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(R.shape[0]), [f"after {name}" for name in labels[: R.shape[0]]])
+    ax.set_xlabel("evaluated on task")
+    ax.set_ylabel("trained through task")
+    fig.colorbar(image, ax=ax, label="test accuracy (%)", shrink=0.8)
+    ax.set_title(title or f"Accuracy matrix — {results.get('method', 'synapticnet')}")
+    return fig
+
+
+def accuracy_over_time_figure(runs: Mapping[str, Mapping[str, Any]] | Mapping[str, Any],
+                              title: str = "Accuracy of every task as training proceeds") -> Figure:
+    """One line per task: its test accuracy after each training stage.
+
+    ``runs`` is one results dict, or ``{label: results}`` to compare methods (one
+    panel each, shared y axis).
+    """
+    if "accuracy_matrix" in runs:
+        runs = {runs.get("method", "synapticnet"): runs}
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs) + 1, 3.6), sharey=True, squeeze=False)
+    for ax, (label, results) in zip(axes[0], runs.items()):
+        R = results["accuracy_matrix"]
+        names = _labels(results)
+        for j, name in enumerate(names):
+            xs = [i for i in range(len(R)) if len(R[i]) > j and R[i][j] is not None]
+            ax.plot(xs, [100 * R[i][j] for i in xs], marker="o", label=name)
+        ax.set_xticks(range(len(names)), [f"after\n{n}" for n in names], fontsize=8)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend(fontsize=8, loc="lower left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def parameters_figure(results: Mapping[str, Any], title: str = "Parameters per task") -> Figure:
+    """Bars: parameters each task created (stacked total) and parameters each task uses."""
+    names = _labels(results)
+    created = np.array(results["params_per_task"], dtype=float) / 1e6
+    used = np.array(results.get("params_used_per_task", results["params_per_task"]), dtype=float) / 1e6
+    x = np.arange(len(created))
+    fig, ax = plt.subplots(figsize=(1.5 * len(names) + 3, 3.6))
+    ax.bar(x - 0.2, np.cumsum(created), width=0.4, label="network size after the task", color="#9ecae1")
+    ax.bar(x - 0.2, created, width=0.4, label="created by the task", color="#3182bd")
+    ax.bar(x + 0.2, used, width=0.4, label="used by the task's forward pass", color="#fd8d3c")
+    ax.set_xticks(x, names[: len(x)], rotation=20)
+    ax.set_ylabel("parameters (millions)")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def comparison_table(runs: Mapping[str, Mapping[str, Any]], percent: bool = True) -> list[dict[str, Any]]:
+    """One row per run: final accuracy per task, average, BWT, forgetting, parameters, time."""
+    scale = 100.0 if percent else 1.0
+    rows = []
+    for label, r in runs.items():
+        row: dict[str, Any] = {"method": label}
+        for name, acc in r["final_accuracy"].items():
+            row[name] = None if acc is None else round(scale * acc, 2)
+        for key in ("average_accuracy", "bwt", "forgetting"):
+            row[key] = None if r.get(key) is None else round(scale * r[key], 2)
+        row["params"] = r.get("params_total")
+        row["train_seconds"] = round(r["train_seconds_total"], 1) if r.get("train_seconds_total") is not None else None
+        rows.append(row)
+    return rows
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Render dict rows as a GitHub-flavoured Markdown table (None shows as —)."""
+    if not rows:
+        return ""
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = ["—" if row.get(c) is None else (f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]))
+                 for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,50 @@
+"""Figures and tables are drawn from results dicts alone, deterministically."""
+
+import hashlib
+
+import matplotlib.pyplot as plt
+
+from synapticnet.plots import (accuracy_matrix_figure, accuracy_over_time_figure, comparison_table,
+                               markdown_table, parameters_figure, save_figure)
+
+RESULTS = {
+    "method": "synapticnet",
+    "tasks": ["mnist", "cifar10"],
+    "task_titles": ["MNIST", "CIFAR-10"],
+    "accuracy_matrix": [[0.99, None], [0.99, 0.75]],
+    "final_accuracy": {"mnist": 0.99, "cifar10": 0.75},
+    "average_accuracy": 0.87, "bwt": 0.0, "forgetting": 0.0,
+    "params_total": 1000, "params_per_task": [600, 400], "params_used_per_task": [600, 1000],
+    "train_seconds_total": 12.345,
+}
+
+
+def test_figures_are_byte_identical_when_redrawn(tmp_path):
+    digests = []
+    for attempt in range(2):
+        fig = accuracy_matrix_figure(RESULTS)
+        path = save_figure(fig, tmp_path / f"m{attempt}.png")
+        plt.close(fig)
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+def test_figures_draw_every_task():
+    fig = accuracy_over_time_figure({"a": RESULTS, "b": RESULTS})
+    assert len(fig.axes) == 2 and all(len(ax.lines) == 2 for ax in fig.axes)
+    plt.close(fig)
+    fig = parameters_figure(RESULTS)
+    assert len(fig.axes[0].patches) == 6  # three bars per task
+    plt.close(fig)
+    fig = accuracy_matrix_figure(RESULTS)
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["75.0", "99.0", "99.0"]  # the unseen cell stays empty
+    plt.close(fig)
+
+
+def test_comparison_table_in_percent_and_markdown():
+    rows = comparison_table({"SynapticNet": RESULTS})
+    assert rows == [{"method": "SynapticNet", "mnist": 99.0, "cifar10": 75.0, "average_accuracy": 87.0,
+                     "bwt": 0.0, "forgetting": 0.0, "params": 1000, "train_seconds": 12.3}]
+    table = markdown_table(rows)
+    assert table.splitlines()[2] == "| SynapticNet | 99.0 | 75.0 | 87.0 | 0.0 | 0.0 | 1,000 | 12.3 |"
