@@ -101,6 +101,7 @@ def load_task_data(tasks: Sequence[str], profile: Profile, root: str | os.PathLi
         data_lib.TaskDataset(
             data_lib.load_arrays(name, root=root, download=download), task_id=i, image_size=IMAGE_SIZE, channels=CHANNELS,
             n_train=profile.n_train, val_size=profile.val_size, seed=task_seed(seed, i), name=name,
+            crop_padding=profile.crop_padding,
         )
         for i, name in enumerate(tasks)
     ]
