@@ -33,13 +33,18 @@ from synapticnet import MultiTaskConvSynapticNet, TaskConv2d
 
 
 def interleaved_medians(fns: dict[str, Callable[[], None]], repeats: int, warmup: int = 3) -> dict[str, float]:
-    """Median seconds per call of each function, calling them in turn each round."""
+    """Median seconds per call of each function, calling them in turn each round.
+
+    The order alternates between rounds (A B C, C B A, ...): whichever case runs first
+    after another one meets warmer or colder caches, so a fixed order biases the ratio.
+    """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    items = list(fns.items())
+    for round_ in range(repeats):
+        for name, fn in items if round_ % 2 == 0 else items[::-1]:
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)

@@ -1,0 +1,125 @@
+"""Regenerate the results section of README.md from the JSON files in figures/.
+
+Results are data: the tables in the README are never typed by hand. This script reads
+``figures/03_results.json`` (the four-task run) and, when present, the baseline
+comparison written by notebook 04, and rewrites the part of README.md between
+``<!-- results:start -->`` and ``<!-- results:end -->``.
+
+Usage: ``python scripts/update_readme.py [--readme README.md] [--figures figures]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from synapticnet.plots import markdown_table
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+ORIGINAL_CLAIMS = {"mnist": 98.89, "fashion_mnist": 95.62, "cifar10": 93.62, "cifar100": 93.89}
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10 (offline copy)",
+          "cifar100": "CIFAR-100"}
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}"
+
+
+def four_task_section(r: dict[str, Any]) -> str:
+    """Final accuracy per task against the original claims, plus the run's facts."""
+    rows = []
+    for name, claim in ORIGINAL_CLAIMS.items():
+        measured = r["final_accuracy"].get(name)
+        note = ""
+        if name in r.get("unavailable_tasks", {}):
+            note = "not run: dataset not available offline"
+        elif name not in r["tasks"]:
+            note = "not in this run"
+        title = TITLES[name] if name != "cifar10" or _is_offline_copy(r) else "CIFAR-10"
+        rows.append({"task": title, "SynapticNet (measured, %)": pct(measured),
+                     "original README claim (%)": f"{claim:.2f}", "note": note or None})
+    hours = r["train_seconds_total"] / 60
+    facts = (
+        f"Profile `{r['profile']}`, seed {r['seed']}, device `{r['device']}` "
+        f"({r.get('cpu_threads')} CPU threads; torch {r['torch']}); training time {hours:.1f} min; "
+        f"{r['params_total']:,} parameters after {len(r['tasks'])} tasks; "
+        f"average accuracy {pct(r['average_accuracy'])} %, BWT {_plain(r['bwt'])}, "
+        f"forgetting {_plain(r['forgetting'])}."
+    )
+    return "\n".join([
+        "## Results (measured, `make reproduce`)",
+        "",
+        "![Accuracy matrix](figures/03_accuracy_matrix.png)",
+        "",
+        markdown_table(rows),
+        "",
+        facts + " Generated from [`figures/03_results.json`](figures/03_results.json) by "
+        "`scripts/update_readme.py`.",
+    ])
+
+
+def _plain(value: float | None) -> str:
+    """BWT / forgetting in percentage points; an exact zero says so."""
+    if value is None:
+        return "—"
+    return "0.0 (exactly)" if value == 0 else f"{100 * value:+.2f} pp"
+
+
+def _is_offline_copy(r: dict[str, Any]) -> bool:
+    """The CIFAR-10 used here is the approximate offline copy when its checksum says so."""
+    offline = "0d276ce26b0592d0f448cbec1477b429578210fd1c13db3f75136d7663c43e45"
+    return any(d.get("name") == "cifar10" and d.get("sha256") == offline for d in r.get("data", []))
+
+
+def baselines_section(path: Path) -> str | None:
+    """The comparison table of notebook 04, if it wrote one (a list of rows)."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    rows = data.get("table") if isinstance(data, dict) else data
+    if not rows:
+        return None
+    title = data.get("title", "Baselines on the same stream") if isinstance(data, dict) else "Baselines"
+    return "\n".join([f"### {title}", "", markdown_table(rows), "",
+                      f"From [`{path.as_posix()}`]({path.as_posix()})."])
+
+
+def render(figures: Path) -> str:
+    parts = []
+    main = figures / "03_results.json"
+    if main.exists():
+        parts.append(four_task_section(json.loads(main.read_text())))
+    baselines = baselines_section(figures / "04_comparison.json")
+    if baselines:
+        parts.append(baselines)
+    if not parts:
+        return "*No results yet: run `make reproduce`.*"
+    return "\n\n".join(parts)
+
+
+def update(readme: Path, figures: Path) -> bool:
+    """Rewrite the results block; return True when the file changed."""
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{readme} has no {START} … {END} block to fill")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{render(figures)}\n{END}{tail}"
+    if new != text:
+        readme.write_text(new)
+    return new != text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--figures", type=Path, default=Path("figures"))
+    args = parser.parse_args()
+    changed = update(args.readme, args.figures)
+    print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
+
+
+if __name__ == "__main__":
+    main()
