@@ -4,10 +4,15 @@ The pieces, one idea per module:
 
 * :mod:`synapticnet.layers` — ``TaskConv2d`` / ``TaskLinear``: units tagged by task.
 * :mod:`synapticnet.model` — ``MultiTaskConvSynapticNet``: the CNN, ``grow()``, masking.
+* :mod:`synapticnet.data` — ``TaskDataset``: every dataset harmonised to one input shape.
+* :mod:`synapticnet.engine` / :mod:`synapticnet.run` — train, evaluate, run a task sequence.
+* :mod:`synapticnet.metrics` — accuracy matrix, average accuracy, BWT, forgetting.
+* :mod:`synapticnet.baselines` / :mod:`synapticnet.studies` — what SynapticNet is compared with.
 """
 
 from .layers import TaskConv2d, TaskLinear
+from .data import TaskDataset
 from .model import MultiTaskConvSynapticNet, TaskView
 
-__all__ = ["TaskConv2d", "TaskLinear", "MultiTaskConvSynapticNet", "TaskView"]
+__all__ = ["TaskConv2d", "TaskLinear", "MultiTaskConvSynapticNet", "TaskView", "TaskDataset"]
 __version__ = "0.1.0"

@@ -1,0 +1,99 @@
+"""Figures for notebooks 04 (baselines) and 05 (growth studies).
+
+Like :mod:`synapticnet.plots`: every function takes plain data (results dicts, study
+rows, sweep dicts), returns a matplotlib ``Figure`` and draws nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
+    """Bars: final average accuracy and BWT per method, with ± std error bars over seeds.
+
+    ``summary`` rows come from :func:`synapticnet.baselines.mean_std` (``method``,
+    ``average_accuracy``, ``average_accuracy_std``, ``bwt``, ``bwt_std``, ``seeds``).
+    """
+    labels = [f"{r['method']}\n(n={len(r.get('seeds') or [1])})" for r in summary]
+    x = np.arange(len(summary))
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.3 * len(summary) + 4), 3.8))
+    for ax, key, label in ((axes[0], "average_accuracy", "final average accuracy (%)"),
+                           (axes[1], "bwt", "backward transfer, BWT (points)")):
+        values = np.array([np.nan if r.get(key) is None else 100 * r[key] for r in summary])
+        errors = np.array([0.0 if r.get(key + "_std") is None else 100 * r[key + "_std"] for r in summary])
+        colours = ["#3182bd" if "synapticnet" in str(r["method"]) else "#9ecae1" for r in summary]
+        ax.bar(x, np.nan_to_num(values), yerr=errors, color=colours, capsize=4)
+        for xi, v in zip(x, values):
+            ax.text(xi, 0 if np.isnan(v) else v, "n/a" if np.isnan(v) else f"{v:.1f}", ha="center",
+                    va="bottom" if np.isnan(v) or v >= 0 else "top", fontsize=8)
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_ylabel(label)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(sweeps: Sequence[Mapping[str, Any]], title: str) -> Figure:
+    """One panel per sweep: validation average accuracy against the swept value (chosen one marked)."""
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(3.8 * len(sweeps) + 0.5, 3.4), squeeze=False)
+    for ax, s in zip(axes[0], sweeps):
+        xs = [str(v) for v in s["values"]]
+        ys = [np.nan if a is None else 100 * a for a in s["val_average_accuracy"]]  # None: diverged
+        ax.plot(xs, ys, marker="o")
+        best = s["values"].index(s["chosen"])
+        ax.plot([xs[best]], [ys[best]], marker="*", markersize=14, color="#e6550d", label="chosen")
+        ax.set_xlabel(s["param"])
+        ax.set_title(s["method"])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("validation average accuracy (%)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff_figure(rows: Sequence[Mapping[str, Any]], title: str, x: str = "params_total",
+                    y: str = "average_accuracy", label: str = "setting", extra: Sequence[Mapping[str, Any]] = ()
+                    ) -> Figure:
+    """Scatter + line of ``y`` against ``x`` over study rows (e.g. accuracy vs parameters).
+
+    ``extra`` rows (other methods, e.g. baselines) are drawn as separate labelled points.
+    """
+    fig, ax = plt.subplots(figsize=(6.2, 4))
+    scale_x = 1e-6 if x == "params_total" else 1.0
+    xs = [scale_x * r[x] for r in rows]
+    ys = [100 * r[y] for r in rows]
+    ax.plot(xs, ys, marker="o", color="#3182bd")
+    for r, xi, yi in zip(rows, xs, ys):
+        ax.annotate(str(r[label]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    for r in extra:
+        ax.plot([scale_x * r[x]], [100 * r[y]], marker="s", linestyle="none", label=str(r[label]))
+    ax.set_xlabel("parameters (millions)" if x == "params_total" else x)
+    ax.set_ylabel("final average accuracy (%)" if y == "average_accuracy" else y)
+    ax.grid(alpha=0.3)
+    if extra:
+        ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def transfer_forgetting_figure(rows: Sequence[Mapping[str, Any]], title: str) -> Figure:
+    """Each setting as a point: new tasks' accuracy when learned (x) vs BWT (y, 0 = no forgetting)."""
+    fig, ax = plt.subplots(figsize=(6.2, 4))
+    for r in rows:
+        ax.plot([100 * r["new_task_accuracy"]], [100 * r["bwt"]], marker="o", linestyle="none", label=r["setting"])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("accuracy of each new task right after learning it (%)  → forward transfer")
+    ax.set_ylabel("BWT (points)  ↑ less forgetting")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
