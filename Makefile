@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-requirements
 
-.PHONY: help env test test-unit reproduce bench lab clean
+.PHONY: help env test test-unit test-notebooks reproduce bench lab clean
 
 help:
 	@echo "make test       unit tests (offline, synthetic data)"
@@ -25,12 +25,26 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-test: $(STAMP)
+# Unit tests, then every notebook in smoke mode (synthetic data, seconds per task):
+# nbval re-runs each notebook and fails on any error (--nbval-lax: outputs are not compared,
+# they come from the last real run).
+test: test-unit test-notebooks
+
+test-unit: $(STAMP)
 	$(PY) -m pytest tests
 
+test-notebooks: $(STAMP)
+	SYNAPTICNET_SMOKE=1 $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks/
+
+# Execute every notebook with papermill and write it back with its outputs; figures/ is
+# regenerated. PROFILE=smoke|cpu|full (default: full on a GPU, else cpu); NOTEBOOKS= to
+# run a subset, e.g. make reproduce NOTEBOOKS=notebooks/03_four_task_run.ipynb
+PROFILE ?=
+NOTEBOOKS ?=
+CELL_TIMEOUT ?= 3600
 reproduce: $(STAMP)
-	@echo "make reproduce: the notebooks are not written yet (issue #5); nothing was reproduced." >&2
-	@exit 1
+	PROFILE=$(PROFILE) $(PY) scripts/run_notebooks.py --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
+	$(PY) scripts/update_readme.py
 
 bench: $(STAMP)
 	$(PY) scripts/bench_layers.py

@@ -641,7 +641,7 @@ def compare(methods: Sequence[str], seeds: Sequence[int], tasks: Sequence[str], 
     Each run writes to ``out_dir/<method>_s<seed>/``.
     """
     from .run import run_sequence
-    from .studies import fresh_run_dir
+    from .run import fresh_run_dir
 
     hyper = hyper or {}
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}

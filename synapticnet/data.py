@@ -807,6 +807,8 @@ def describe(ds: TaskDataset) -> str:
         f"  source images {src} uint8 → network input {ds.channels}×{ds.image_size}×{ds.image_size} float32",
         f"  normalised with train mean {[round(v, 4) for v in ds.mean.tolist()]}, "
         f"std {[round(v, 4) for v in ds.std.tolist()]}",
-        f"  augmentation (crop + flip) on training batches: {'on' if ds.augment else 'off'}",
+        "  augmentation on training batches: "
+        + (("horizontal flip" + (f" + random crop (padding {ds.crop_padding} px)" if ds.crop_padding else ""))
+           if ds.augment else "off"),
     ]
     return "\n".join(lines)

@@ -10,7 +10,9 @@ The loop is the ordinary PyTorch one, plus one line::
 
 Around it: a one-cycle learning-rate schedule, a check that stops on a NaN/inf loss
 (naming the task and step), a progress bar (``tqdm.auto``: a widget in Jupyter, a text
-bar in a terminal), and the optional automatic growth trigger.
+bar in a terminal; in headless notebook runs — ``SYNAPTICNET_HEADLESS=1``, set by
+``make reproduce`` — a text bar updated every 30 s, so the saved notebook shows readable
+progress instead of a frozen widget), and the optional automatic growth trigger.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+import os
+
+from tqdm import tqdm as text_tqdm
 from tqdm.auto import tqdm
 
 from .model import MultiTaskConvSynapticNet
@@ -45,6 +50,14 @@ class TaskData(Protocol):
     def train_batches(self, batch_size: int, epoch: int = 0): ...
     def eval_batches(self, split: str = "test", batch_size: int = 512): ...
     def num_train_batches(self, batch_size: int) -> int: ...
+
+
+def progress_bar(**kwargs: Any):
+    """A tqdm bar: the notebook widget or terminal bar of ``tqdm.auto``, or, in headless
+    notebook runs (``SYNAPTICNET_HEADLESS=1``), a plain text bar refreshed every 30 s."""
+    if os.environ.get("SYNAPTICNET_HEADLESS") == "1":
+        return text_tqdm(mininterval=30.0, **kwargs)
+    return tqdm(**kwargs)
 
 
 def seed_everything(seed: int) -> None:
@@ -145,7 +158,7 @@ def train_task(
     optimizer = make_optimizer(model, profile)
     scheduler = _schedule(optimizer, profile, total)
     model.train()
-    bar = tqdm(total=total, desc=f"task {task} {data.name}", unit="batch", disable=not progress, leave=True)
+    bar = progress_bar(total=total, desc=f"task {task} {data.name}", unit="batch", disable=not progress, leave=True)
     step = 0
     for epoch in range(epochs):
         if step >= total:

@@ -76,6 +76,26 @@ def accuracy_over_time_figure(runs: Mapping[str, Mapping[str, Any]] | Mapping[st
     return fig
 
 
+def samples_figure(datasets: Sequence[Any], per_task: int = 8, title: str = "What every task looks like") -> Figure:
+    """One row per task: its first ``per_task`` training images, as the network receives them
+    (harmonised to one size and channel count, before normalisation), titled with the class index."""
+    fig, axes = plt.subplots(len(datasets), per_task, figsize=(0.8 * per_task, 0.95 * len(datasets) + 0.4),
+                             squeeze=False)
+    for row, ds in zip(axes, datasets):
+        images, labels = ds.raw("train")
+        for k, ax in enumerate(row):
+            ax.axis("off")
+            if k < len(labels):
+                image = images[k].permute(1, 2, 0).numpy()
+                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255,
+                          interpolation="nearest")
+                ax.set_title(str(int(labels[k])), fontsize=7)
+        row[0].text(-0.15, 0.5, ds.title + (" (synthetic)" if ds.synthetic else ""), transform=row[0].transAxes,
+                    ha="right", va="center", fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
 def parameters_figure(results: Mapping[str, Any], title: str = "Parameters per task") -> Figure:
     """Bars: parameters each task created (stacked total) and parameters each task uses."""
     names = _labels(results)

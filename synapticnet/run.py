@@ -82,6 +82,14 @@ def split_available(tasks: Sequence[str], root: str | os.PathLike | None = None,
     return available, missing
 
 
+def fresh_run_dir(out: str | os.PathLike) -> Path:
+    """A run directory without a previous run's checkpoint/results (only those two files go)."""
+    out = Path(out)
+    for name in (CHECKPOINT, RESULTS):
+        (out / name).unlink(missing_ok=True)
+    return out
+
+
 def check_writable(out_dir: Path) -> Path:
     """Create ``out_dir`` and prove we can write there, or raise a clear ``ValueError``."""
     try:

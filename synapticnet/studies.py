@@ -26,15 +26,7 @@ from typing import Any
 
 from .baselines import run_baseline
 from .profiles import GrowthTrigger, Profile, get_profile
-from .run import CHECKPOINT, RESULTS, run_sequence
-
-
-def fresh_run_dir(out: str | os.PathLike) -> Path:
-    """A run directory without a previous run's checkpoint/results (only those two files go)."""
-    out = Path(out)
-    for name in (CHECKPOINT, RESULTS):
-        (out / name).unlink(missing_ok=True)
-    return out
+from .run import fresh_run_dir, run_sequence
 
 
 def scaled_growth(profile: Profile, factor: float) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:

@@ -48,3 +48,19 @@ def test_comparison_table_in_percent_and_markdown():
                      "bwt": 0.0, "forgetting": 0.0, "params": 1000, "train_seconds": 12.3}]
     table = markdown_table(rows)
     assert table.splitlines()[2] == "| SynapticNet | 99.0 | 75.0 | 87.0 | 0.0 | 0.0 | 1,000 | 12.3 |"
+
+
+def test_samples_figure_shows_each_task_as_the_network_sees_it():
+    from synapticnet.data import TaskDataset
+    from synapticnet.plots import samples_figure
+    from synapticnet.synthetic import make_synthetic
+
+    grey = TaskDataset(make_synthetic(3, 28, 1, 30, 9, seed=1), task_id=0, n_train=None, val_size=0)
+    colour = TaskDataset(make_synthetic(3, 32, 3, 30, 9, seed=2), task_id=1, n_train=None, val_size=0)
+    fig = samples_figure([grey, colour], per_task=4)
+    axes = fig.axes
+    assert len(axes) == 8
+    assert axes[0].images[0].get_array().shape == (32, 32)  # grey: padded 28 -> 32, one channel
+    assert axes[4].images[0].get_array().shape == (32, 32, 3)
+    assert axes[0].get_title() == str(int(grey.raw("train")[1][0]))
+    plt.close(fig)

@@ -1,0 +1,79 @@
+"""The notebooks follow the house conventions, and the runner strips volatile metadata.
+
+Executing the notebooks is nbval's job (``make test-notebooks``); these checks are about
+structure that silently rots: the papermill ``parameters`` cell, the smoke switch, the
+Colab badge pointing at the right file, the repository URL defined once, exercises.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def load_runner():
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "scripts" / "run_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_five_lessons_exist_in_order():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    first = code[0]
+    assert "parameters" in first.metadata.get("tags", []), "first code cell must be tagged 'parameters'"
+    assert "SMOKE_TEST" in first.source and 'os.environ.get("CI")' in first.source
+    assert "google.colab" in first.source  # installs the package only on Colab
+    assert f"blob/main/notebooks/{path.name}" in nb.cells[0].source, "Colab badge must open this notebook"
+    assert sum("REPO_URL =" in c.source for c in code) == 1, "the repository URL is defined once"
+    text = "\n".join(c.source for c in nb.cells)
+    assert "## Exercises" in text and "<details>" in text
+    assert "/work/" not in text and "shared/data" not in text, "no machine-specific paths in notebooks"
+    assert "../figures" in text and "../build/smoke" in text, "smoke outputs must not go to figures/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebooks_carry_no_volatile_metadata(path):
+    nb = json.loads(path.read_text())
+    assert "papermill" not in nb["metadata"] and "widgets" not in nb["metadata"]
+    for cell in nb["cells"]:
+        assert not {"execution", "papermill", "ExecuteTime"} & set(cell["metadata"])
+
+
+def test_runner_strips_timestamps_but_keeps_outputs_and_tags():
+    runner = load_runner()
+    nb = nbformat.v4.new_notebook(metadata={"papermill": {"duration": 3.2}, "widgets": {"state": {}},
+                                            "kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    cell = nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"], "papermill": {"duration": 1},
+                                                        "execution": {"iopub.status.busy": "2026-01-01"}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
+    nb.cells = [cell]
+    runner.strip_metadata(nb)
+    assert set(nb.metadata) == {"kernelspec"}
+    assert nb.cells[0].metadata == {"tags": ["parameters"]}
+    assert nb.cells[0].outputs[0]["text"] == "hello\n"
+
+
+def test_runner_rejects_unknown_profile_and_missing_notebook(capsys):
+    runner = load_runner()
+    with pytest.raises(SystemExit):
+        runner.main(["--profile", "gpu"])
+    assert "unknown profile 'gpu'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        runner.main(["--profile", "smoke", "notebooks/99_missing.ipynb"])
+    assert re.search(r"no such notebook", capsys.readouterr().err)
