@@ -64,3 +64,17 @@ def test_samples_figure_shows_each_task_as_the_network_sees_it():
     assert axes[4].images[0].get_array().shape == (32, 32, 3)
     assert axes[0].get_title() == str(int(grey.raw("train")[1][0]))
     plt.close(fig)
+
+
+def test_grouped_bars_figure_labels_every_bar_and_keeps_series_colours():
+    from synapticnet.plots import grouped_bars_figure
+
+    panels = {"accuracy (%)": {"MNIST": {"reuse": 99.0, "isolate": 98.5}, "Fashion-MNIST": {"reuse": 90.0, "isolate": 91.0}},
+              "parameters (M)": {"whole network": {"reuse": 1.86, "isolate": None}}}
+    fig = grouped_bars_figure(panels, title="t", formats={"accuracy (%)": "{:.1f}"})
+    left, right = fig.axes
+    assert len(left.patches) == 4 and len(right.patches) == 1  # None draws no bar
+    assert sorted(t.get_text() for t in left.texts) == ["90.0", "91.0", "98.5", "99.0"]
+    assert [t.get_text() for t in right.texts] == ["1.86"]
+    assert left.patches[0].get_facecolor() == right.patches[0].get_facecolor()  # "reuse" in both panels
+    plt.close(fig)

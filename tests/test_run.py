@@ -168,3 +168,36 @@ def test_cli_smoke_run_writes_results(tmp_path, capsys):
     assert main(["run", "--profile", "smoke", "--tasks", "synthetic_mnist", "--out", str(tmp_path), "--quiet"]) == 0
     assert load_json(tmp_path / "results.json")["complete"] is True
     assert "average accuracy" in capsys.readouterr().out
+
+
+def test_full_profile_capacity_is_what_the_readme_says():
+    """README and profiles.py state 18.6 M parameters after the four tasks of the full profile."""
+    from synapticnet import MultiTaskConvSynapticNet
+    from synapticnet.profiles import FULL
+
+    model = MultiTaskConvSynapticNet(num_classes=10, **FULL.model_kwargs())
+    for name, classes in (("fashion_mnist", 10), ("cifar10", 10), ("cifar100", 100)):
+        conv, hidden = FULL.growth_for(name)
+        model.grow(num_classes=classes, grow_conv_channels=conv, grow_hidden=hidden)
+    assert round(model.num_parameters() / 1e6, 1) == 18.6
+
+
+def test_atomic_write_keeps_the_old_file_on_failure_and_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from synapticnet.storage import atomic_write, save_json
+
+    path = save_json({"a": 1}, tmp_path / "r.json")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # readable by others, like any file
+
+    def broken(tmp):
+        with open(tmp, "w") as f:
+            f.write('{"a": ')
+        raise OSError("disk full")
+    with pytest.raises(OSError):
+        atomic_write(path, broken)
+    assert path.read_text().strip().startswith("{") and '"a": 1' in path.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
