@@ -9,6 +9,7 @@ results gives byte-identical files.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,44 @@ def parameters_figure(results: Mapping[str, Any], title: str = "Parameters per t
     ax.legend(fontsize=8)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def grouped_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float | None]]], title: str = "",
+                        formats: Mapping[str, str] | None = None) -> Figure:
+    """Side-by-side panels of grouped bars, every bar labelled with its value.
+
+    ``panels[panel][group][series] = value``: one panel per key (the key is its title),
+    one cluster of bars per group (names wrapped to fit), one colour per series — the
+    same colour in every panel. A missing series or ``None`` leaves no bar.
+    ``formats[panel]`` formats the bar labels (default ``"{:.3g}"``).
+    """
+    formats = formats or {}
+    series = list(dict.fromkeys(s for groups in panels.values() for bars in groups.values() for s in bars))
+    colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
+    present = {label: [s for s in series if any(bars.get(s) is not None for bars in groups.values())]
+               for label, groups in panels.items()}
+    sizes = [max(len(groups), 1) * (0.6 + 0.35 * len(present[label])) + 0.8 for label, groups in panels.items()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(sizes) + 0.5, 4.2), squeeze=False, layout="constrained",
+                             gridspec_kw=dict(width_ratios=sizes))
+    for ax, (label, groups) in zip(axes[0], panels.items()):
+        fmt, shown = formats.get(label, "{:.3g}"), present[label]
+        width = 0.8 / max(len(shown), 1)
+        for i, s in enumerate(shown):
+            xs = [g for g, bars in enumerate(groups.values()) if bars.get(s) is not None]
+            values = [list(groups.values())[g][s] for g in xs]
+            bars = ax.bar([g + (i - (len(shown) - 1) / 2) * width for g in xs], values, width=width,
+                          color=colours[s], label=s)
+            ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7, padding=2)
+        ax.set_xticks(range(len(groups)), [textwrap.fill(g, 16) for g in groups], fontsize=8)
+        ax.set_title(label, fontsize=9)
+        ax.margins(y=0.12)
+        ax.grid(axis="y", alpha=0.3)
+    handles = {s: h for ax in axes[0] for h, s in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 4), fontsize=8,
+               frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
