@@ -2,7 +2,8 @@
 
 Results are data: the tables in the README are never typed by hand. This script reads
 ``figures/03_results.json`` (the four-task run) and, when present, the baseline
-comparison written by notebook 04, and rewrites the part of README.md between
+comparison written by notebook 04 (``figures/04_baselines.json``) and the growth studies of
+notebook 05 (``figures/05_studies.json``), and rewrites the part of README.md between
 ``<!-- results:start -->`` and ``<!-- results:end -->``.
 
 Usage: ``python scripts/update_readme.py [--readme README.md] [--figures figures]``
@@ -73,17 +74,74 @@ def _is_offline_copy(r: dict[str, Any]) -> bool:
     return any(d.get("name") == "cifar10" and d.get("sha256") == offline for d in r.get("data", []))
 
 
+def _pm(mean: float | None, std: float | None, signed: bool = False) -> str:
+    """``mean ± std`` in percent (points), or — when the metric does not apply."""
+    if mean is None:
+        return "—"
+    return f"{100 * mean:{'+' if signed else ''}.2f} ± {100 * (std or 0.0):.2f}"
+
+
 def baselines_section(path: Path) -> str | None:
-    """The comparison table of notebook 04, if it wrote one (a list of rows)."""
+    """The method comparison of notebook 04 (mean ± std over seeds), if it was run."""
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    rows = data.get("table") if isinstance(data, dict) else data
-    if not rows:
+    rows = [{"method": s["method"],
+             "average accuracy (%)": _pm(s["average_accuracy"], s.get("average_accuracy_std")),
+             "BWT (points)": _pm(s.get("bwt"), s.get("bwt_std"), signed=True),
+             "forgetting (points)": _pm(s.get("forgetting"), s.get("forgetting_std")),
+             "parameters": s.get("params_total"),
+             "train s": None if s.get("train_seconds_total") is None else round(s["train_seconds_total"], 1)}
+            for s in data["summary"]]
+    skipped = data.get("unavailable_tasks") or {}
+    return "\n".join([
+        "### Against the baselines (notebook 04)",
+        "",
+        f"![Methods](figures/04_methods.png)",
+        "",
+        markdown_table(rows),
+        "",
+        f"Tasks {' → '.join(data['tasks'])}"
+        + (f" ({', '.join(skipped)} not available here)" if skipped else "")
+        + f"; {data['budget']}; mean ± std over seeds {data['seeds']}; hyper-parameters chosen on the "
+        f"validation split: {_hyper(data.get('hyper', {}))}. From [`{path.as_posix()}`]({path.as_posix()}).",
+    ])
+
+
+def _hyper(hyper: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(f"{m} {k}={v:g}" for m, kv in hyper.items() for k, v in kv.items()) or "none"
+
+
+def studies_section(path: Path) -> str | None:
+    """The three growth studies of notebook 05 in one table (one seed), if they were run."""
+    if not path.exists():
         return None
-    title = data.get("title", "Baselines on the same stream") if isinstance(data, dict) else "Baselines"
-    return "\n".join([f"### {title}", "", markdown_table(rows), "",
-                      f"From [`{path.as_posix()}`]({path.as_posix()})."])
+    data = json.loads(path.read_text())
+    studies = [("growth per task", [*data["growth"]["rows"], data["growth"]["isolate_row"]]),
+               ("manual vs trigger", data["trigger"]["rows"]),
+               ("freeze vs distil", data["distillation"]["rows"])]
+    rows = [{"study": study, "setting": r["setting"],
+             "average accuracy (%)": pct(r.get("average_accuracy")),
+             "new tasks when learned (%)": pct(r.get("new_task_accuracy")),
+             "BWT (points)": "—" if r.get("bwt") is None else f"{100 * r['bwt']:+.2f}",
+             "parameters": r.get("params_total"),
+             "train s": None if r.get("train_seconds") is None else round(r["train_seconds"], 1),
+             "note": "diverged" if r.get("diverged") else None}
+            for study, rs in studies for r in rs]
+    skipped = data.get("unavailable_tasks") or {}
+    return "\n".join([
+        "### Growth studies (notebook 05)",
+        "",
+        "![Growth](figures/05_growth.png)",
+        "",
+        markdown_table(rows),
+        "",
+        f"Tasks {' → '.join(data['tasks'])}"
+        + (f" ({', '.join(skipped)} not available here)" if skipped else "")
+        + f"; {data['budget']}; seed {data['seed']}. The trigger starts each new task at "
+        f"×{data['trigger']['start_factor']:g} growth and widens while validation accuracy is below its target. "
+        f"From [`{path.as_posix()}`]({path.as_posix()}).",
+    ])
 
 
 def render(figures: Path) -> str:
@@ -91,9 +149,12 @@ def render(figures: Path) -> str:
     main = figures / "03_results.json"
     if main.exists():
         parts.append(four_task_section(json.loads(main.read_text())))
-    baselines = baselines_section(figures / "04_comparison.json")
+    baselines = baselines_section(figures / "04_baselines.json")
     if baselines:
         parts.append(baselines)
+    growth = studies_section(figures / "05_studies.json")
+    if growth:
+        parts.append(growth)
     if not parts:
         return "*No results yet: run `make reproduce`.*"
     return "\n\n".join(parts)

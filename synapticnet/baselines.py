@@ -453,7 +453,7 @@ def run_baseline(
     memo: dict[str, Any] = dict(ewc=[], memory=[], seed=seed)
 
     if method == "joint":
-        model, results = _run_joint(datasets, profile, device, seed, progress, eval_split, state)
+        model, results = _run_joint(datasets, profile, device, seed, progress, eval_split, state, data_root)
     else:
         model = None
         for i, data in enumerate(datasets):
@@ -490,7 +490,7 @@ def _provenance(d, root) -> dict[str, Any]:
 
 
 def _run_joint(datasets: list, profile: Profile, device, seed: int, progress: bool, eval_split: str,
-               state: dict[str, Any]):
+               state: dict[str, Any], data_root: str | os.PathLike | None = None):
     """All tasks at once: each task gets its sequential number of steps, interleaved at random."""
     seed_everything(task_seed(seed, 0))
     tasks = [d.name for d in datasets]
@@ -530,7 +530,7 @@ def _run_joint(datasets: list, profile: Profile, device, seed: int, progress: bo
     state["val_accuracy"] = [evaluate(model, d, "val", device) if d.n_val else None for d in datasets]
     row = [evaluate(model, d, eval_split, device) for d in datasets]
     results = build_results(state, tasks, datasets, model, profile, seed, device,
-                            [_provenance(d, None) for d in datasets])
+                            [_provenance(d, data_root) for d in datasets])
     results.update(complete=True, accuracy_matrix=[row], final_accuracy=dict(zip(tasks, row)),
                    average_accuracy=sum(row) / len(row), bwt=None, forgetting=None,
                    evaluation="joint (one final row)", steps_budget_per_task=budget)
@@ -667,9 +667,48 @@ def compare(methods: Sequence[str], seeds: Sequence[int], tasks: Sequence[str], 
     return runs
 
 
+# --------------------------------------------------------------------------------------
+# The budget notebooks 04 and 05 share
+# --------------------------------------------------------------------------------------
+# Changes to each profile for notebooks 04 and 05. The shared network of five baselines is
+# as wide as SynapticNet's final width, and every method runs 3 seeds plus validation
+# sweeps, so on a CPU the two notebooks train on a stratified subset of each task's
+# training split with a narrow task-0 network (sized by measuring single runs on a 2-core
+# CPU so that both notebooks together take under 30 minutes). Test sets stay complete.
+# Every figure title says what the budget trades away (budget_label). The cpu budget also
+# switches to reuse mode, the design's default (smoke and full profiles): the cpu profile
+# isolates tasks only to save time at its full width, and in isolate mode with growth equal
+# to task 0's width SynapticNet would be exactly the "separate" baseline.
+NOTEBOOK_BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(n_train=160, val_size=40, epochs={"default": 2}, max_steps_per_task=3, batch_size=32),
+    "cpu": dict(n_train=4000, val_size=500, epochs={"default": 3}, conv_channels=(8, 16, 32), hidden=(64,),
+                growth={"default": ((8, 16, 32), (64,))}, mode="reuse"),
+    "full": {},
+}
+
+
+def notebook_budget(profile: Profile | str) -> Profile:
+    """The profile notebooks 04 and 05 run: ``profile`` with :data:`NOTEBOOK_BUDGETS` applied."""
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    return profile.replace(**NOTEBOOK_BUDGETS.get(profile.name, {}))
+
+
 def budget_label(profile: Profile, tasks: Sequence[str]) -> str:
-    """A short description of a time-budgeted profile for figure titles."""
-    epochs = sorted({profile.epochs_for(t) for t in tasks})
+    """A short description of a time-budgeted profile for figure titles.
+
+    It names what the budget trades away: the training subset per task, the epochs, the
+    task-0 width, a step cap if any, and synthetic stand-in data if the tasks are synthetic.
+    """
+    epochs = [profile.epochs_for(t) for t in tasks]
+    if len(set(epochs)) == 1:
+        epoch_text = f"{epochs[0]} epoch{'s' if epochs[0] != 1 else ''}/task"
+    else:  # name them per task, e.g. "epochs 2/2/4 (mnist/fashion_mnist/cifar10)"
+        epoch_text = f"epochs {'/'.join(map(str, epochs))} ({'/'.join(tasks)})"
     n = "all" if profile.n_train is None else f"{profile.n_train:,}"
-    return (f"{profile.name} profile, {n} training images/task, {'/'.join(map(str, epochs))} epoch(s), "
-            f"task-0 width {list(profile.conv_channels)}+{list(profile.hidden)}")
+    label = (f"{profile.name} profile, {n} training images/task, {epoch_text}, "
+             f"task-0 width {list(profile.conv_channels)}+{list(profile.hidden)}")
+    if profile.max_steps_per_task is not None:
+        label += f", ≤{profile.max_steps_per_task} steps/task"
+    if any(t in data_lib.DATASETS and data_lib.is_synthetic(t) for t in tasks):
+        label += ", SYNTHETIC stand-in data"
+    return label

@@ -42,14 +42,21 @@ def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
 
 
 def sweep_figure(sweeps: Sequence[Mapping[str, Any]], title: str) -> Figure:
-    """One panel per sweep: validation average accuracy against the swept value (chosen one marked)."""
+    """One panel per sweep: validation average accuracy against the swept value (chosen one marked).
+
+    A value that diverged (score ``None``) keeps its place on the axis, marked "diverged"."""
     fig, axes = plt.subplots(1, len(sweeps), figsize=(3.8 * len(sweeps) + 0.5, 3.4), squeeze=False)
     for ax, s in zip(axes[0], sweeps):
-        xs = [str(v) for v in s["values"]]
+        xs = np.arange(len(s["values"]))
         ys = [np.nan if a is None else 100 * a for a in s["val_average_accuracy"]]  # None: diverged
         ax.plot(xs, ys, marker="o")
         best = s["values"].index(s["chosen"])
         ax.plot([xs[best]], [ys[best]], marker="*", markersize=14, color="#e6550d", label="chosen")
+        failed = [x for x, y in zip(xs, ys) if np.isnan(y)]
+        if failed:
+            low = np.nanmin(ys)
+            ax.plot(failed, [low] * len(failed), marker="x", linestyle="none", color="#de2d26", label="diverged")
+        ax.set_xticks(xs, [str(v) for v in s["values"]])
         ax.set_xlabel(s["param"])
         ax.set_title(s["method"])
         ax.grid(alpha=0.3)
@@ -76,6 +83,7 @@ def tradeoff_figure(rows: Sequence[Mapping[str, Any]], title: str, x: str = "par
         ax.annotate(str(r[label]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
     for r in extra:
         ax.plot([scale_x * r[x]], [100 * r[y]], marker="s", linestyle="none", label=str(r[label]))
+    ax.margins(x=0.1, y=0.08)  # room for the point labels
     ax.set_xlabel("parameters (millions)" if x == "params_total" else x)
     ax.set_ylabel("final average accuracy (%)" if y == "average_accuracy" else y)
     ax.grid(alpha=0.3)
@@ -86,9 +94,15 @@ def tradeoff_figure(rows: Sequence[Mapping[str, Any]], title: str, x: str = "par
 
 
 def transfer_forgetting_figure(rows: Sequence[Mapping[str, Any]], title: str) -> Figure:
-    """Each setting as a point: new tasks' accuracy when learned (x) vs BWT (y, 0 = no forgetting)."""
+    """Each setting as a point: new tasks' accuracy when learned (x) vs BWT (y, 0 = no forgetting).
+
+    Rows without results (``new_task_accuracy`` or ``bwt`` None, e.g. diverged) appear only in the legend."""
     fig, ax = plt.subplots(figsize=(6.2, 4))
     for r in rows:
+        if r.get("new_task_accuracy") is None or r.get("bwt") is None:  # e.g. a diverged setting: nothing to draw
+            why = "diverged" if r.get("diverged") else "no result"
+            ax.plot([], [], marker="x", linestyle="none", color="grey", label=f"{r['setting']} ({why})")
+            continue
         ax.plot([100 * r["new_task_accuracy"]], [100 * r["bwt"]], marker="o", linestyle="none", label=r["setting"])
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("accuracy of each new task right after learning it (%)  → forward transfer")
@@ -96,4 +110,27 @@ def transfer_forgetting_figure(rows: Sequence[Mapping[str, Any]], title: str) ->
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
+    return fig
+
+
+def settings_figure(rows: Sequence[Mapping[str, Any]], title: str, label: str = "setting",
+                    metrics: Sequence[tuple[str, str, float]] = (
+                        ("average_accuracy", "final average accuracy (%)", 100.0),
+                        ("params_total", "parameters (millions)", 1e-6),
+                        ("train_seconds", "training time (s)", 1.0))) -> Figure:
+    """One panel per metric ``(key, axis label, scale)``, one bar per row (e.g. manual vs automatic growth)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics) + 0.5, 3.4), squeeze=False)
+    names = [str(r[label]) for r in rows]
+    x = np.arange(len(rows))
+    for ax, (key, axis_label, scale) in zip(axes[0], metrics):
+        values = [np.nan if r.get(key) is None else scale * r[key] for r in rows]
+        ax.bar(x, np.nan_to_num(values), color=["#3182bd", "#fd8d3c", "#74c476", "#9e9ac8"][: len(rows)])
+        for xi, v in zip(x, values):
+            ax.text(xi, 0 if np.isnan(v) else v, "n/a" if np.isnan(v) else f"{v:.3g}", ha="center", va="bottom",
+                    fontsize=8)
+        ax.set_xticks(x, names, fontsize=8)
+        ax.set_ylabel(axis_label)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return fig

@@ -109,3 +109,27 @@ def test_studies_return_rows(tmp_path):
     assert [r["setting"] for r in t["rows"]] == ["manual", "automatic"] and t["rows"][1]["widenings"] == 2  # one probe per task, both below 101 %
     d = distillation_study(TASKS, p, tmp_path / "d", lambdas=(1.0,))
     assert d["rows"][0]["bwt"] == 0.0 and len(d["rows"]) == 2
+
+
+def test_distillation_study_records_a_diverged_setting(tmp_path, monkeypatch):
+    from synapticnet import studies
+
+    p = TINY.replace(mode="reuse")
+    frozen = studies.run_sequence(TASKS, p, out_dir=tmp_path / "frozen", progress=False)
+
+    def diverge(*args, **kwargs):
+        raise engine.TrainingDiverged("task 1 (x): loss became nan at step 3 (epoch 0); stopping")
+    monkeypatch.setattr(studies, "run_baseline", diverge)
+    d = distillation_study(TASKS, p, tmp_path / "d", lambdas=(10.0,), frozen=frozen)
+    assert d["rows"][0]["setting"] == "frozen (exact)" and d["rows"][0]["bwt"] == 0.0
+    bad = d["rows"][1]
+    assert bad["diverged"].startswith("task 1") and bad["bwt"] is None and bad["average_accuracy"] is None
+
+
+def test_budget_label_names_what_the_budget_trades_away():
+    one = B.budget_label(SMOKE.replace(n_train=4000, epochs={"default": 3}), ["mnist", "cifar10"])
+    assert "4,000 training images/task" in one and "3 epochs/task" in one and "SYNTHETIC" not in one
+    mixed = B.budget_label(SMOKE.replace(epochs={"default": 2, "cifar10": 4}, max_steps_per_task=5),
+                           ["mnist", "cifar10"])
+    assert "epochs 2/4 (mnist/cifar10)" in mixed and "≤5 steps/task" in mixed
+    assert "SYNTHETIC" in B.budget_label(SMOKE, TASKS)

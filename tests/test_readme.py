@@ -1,0 +1,65 @@
+"""scripts/update_readme.py: README tables come from the JSON the notebooks write."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "update_readme.py"
+
+
+@pytest.fixture()
+def readme_script():
+    spec = importlib.util.spec_from_file_location("update_readme", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def summary_row(method: str, acc: float, bwt: float | None) -> dict:
+    return dict(method=method, average_accuracy=acc, average_accuracy_std=0.01, bwt=bwt,
+                bwt_std=None if bwt is None else 0.02, forgetting=None if bwt is None else -bwt,
+                forgetting_std=None if bwt is None else 0.02, params_total=1234, train_seconds_total=5.04)
+
+
+def study_row(setting: str, acc: float | None, **extra) -> dict:
+    return dict(setting=setting, average_accuracy=acc, new_task_accuracy=acc, bwt=None if acc is None else 0.0,
+                params_total=None if acc is None else 99, train_seconds=None if acc is None else 1.0, **extra)
+
+
+def write_inputs(figures: Path) -> None:
+    common = dict(tasks=["mnist", "cifar10"], unavailable_tasks={"cifar100": "offline"}, budget="tiny budget")
+    figures.mkdir()
+    (figures / "04_baselines.json").write_text(json.dumps(dict(
+        common, seeds=[0, 1, 2], hyper={"ewc": {"ewc_lambda": 100}},
+        summary=[summary_row("finetune", 0.5, -0.4012), summary_row("joint", 0.8, None)])))
+    (figures / "05_studies.json").write_text(json.dumps(dict(
+        common, seed=0,
+        growth=dict(rows=[study_row("×1", 0.77)], isolate_row=study_row("×1, isolate", 0.75)),
+        trigger=dict(start_factor=0.25, rows=[study_row("manual", 0.77), study_row("automatic", 0.76)]),
+        distillation=dict(rows=[study_row("distill λ=1", None, diverged="loss became nan")]))))
+
+
+def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
+    figures = tmp_path / "figures"
+    write_inputs(figures)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nstale table\n<!-- results:end -->\noutro\n")
+    assert readme_script.update(readme, figures)
+    text = readme.read_text()
+    assert "stale table" not in text and text.startswith("intro\n") and text.endswith("outro\n")
+    assert "| finetune | 50.00 ± 1.00 | -40.12 ± 2.00 | 40.12 ± 2.00 | 1,234 | 5.0 |" in text
+    assert "| joint | 80.00 ± 1.00 | — | — |" in text  # joint training has no BWT
+    assert "(cifar100 not available here)" in text and "ewc ewc_lambda=100" in text
+    assert "| freeze vs distil | distill λ=1 | — | — | — | — | — | diverged |" in text
+    assert not readme_script.update(readme, figures)  # second run: nothing changes
+
+
+def test_readme_without_markers_is_refused(tmp_path, readme_script):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    with pytest.raises(SystemExit, match="results:start"):
+        readme_script.update(readme, tmp_path)
