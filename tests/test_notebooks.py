@@ -47,6 +47,14 @@ def test_notebook_conventions(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_papermill_sees_every_parameter(path):
+    """`papermill --help-notebook` lists only lines it can parse (one `=` per line, no `==`)."""
+    import papermill
+
+    assert {"SMOKE_TEST", "PROFILE", "DATA_ROOT", "SEED"} <= set(papermill.inspect_notebook(str(path)))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_notebooks_carry_no_volatile_metadata(path):
     nb = json.loads(path.read_text())
     assert "papermill" not in nb["metadata"] and "widgets" not in nb["metadata"]
