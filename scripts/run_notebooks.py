@@ -4,12 +4,16 @@ This is what ``make reproduce`` runs. For every notebook (default: all of
 ``notebooks/[0-9][0-9]_*.ipynb`` in order) it
 
 1. executes it with papermill (kernel ``python3``, working directory ``notebooks/``,
-   a per-cell timeout), injecting ``PROFILE`` as a papermill parameter;
+   a per-cell timeout). The profile reaches the notebook through the environment
+   (``SYNAPTICNET_PROFILE``, read by its ``parameters`` cell), not as an injected cell:
+   an injected ``PROFILE = "cpu"`` would be committed with the outputs and would then
+   override the notebook's own default for every reader — a GPU on Colab included;
 2. strips volatile metadata (execution timestamps, papermill durations) so that a re-run
    that computes the same numbers only changes what really changed;
 3. replaces the committed notebook atomically, so GitHub shows the outputs of the last
    real run — only after a successful run (a failed run leaves the committed notebook
-   untouched and keeps the failed copy in ``build/failed/`` for inspection);
+   untouched and keeps the failed copy in ``build/failed/`` for inspection). A ``smoke``
+   run never touches the committed notebooks: it writes to ``build/smoke/notebooks/``;
 4. records the wall time of each notebook in ``figures/reproduce.json`` (or
    ``build/smoke/reproduce.json`` for the smoke profile).
 
@@ -57,18 +61,24 @@ def default_profile() -> str:
     return default_profile_name()
 
 
+def output_path(path: Path, profile: str) -> Path:
+    """Where the executed notebook goes: in place, except for smoke runs (``build/smoke/notebooks/``)."""
+    return ROOT / "build" / "smoke" / "notebooks" / path.name if profile == "smoke" else path
+
+
 def run_one(path: Path, profile: str, timeout: int) -> float:
-    """Execute one notebook in place; returns its wall time in seconds."""
+    """Execute one notebook and write it to :func:`output_path`; returns its wall time in seconds."""
     import nbformat
     import papermill as pm
 
     os.environ["SYNAPTICNET_HEADLESS"] = "1"  # text progress bars in the saved outputs (engine.progress_bar)
+    os.environ["SYNAPTICNET_PROFILE"] = profile  # read by the parameters cell; the kernel inherits it
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         executed = Path(tmp) / path.name
         try:
             pm.execute_notebook(
-                str(path), str(executed), parameters={"PROFILE": profile}, kernel_name="python3",
+                str(path), str(executed), kernel_name="python3",
                 cwd=str(NOTEBOOKS), execution_timeout=timeout, progress_bar=False, log_output=False,
             )
         except Exception:
@@ -80,9 +90,11 @@ def run_one(path: Path, profile: str, timeout: int) -> float:
             raise
         nb = nbformat.read(executed, as_version=4)
         strip_metadata(nb)
-        staged = path.with_suffix(".ipynb.tmp")
+        target = output_path(path, profile)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.with_suffix(".ipynb.tmp")
         nbformat.write(nb, staged)
-        os.replace(staged, path)
+        os.replace(staged, target)
     return time.perf_counter() - start
 
 

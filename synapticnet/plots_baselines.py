@@ -29,9 +29,12 @@ def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
         errors = np.array([0.0 if r.get(key + "_std") is None else 100 * r[key + "_std"] for r in summary])
         colours = ["#3182bd" if "synapticnet" in str(r["method"]) else "#9ecae1" for r in summary]
         ax.bar(x, np.nan_to_num(values), yerr=errors, color=colours, capsize=4)
-        for xi, v in zip(x, values):
-            ax.text(xi, 0 if np.isnan(v) else v, "n/a" if np.isnan(v) else f"{v:.1f}", ha="center",
+        for xi, v, e in zip(x, values, errors):
+            # the label sits beyond the end of the error bar, where the bar cannot cover it
+            y = 0 if np.isnan(v) else (v + e if v >= 0 else v - e)
+            ax.text(xi, y, "n/a" if np.isnan(v) else f"{v:.1f}", ha="center",
                     va="bottom" if np.isnan(v) or v >= 0 else "top", fontsize=8)
+        ax.margins(y=0.1)  # room for the labels above / below the tallest bars
         ax.set_xticks(x, labels, fontsize=8)
         ax.set_ylabel(label)
         ax.axhline(0, color="black", lw=0.8)

@@ -55,6 +55,21 @@ def test_papermill_sees_every_parameter(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_injected_parameters_cell_overrides_the_defaults(path):
+    """A committed `PROFILE = "cpu"` cell would beat the notebook's own default on a Colab GPU."""
+    nb = nbformat.read(path, as_version=4)
+    assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+
+
+def test_runner_writes_smoke_runs_outside_the_committed_notebooks():
+    runner = load_runner()
+    path = NOTEBOOKS[0]
+    assert runner.output_path(path, "cpu") == path
+    smoke = runner.output_path(path, "smoke")
+    assert smoke != path and smoke.is_relative_to(ROOT / "build" / "smoke")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_notebooks_carry_no_volatile_metadata(path):
     nb = json.loads(path.read_text())
     assert "papermill" not in nb["metadata"] and "widgets" not in nb["metadata"]
