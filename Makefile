@@ -37,7 +37,8 @@ test-notebooks: $(STAMP)
 	SYNAPTICNET_SMOKE=1 $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks/
 
 # Execute every notebook with papermill and write it back with its outputs; figures/ is
-# regenerated. PROFILE=smoke|cpu|full (default: full on a GPU, else cpu); NOTEBOOKS= to
+# regenerated. PROFILE=smoke|cpu|full (default: full on a GPU, else cpu; smoke writes to
+# build/smoke/ instead and leaves the committed notebooks alone); NOTEBOOKS= to
 # run a subset, e.g. make reproduce NOTEBOOKS=notebooks/03_four_task_run.ipynb
 PROFILE ?=
 NOTEBOOKS ?=
