@@ -189,7 +189,10 @@ def train_task(
             report.final_loss = loss.item()
             bar.update(1)
             if step % 20 == 0 or step == total:
-                bar.set_postfix(loss=f"{report.final_loss:.3f}", acc=f"{correct / seen:.3f}", epoch=epoch)
+                # refresh=False: the bar redraws at its own pace (mininterval). Forcing a redraw here
+                # printed a line every 20 steps into headless notebooks, hundreds per task.
+                bar.set_postfix(loss=f"{report.final_loss:.3f}", acc=f"{correct / seen:.3f}", epoch=epoch,
+                                refresh=False)
         report.epochs = epoch + 1
         report.train_accuracy = correct / max(seen, 1)
         if masked and trigger is not None and _probe_due(trigger, epoch, epochs):

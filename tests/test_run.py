@@ -113,6 +113,17 @@ def test_nan_loss_stops_with_task_and_step():
         train_task(model, data, SMOKE, progress=False, loss_fn=lambda logits, y, x: logits.sum() * math.nan)
 
 
+def test_headless_progress_bar_does_not_print_a_line_per_postfix(capsys, monkeypatch):
+    """Saved notebooks must show a readable bar, not one line every 20 steps (a 300 kB notebook)."""
+    monkeypatch.setenv("SYNAPTICNET_HEADLESS", "1")
+    profile = SMOKE.replace(n_train=120, val_size=20, batch_size=8, epochs={"default": 8})  # 120 tiny steps
+    data = load_task_data(TASKS[:1], profile, None, seed=0)[0]
+    model = MultiTaskConvSynapticNet(conv_channels=(4, 4, 4), hidden=(8,), num_classes=10)
+    assert train_task(model, data, profile, progress=True).steps == 120  # six postfix updates
+    renders = capsys.readouterr().err.count("\r")
+    assert 1 <= renders <= 3, f"{renders} redraws in well under the 30 s headless interval"
+
+
 def test_full_profile_runs_in_smoke_size(tmp_path):
     """The GPU profile is the same code path: run it with its widths, a handful of steps."""
     tiny_full = FULL.replace(n_train=200, val_size=40, epochs={"default": 1}, max_steps_per_task=2, batch_size=32)
