@@ -50,6 +50,7 @@ reproduce: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench_layers.py
 	$(PY) scripts/bench_data.py
+	$(PY) scripts/update_readme.py
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

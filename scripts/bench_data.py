@@ -6,8 +6,9 @@ For each case it times (a) producing augmented training batches with
 and reports images per second of both and their ratio. The goal is a ratio ≥ 10:
 the data path should never be what the CPU waits for.
 
-Synthetic stand-ins by default (no files needed); ``--data ROOT`` uses the real
-datasets (``mnist``, ``cifar10``) from that data root.
+With a data root (``--data ROOT``, or ``$SYNAPTICNET_DATA`` as everywhere in the package)
+it uses the real datasets ``mnist`` and ``cifar10`` from there; without one, the synthetic
+stand-ins (no files needed, labelled as such in the output).
 
 Usage: ``python scripts/bench_data.py [--data ROOT] [--out figures/bench/data_path.json]``
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -58,7 +60,8 @@ def train_images_per_second(ds: TaskDataset, batch_size: int, steps: int) -> flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, metavar="ROOT", help="use real mnist/cifar10 from this data root")
+    parser.add_argument("--data", default=os.environ.get("SYNAPTICNET_DATA"), metavar="ROOT",
+                        help="use real mnist/cifar10 from this data root (default: $SYNAPTICNET_DATA)")
     parser.add_argument("--batch", type=int, default=CPU.batch_size)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per case")
     parser.add_argument("--out", type=Path, default=Path("figures/bench/data_path.json"))

@@ -3,7 +3,8 @@
 Results are data: the tables in the README are never typed by hand. This script reads
 ``figures/03_results.json`` (the four-task run) and, when present, the baseline
 comparison written by notebook 04 (``figures/04_baselines.json``) and the growth studies of
-notebook 05 (``figures/05_studies.json``), and rewrites the part of README.md between
+notebook 05 (``figures/05_studies.json``) and the benchmark ratios of ``make bench``
+(``figures/bench/*.json``), and rewrites the part of README.md between
 ``<!-- results:start -->`` and ``<!-- results:end -->``.
 
 Usage: ``python scripts/update_readme.py [--readme README.md] [--figures figures]``
@@ -144,6 +145,49 @@ def studies_section(path: Path) -> str | None:
     ])
 
 
+def bench_section(bench: Path) -> str | None:
+    """What task gating costs and whether the data path keeps up (``make bench``), if it was run.
+
+    Ratios of times measured side by side in one run: absolute times on a shared 2-core
+    machine are noise, ratios are what the benchmarks are for.
+    """
+    layers_path, data_path = bench / "layers.json", bench / "data_path.json"
+    if not layers_path.exists():
+        return None
+    layers = json.loads(layers_path.read_text())
+    conv, model, old = layers["conv_step"], layers["model_step"], layers["old_task_inference"]
+    rows = [
+        {"measurement": "`TaskConv2d` train step (one task) vs plain `Conv2d` + BatchNorm, same width",
+         "ratio": f"{conv['ratio_single_task_vs_plain']:.2f}", "setup": conv["setup"]},
+        {"measurement": "newest task's step in a grown `TaskConv2d` vs a plain layer of the whole width",
+         "ratio": f"{conv['ratio_newest_task_vs_plain']:.2f}", "setup": conv["setup"]},
+        {"measurement": "newest task's model train step vs a plain CNN of the same total width",
+         "ratio": f"{model['ratio_vs_plain']:.2f}", "setup": model["setup"]},
+        {"measurement": "task 0 inference on the grown model vs task 0's network alone",
+         "ratio": f"{old['ratio_grown_task0_vs_alone']:.2f}", "setup": old["setup"]},
+        {"measurement": "task 0 inference on the grown model vs computing every unit",
+         "ratio": f"{old['ratio_grown_task0_vs_all_units']:.2f}", "setup": old["setup"]},
+    ]
+    if data_path.exists():
+        data = json.loads(data_path.read_text())
+        for case in data["cases"].values():
+            rows.append({"measurement": f"data path vs training step, {case['title']} (images/s)",
+                         "ratio": f"{case['ratio']:.0f}×",
+                         "setup": f"{case['data_images_per_second']:,.0f} vs {case['train_images_per_second']:,.0f} "
+                                  f"images/s, batch {data['batch_size']}, {data['augmentation']}"})
+    return "\n".join([
+        "### What gating costs (`make bench`)",
+        "",
+        markdown_table(rows),
+        "",
+        f"Ratios of median times measured side by side in one run (torch {layers['torch']}, "
+        f"{layers['threads']} threads). Time ratios: below 1 is faster than the plain counterpart (the "
+        f"design target is ≤ 1.05 for the first row). Data rows: images/s of the data path over the "
+        f"training step's (target ≥ 10×). From "
+        f"[`figures/bench/`](figures/bench/) by `scripts/bench_layers.py` and `scripts/bench_data.py`.",
+    ])
+
+
 def render(figures: Path) -> str:
     parts = []
     main = figures / "03_results.json"
@@ -155,6 +199,9 @@ def render(figures: Path) -> str:
     growth = studies_section(figures / "05_studies.json")
     if growth:
         parts.append(growth)
+    bench = bench_section(figures / "bench")
+    if bench:
+        parts.append(bench)
     if not parts:
         return "*No results yet: run `make reproduce`.*"
     return "\n\n".join(parts)

@@ -41,6 +41,16 @@ def write_inputs(figures: Path) -> None:
         growth=dict(rows=[study_row("×1", 0.77)], isolate_row=study_row("×1, isolate", 0.75)),
         trigger=dict(start_factor=0.25, rows=[study_row("manual", 0.77), study_row("automatic", 0.76)]),
         distillation=dict(rows=[study_row("distill λ=1", None, diverged="loss became nan")]))))
+    (figures / "bench").mkdir()
+    step = dict(setup="batch 8")
+    (figures / "bench" / "layers.json").write_text(json.dumps(dict(
+        torch="2.x", threads=2,
+        conv_step=dict(step, ratio_single_task_vs_plain=1.034, ratio_newest_task_vs_plain=0.6),
+        model_step=dict(step, ratio_vs_plain=0.4),
+        old_task_inference=dict(step, ratio_grown_task0_vs_alone=0.97, ratio_grown_task0_vs_all_units=0.25))))
+    (figures / "bench" / "data_path.json").write_text(json.dumps(dict(
+        batch_size=128, augmentation="flip", cases={"mnist": dict(
+            title="MNIST", ratio=234.4, data_images_per_second=195399.1, train_images_per_second=833.5)})))
 
 
 def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
@@ -55,6 +65,8 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     assert "| joint | 80.00 ± 1.00 | — | — |" in text  # joint training has no BWT
     assert "(cifar100 not available here)" in text and "ewc ewc_lambda=100" in text
     assert "| freeze vs distil | distill λ=1 | — | — | — | — | — | diverged |" in text
+    assert "| `TaskConv2d` train step (one task) vs plain `Conv2d` + BatchNorm, same width | 1.03 | batch 8 |" in text
+    assert "| data path vs training step, MNIST (images/s) | 234× | 195,399 vs 834 images/s" in text
     assert not readme_script.update(readme, figures)  # second run: nothing changes
 
 
