@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from synapticnet import MultiTaskConvSynapticNet
-from synapticnet.data import TaskDataset, load_arrays
+from synapticnet.data import ENV_VAR, TaskDataset, load_arrays
 from synapticnet.profiles import CPU
 
 
@@ -60,8 +60,8 @@ def train_images_per_second(ds: TaskDataset, batch_size: int, steps: int) -> flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("SYNAPTICNET_DATA"), metavar="ROOT",
-                        help="use real mnist/cifar10 from this data root (default: $SYNAPTICNET_DATA)")
+    parser.add_argument("--data", default=os.environ.get(ENV_VAR), metavar="ROOT",
+                        help=f"use real mnist/cifar10 from this data root (default: ${ENV_VAR})")
     parser.add_argument("--batch", type=int, default=CPU.batch_size)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per case")
     parser.add_argument("--out", type=Path, default=Path("figures/bench/data_path.json"))
