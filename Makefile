@@ -7,10 +7,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-requirements
 
-.PHONY: help env test test-unit test-notebooks reproduce bench lab clean
+.PHONY: help env test test-unit test-cpus test-notebooks reproduce bench lab clean
 
 help:
-	@echo "make test       unit tests (offline, synthetic data)"
+	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data)"
+	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
 	@echo "make reproduce  re-run every notebook and regenerate figures/"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json"
 	@echo "make lab        open JupyterLab"
@@ -32,6 +33,13 @@ test: test-unit test-notebooks
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests
+
+# The unit tests under three CPU kernel sets (torch's portable ones, AVX2, and this machine's
+# best): a test that passes here but depends on one CPU's rounding fails in one of them.
+test-cpus: $(STAMP)
+	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -q tests
+	ATEN_CPU_CAPABILITY=avx2 $(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests
 
 test-notebooks: $(STAMP)
 	SYNAPTICNET_SMOKE=1 $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks/

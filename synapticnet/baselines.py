@@ -605,20 +605,20 @@ def conflict_stream(profile: Profile, seed: int = 0, n_train: int = 2000, n_test
     """Two synthetic tasks that fight over the same features — fine-tuning must forget.
 
     Task A: a small procedural dataset (:func:`synapticnet.synthetic.make_synthetic`).
-    Task B: *the same images*, colour-inverted and randomly pixel-permuted (one fixed
-    permutation), with the labels remapped. The features A needs (local strokes) are
-    useless for B, so training B on a shared backbone overwrites them; since the images
-    are the same, B's data also shifts every BatchNorm statistic A relied on.
+    Task B: *the same images* with their labels shuffled across the examples (one fixed
+    permutation per split), so no feature of an image predicts its B label. Learning B is
+    memorisation: every step of it pushes the shared backbone away from the features A
+    relied on, for as long as B trains. The effect is large (fine-tuning's BWT is about
+    −0.6 to −0.75 on this stream, measured with torch's default, AVX2 and AVX-512 CPU
+    kernels at 1 and 2 threads), so tests built on it hold on any CPU. B's own accuracy
+    stays at chance: it is there only to cause forgetting.
     """
     arrays = make_synthetic(num_classes, 28, 1, n_train, n_test, seed=seed + 4242, noise=0.15, clutter=0)
     rng = np.random.default_rng(seed + 17)
-    perm = rng.permutation(28 * 28)
-    relabel = rng.permutation(num_classes)
     b = {}
     for split in ("train", "test"):
-        x = 255 - arrays[f"x_{split}"]
-        b[f"x_{split}"] = np.ascontiguousarray(x.reshape(len(x), -1)[:, perm].reshape(x.shape))
-        b[f"y_{split}"] = relabel[arrays[f"y_{split}"]]
+        b[f"x_{split}"] = arrays[f"x_{split}"].copy()
+        b[f"y_{split}"] = rng.permutation(arrays[f"y_{split}"])
     return [
         data_lib.TaskDataset(arr, task_id=i, image_size=IMAGE_SIZE, channels=CHANNELS, n_train=profile.n_train,
                              val_size=profile.val_size, seed=task_seed(seed, i), name=name,

@@ -13,7 +13,7 @@ from synapticnet.studies import distillation_study, growth_study, scaled_growth,
 
 TASKS = ["synthetic_mnist", "synthetic_cifar10"]
 TINY = SMOKE.replace(n_train=200, val_size=60, max_steps_per_task=6)
-# A stream where features must conflict: 3 epochs over 1000 examples of each task.
+# A stream where features must conflict: 3 epochs over 1000 examples of each task (see conflict_stream).
 CONFLICT = SMOKE.replace(epochs={"default": 3}, n_train=1000)
 
 
@@ -48,11 +48,15 @@ def test_finetuning_forgets_and_replay_ewc_reduce_it_synapticnet_does_not(tmp_pa
     datasets = B.conflict_stream(CONFLICT, seed=0, n_train=1100, n_test=200)
     run = lambda m, **h: B.run_baseline(m, profile=CONFLICT, datasets=datasets, out_dir=tmp_path / m,  # noqa: E731
                                         progress=False, device="cpu", **h)
+    # Margins chosen from runs with ATEN_CPU_CAPABILITY=default/avx2/unset at 1 and 2 threads:
+    # fine-tuning BWT -0.63 .. -0.76, replay 0.00, EWC(1e5) -0.25 .. -0.38 (smallest gap to
+    # fine-tuning 0.24). Each assertion keeps at least half of its observed margin in reserve.
     finetune = run("finetune")
     assert finetune["accuracy_matrix"][0][0] > 0.9  # task A was learned ...
-    assert finetune["bwt"] < -0.1  # ... and overwritten by task B
-    assert run("replay")["bwt"] > finetune["bwt"] + 0.1
-    assert run("ewc", ewc_lambda=1e4)["bwt"] > finetune["bwt"] + 0.05
+    assert finetune["bwt"] < -0.3  # ... and overwritten by task B
+    replay = run("replay")
+    assert replay["bwt"] > -0.1 and replay["bwt"] > finetune["bwt"] + 0.3
+    assert run("ewc", ewc_lambda=1e5)["bwt"] > finetune["bwt"] + 0.1
     synapticnet = run("synapticnet")
     assert synapticnet["bwt"] == 0.0 and synapticnet["forgetting"] == 0.0  # exact
 
