@@ -7,13 +7,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-requirements
 
-.PHONY: help env test test-unit test-cpus test-notebooks reproduce bench lab clean
+.PHONY: help env test test-unit test-cpus test-notebooks reproduce bench front lab clean
 
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
 	@echo "make reproduce  re-run every notebook and regenerate figures/"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json"
+	@echo "make front      accuracy-parameter front of growth vs separate networks (~40 min)"
 	@echo "make lab        open JupyterLab"
 	@echo "make clean      remove build files (not figures/)"
 
@@ -58,6 +59,12 @@ reproduce: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench_layers.py
 	$(PY) scripts/bench_data.py
+	$(PY) scripts/update_readme.py
+
+# The accuracy-parameter front (13 configurations x 2 streams x 3 seeds, real data):
+# figures/growth_front.json + .png. About 40 minutes on a 2-core CPU; resumable.
+front: $(STAMP)
+	$(PY) scripts/growth_front.py
 	$(PY) scripts/update_readme.py
 
 lab: $(STAMP)

@@ -3,7 +3,8 @@
 Results are data: the tables in the README are never typed by hand. This script reads
 ``figures/03_results.json`` (the four-task run) and, when present, the baseline
 comparison written by notebook 04 (``figures/04_baselines.json``) and the growth studies of
-notebook 05 (``figures/05_studies.json``) and the benchmark ratios of ``make bench``
+notebook 05 (``figures/05_studies.json``), the accuracy–parameter front of ``make front``
+(``figures/growth_front.json``) and the benchmark ratios of ``make bench``
 (``figures/bench/*.json``), and rewrites the part of README.md between
 ``<!-- results:start -->`` and ``<!-- results:end -->``.
 
@@ -145,6 +146,43 @@ def studies_section(path: Path) -> str | None:
     ])
 
 
+def front_section(path: Path) -> str | None:
+    """The accuracy–parameter front (``make front``): every configuration, mean ± std over seeds."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    rows, notes = [], []
+    verdicts = data.get("targets", {})
+    for stream, entry in data["streams"].items():
+        for c in sorted(entry["configs"], key=lambda c: (c["family"] != "separate", c["params"])):
+            rows.append({"stream": stream, "configuration": c["label"], "family": c["family"],
+                         "parameters": c["params"],
+                         "average accuracy (%)": f"{c['avg_acc_mean']:.2f} ± {c['avg_acc_std']:.2f}",
+                         "validation (%)": f"{c['val_avg_acc_mean']:.2f}", "seeds": len(c["seeds"])})
+        verdict = verdicts.get(stream)
+        if verdict is not None:
+            met = [f"{h['config']} ({h['params_ratio']:.2f}× the parameters, {h['gap_points']:+.2f} points)"
+                   for h in verdict["hits"]]
+            gains = [g for g in verdict["gain_over_separate"] if g["within_reference_range"]]
+            best = max(gains, key=lambda g: g["gain_points"], default=None)
+            notes.append(f"**{stream}**: half-the-parameters target " + (f"met by {', '.join(met)}" if met else "**missed**")
+                         + ("" if best is None else f"; best gain over separate networks at equal parameters "
+                            f"{best['gain_points']:+.2f} points ({best['config']})"))
+    return "\n".join([
+        "### Does growth pay for itself? (`make front`)",
+        "",
+        "![Accuracy-parameter front](figures/growth_front.png)",
+        "",
+        markdown_table(rows),
+        "",
+        "Separate networks (one per task, the same layers and training recipe) are the reference. "
+        "Target: a SynapticNet configuration within one std of separate networks ×1 with ≤ 0.5× their "
+        "parameters. " + "; ".join(notes) + (". " if notes else "")
+        + f"Budget: the notebook-04 budget (Split CIFAR-10: 2,000 training images/task); hyper-parameters "
+        f"fixed in advance or chosen on validation splits. From [`{path.as_posix()}`]({path.as_posix()}).",
+    ])
+
+
 def bench_section(bench: Path) -> str | None:
     """What task gating costs and whether the data path keeps up (``make bench``), if it was run.
 
@@ -199,6 +237,9 @@ def render(figures: Path) -> str:
     growth = studies_section(figures / "05_studies.json")
     if growth:
         parts.append(growth)
+    front = front_section(figures / "growth_front.json")
+    if front:
+        parts.append(front)
     bench = bench_section(figures / "bench")
     if bench:
         parts.append(bench)

@@ -1,17 +1,24 @@
 """Command line: ``python -m synapticnet run --profile cpu --out runs/cpu``.
 
 Runs the continual sequence without Jupyter (e.g. on a GPU box over ssh) and writes
-``OUT/results.json`` and ``OUT/checkpoint.pt``. Errors in the arguments or the data
-are reported in one readable line (exit code 2), not as a traceback.
+``OUT/results.json`` and ``OUT/checkpoint.pt``. Errors in the arguments or the data,
+and files that cannot be written (disk full, folder made read-only), are reported in
+one readable line (exit code 2), not as a traceback. Ctrl-C stops with exit code 130
+and prints the command that continues the run (``--resume``).
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .profiles import PROFILES, REAL_TASKS, default_profile_name
+
+MAX_SEED = 2**32 - 1  # per-task seeds are seed * 1000 + task: far inside torch.manual_seed's range
+EXIT_ERROR, EXIT_INTERRUPTED = 2, 130  # 130 = 128 + SIGINT, what a shell reports for Ctrl-C
 
 EPILOG = """\
 examples:
@@ -19,10 +26,36 @@ examples:
   SYNAPTICNET_DATA=../shared/data python -m synapticnet run --profile cpu \\
       --tasks mnist,fashion_mnist,cifar10 --out runs/cpu
   python -m synapticnet run --profile cpu --out runs/cpu --resume   # after an interruption
+  python -m synapticnet run --profile cpu --tasks split_cifar10 --out runs/split   # related tasks
+  python -m synapticnet run --profile smoke --tasks synthetic_permuted_mnist:3 --out runs/perm
+
+streams (one dataset cut into related tasks, see synapticnet/streams.py) can be used
+wherever a dataset can, and mixed with datasets: split_mnist (5 tasks of 2 digits),
+split_cifar10 (5 x 2 classes), split_cifar100 (10 x 10 classes), permuted_mnist (5 tasks;
+permuted_mnist:N for N). One task alone: split_cifar10/3. synthetic_split_mnist ... are
+the same streams on the synthetic stand-ins.
 
 datasets are looked up in --data, else $SYNAPTICNET_DATA, else ./data; each one is read
 from <root>/<name>.npz when present, otherwise through torchvision (downloading it).
 """
+
+
+def seed_arg(text: str) -> int:
+    """``--seed``: an integer in ``0 … 2**32 - 1``, else argparse's one-line error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"the seed must be an integer in 0 … {MAX_SEED} (2**32 - 1), got {text!r}")
+    return value
+
+
+def non_empty(text: str) -> str:
+    """A path argument that is not empty (``--out ""`` would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,11 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=list(PROFILES), default=None,
                      help=f"sizes and epochs ({profiles}). Default: full with a GPU, else cpu")
     run.add_argument("--tasks", default=None,
-                     help=f"comma-separated datasets in order (default: the profile's, e.g. {','.join(REAL_TASKS)}; "
-                          "the smoke profile uses the synthetic_* stand-ins)")
-    run.add_argument("--data", default=None, metavar="ROOT", help="data root (default: $SYNAPTICNET_DATA or ./data)")
-    run.add_argument("--out", default=None, metavar="DIR", help="output directory (default: runs/<profile>)")
-    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                     help=f"comma-separated datasets or streams in order (default: the profile's, e.g. "
+                          f"{','.join(REAL_TASKS)}; the smoke profile uses the synthetic_* stand-ins). "
+                          "Streams: split_mnist, split_cifar10, split_cifar100, permuted_mnist[:N], "
+                          "one task as split_cifar10/3 (see below)")
+    run.add_argument("--data", type=non_empty, default=None, metavar="ROOT",
+                     help="data root (default: $SYNAPTICNET_DATA or ./data)")
+    run.add_argument("--out", type=non_empty, default=None, metavar="DIR",
+                     help="output directory (default: runs/<profile>)")
+    run.add_argument("--seed", type=seed_arg, default=0, help=f"random seed, 0 … {MAX_SEED} (default 0)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out after its last finished task")
     run.add_argument("--no-download", action="store_true",
                      help="never download: fail with instructions if a dataset is not in the data root")
@@ -54,22 +91,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from .data import DataError  # imported late: `--help` stays instant
-    from .engine import TrainingDiverged
-    from .run import run_sequence
+def resume_command(args: argparse.Namespace, profile: str, out: str) -> str:
+    """The command line that continues this run: the same arguments plus ``--resume``.
 
+    The profile is always spelled out (its default depends on whether a GPU is there).
+    """
+    parts = ["python", "-m", "synapticnet", "run", "--profile", profile]
+    for flag, value in (("--tasks", args.tasks), ("--data", args.data), ("--out", out), ("--device", args.device)):
+        if value is not None:
+            parts += [flag, value]
+    if args.seed:
+        parts += ["--seed", str(args.seed)]
+    parts += [flag for flag, on in (("--no-download", args.no_download), ("--quiet", args.quiet)) if on]
+    return shlex.join([*parts, "--resume"])
+
+
+def interrupted_message(args: argparse.Namespace, profile: str, out: str) -> str:
+    """What Ctrl-C left behind, and the command that continues from there."""
+    from .run import CHECKPOINT
+
+    command = resume_command(args, profile, out)
+    if (Path(out) / CHECKPOINT).is_file():
+        return f"interrupted: the last finished task is saved in {out}; continue with: {command}"
+    return f"interrupted before the first task finished (nothing saved in {out} yet); start again with: {command}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return the exit code (0 done, 2 error, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
     profile = args.profile or default_profile_name()
+    out = args.out or f"runs/{profile}"
     try:
-        results = run_sequence(
-            tasks=args.tasks, profile=profile, data_root=args.data, out_dir=args.out or f"runs/{profile}",
-            seed=args.seed, resume=args.resume, device=args.device, progress=not args.quiet,
-            download=not args.no_download,
-        )
-    except (ValueError, DataError, TrainingDiverged) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        from .data import DataError  # imported late: `--help` stays instant
+        from .engine import TrainingDiverged
+        from .run import run_sequence
+        from .storage import StorageError
+
+        try:
+            results = run_sequence(
+                tasks=args.tasks, profile=profile, data_root=args.data, out_dir=out,
+                seed=args.seed, resume=args.resume, device=args.device, progress=not args.quiet,
+                download=not args.no_download,
+            )
+        except StorageError as error:  # disk full, folder made read-only: the last checkpoint is intact
+            print(f"error: {error}; once fixed, continue with: {resume_command(args, profile, out)}", file=sys.stderr)
+            return EXIT_ERROR
+        except (ValueError, DataError, TrainingDiverged, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"\n{interrupted_message(args, profile, out)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if results["average_accuracy"] is not None:
         print(f"average accuracy {100 * results['average_accuracy']:.2f}%, BWT {results['bwt']}, "
               f"forgetting {results['forgetting']}, parameters {results['params_total']:,}")

@@ -62,7 +62,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import data as data_lib
-from .engine import TrainingDiverged, _schedule, evaluate, make_optimizer, seed_everything, select_device, train_task
+from .engine import (TrainingDiverged, _schedule, check_finite, evaluate, make_optimizer, seed_everything,
+                     select_device, train_task)
 from .model import MultiTaskConvSynapticNet
 from .profiles import Profile, get_profile
 from .run import CHANNELS, IMAGE_SIZE, RESULTS, build_results, check_tasks, check_writable, load_task_data, task_seed
@@ -90,21 +91,26 @@ SWEPT = {"ewc": "ewc_lambda", "replay": "memory_per_task", "lwf": "lwf_lambda", 
 class MultiHeadCNN(nn.Module):
     """A plain CNN with one output head per task — SynapticNet's backbone without the gating.
 
-    conv3×3 → BatchNorm → ReLU → 2×2 max-pool per entry of ``conv_channels``; flatten;
-    Linear → ReLU → Dropout per entry of ``hidden``; then ``heads[task_id]``.
+    conv3×3 → BatchNorm → ReLU → 2×2 max-pool per entry of ``conv_channels``; flatten
+    (after average-pooling the maps to ``pooled_size``², if set — as SynapticNet's
+    ``pooled_size``); Linear → ReLU → Dropout per entry of ``hidden``; then ``heads[task_id]``.
     """
 
     def __init__(self, conv_channels: Sequence[int] = (32, 64, 128), hidden: Sequence[int] = (256,),
                  num_classes: Sequence[int] | int = (10,), dropout: float = 0.1, in_channels: int = 3,
-                 image_size: int = 32) -> None:
+                 image_size: int = 32, pooled_size: int | None = None) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = in_channels
         for c in conv_channels:
             layers += [nn.Conv2d(width, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)]
             width = c
+        side = image_size // 2 ** len(conv_channels)
+        if pooled_size is not None:
+            layers.append(nn.AdaptiveAvgPool2d(pooled_size))
+            side = pooled_size
         layers.append(nn.Flatten())
-        width *= (image_size // 2 ** len(conv_channels)) ** 2
+        width *= side**2
         for h in hidden:
             layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
             width = h
@@ -194,11 +200,12 @@ def build_model(method: str, profile: Profile, tasks: Sequence[str], first_class
                                         **profile.model_kwargs())
     if method == "separate":
         model = SeparateNetworks(conv_channels=profile.conv_channels, hidden=profile.hidden,
-                                 dropout=profile.dropout, in_channels=CHANNELS, image_size=IMAGE_SIZE)
+                                 dropout=profile.dropout, in_channels=CHANNELS, image_size=IMAGE_SIZE,
+                                 pooled_size=profile.pooled_size)
         model.add_head(first_classes)
         return model
     conv, hidden = final_width(profile, tasks)
-    return MultiHeadCNN(conv, hidden, (first_classes,), profile.dropout, CHANNELS, IMAGE_SIZE)
+    return MultiHeadCNN(conv, hidden, (first_classes,), profile.dropout, CHANNELS, IMAGE_SIZE, profile.pooled_size)
 
 
 # --------------------------------------------------------------------------------------
@@ -465,11 +472,15 @@ def run_baseline(
                 model.to(device)
             start = time.perf_counter()
             report = _train_one(method, model, datasets, i, profile, device, progress, hyper, memo)
+            check_finite(model, f"{method}, task {i} ({data.name})")
             _after_task(method, model, datasets, i, device, hyper, memo)
             state["train_seconds"].append(time.perf_counter() - start)
             state["rows"].append([evaluate(model, datasets[j], eval_split, device) for j in range(i + 1)])
             state["val_accuracy"].append(report.val_accuracy)
             state["steps"].append(report.steps)
+            state["growth_decisions"].extend(report.growth_decisions)
+            if report.compaction is not None:
+                state.setdefault("compaction", []).append(report.compaction)
             state["finished"] = i + 1
             if progress:
                 print(f"{method} after task {i} ({data.title}): "
@@ -483,9 +494,11 @@ def run_baseline(
 
 
 def _provenance(d, root) -> dict[str, Any]:
+    from .streams import is_stream_task, task_provenance  # a dataset or one task of a stream
+
     counts = {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test}
-    if d.name in data_lib.DATASETS:
-        return data_lib.dataset_provenance(d.name, root=root) | counts
+    if d.name in data_lib.DATASETS or is_stream_task(d.name):
+        return task_provenance(d.name, root=root) | counts
     return {"name": d.name, "title": d.title, "source": "arrays passed in", "synthetic": d.synthetic} | counts
 
 
@@ -709,6 +722,8 @@ def budget_label(profile: Profile, tasks: Sequence[str]) -> str:
              f"task-0 width {list(profile.conv_channels)}+{list(profile.hidden)}")
     if profile.max_steps_per_task is not None:
         label += f", ≤{profile.max_steps_per_task} steps/task"
-    if any(t in data_lib.DATASETS and data_lib.is_synthetic(t) for t in tasks):
+    from .streams import base_dataset  # a stream task is synthetic when its base dataset is
+
+    if any(base_dataset(t) in data_lib.DATASETS and data_lib.is_synthetic(base_dataset(t)) for t in tasks):
         label += ", SYNTHETIC stand-in data"
     return label

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .storage import atomic_write
 from .synthetic import make_synthetic
 
 __all__ = [
@@ -203,7 +203,14 @@ def check_arrays(arrays: Mapping[str, Any], spec: DatasetSpec | None = None,
     Checks: all four keys; ``x`` uint8 with one image shape shared by train and test
     (``N×H×W`` or ``N×H×W×C`` with ``C`` in 1, 3) — and equal to ``spec.image_shape`` if
     a spec is given; ``y`` a 1-D integer array with one label per image; labels in
-    ``[0, num_classes)``. Raises ``ValueError`` saying what was expected.
+    ``[0, num_classes)``; and the training labels *cover* the classes (see
+    :func:`check_class_coverage`): a training split without some classes would train a
+    classifier that can never predict them, and a one-class split scores 100 % on
+    itself — a number that means nothing. Raises ``ValueError`` saying what was expected.
+
+    ``num_classes`` (or ``spec.num_classes``) is the number of classes the labels must
+    cover; without either, it is unknown (custom arrays) and only a training split with
+    a single class is rejected.
     """
     if not isinstance(arrays, Mapping):
         raise ValueError(f"expected a dict with keys {', '.join(ARRAY_KEYS)}, got {type(arrays).__name__}")
@@ -234,7 +241,35 @@ def check_arrays(arrays: Mapping[str, Any], spec: DatasetSpec | None = None,
         raise ValueError(f"train and test images differ in shape: {out['x_train'].shape[1:]} vs {out['x_test'].shape[1:]}")
     if len(out["x_train"]) == 0:
         raise ValueError("x_train is empty")
+    check_class_coverage(out["y_train"], classes, spec.title if spec else None)
     return out
+
+
+def _list_classes(classes: np.ndarray, limit: int = 12) -> str:
+    """``"3, 4, 5"``, or ``"0, 1, … (99 in all)"`` for long lists."""
+    shown = ", ".join(str(int(c)) for c in classes[:limit])
+    return shown if len(classes) <= limit else f"{shown}, … ({len(classes)} in all)"
+
+
+def check_class_coverage(y_train: np.ndarray, num_classes: int | None, title: str | None = None) -> None:
+    """Raise ``ValueError`` unless the training labels contain every class ``0 … num_classes-1``.
+
+    With ``num_classes=None`` (custom arrays, the class count is inferred from the
+    labels) only the degenerate case is rejected: a training split of one single class,
+    which every model learns perfectly by always answering that class.
+    """
+    present = np.unique(y_train)
+    what = f"the {title} training labels" if title else "y_train"
+    if num_classes is None:
+        if len(present) < 2:
+            raise ValueError(f"{what} are all class {int(present[0])}: a classifier needs at least two classes "
+                             f"(it would score 100 % by always answering {int(present[0])}); check the labels")
+        return
+    missing = np.setdiff1d(np.arange(num_classes), present)
+    if len(missing):
+        raise ValueError(f"{what} cover only {len(present)} of the {num_classes} classes: class(es) "
+                         f"{_list_classes(missing)} have no training example, so they could never be learned "
+                         f"and the accuracy would mean nothing; check that the labels are complete")
 
 
 # --------------------------------------------------------------------------------------
@@ -259,32 +294,40 @@ def _read_cache(path: Path, spec: DatasetSpec) -> dict[str, np.ndarray]:
                         f"Delete it and load again: it is rebuilt from torchvision's files or downloaded.") from error
 
 
-def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` atomically: a temporary file in the same folder, then rename.
+def _write_npz(tmp: str, arrays: Mapping[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` into an open file: given a *name*, NumPy would append ``.npz``."""
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **{key: arrays[key] for key in ARRAY_KEYS})
 
-    ``os.replace`` is atomic within one file system, so an interrupted run leaves either
-    no cache or the old one — never a half-written file that looks like a cache.
+
+def _write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` atomically with :func:`synapticnet.storage.atomic_write`.
+
+    A temporary file in the same folder, flushed to disk, then renamed: an interrupted
+    run leaves either no cache or the old one — never a half-written file that looks
+    like a cache — and a failed write leaves no temporary file. The cache gets the
+    permissions of any new file (``0o666`` minus the umask), readable by the other users
+    of a shared data root. Raises :class:`~synapticnet.storage.StorageError` (an ``OSError``).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **{key: arrays[key] for key in ARRAY_KEYS})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: _write_npz(tmp, arrays))
 
 
 def _try_write_cache(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write the cache, but a read-only data root only costs speed next time: warn, don't fail."""
+    """Write the cache, but a read-only or full data root only costs speed next time: warn, don't fail."""
     try:
         _write_cache(path, arrays)
-    except OSError as error:
-        warnings.warn(f"could not write the cache file {path} ({error}); the data is fine, but the next "
-                      f"load will read torchvision's files again", RuntimeWarning, stacklevel=3)
+    except OSError as error:  # StorageError names the file and the cause
+        warnings.warn(f"{error}. The data is fine, but without the cache file the next load reads "
+                      f"torchvision's files again", RuntimeWarning, stacklevel=3)
+
+
+def _check_not_a_folder(path: Path) -> None:
+    """A folder (or other non-file) where the cache file belongs is a mistake to report, not to
+    step around: the cache could never be written and "not in the data root" would mislead."""
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise DataError(f"{path} is {kind}, not a file: remove or rename it (that name is the cache "
+                        f"file of the dataset, a compressed NumPy file with x_train, y_train, x_test, y_test)")
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -363,13 +406,15 @@ def load_arrays(name: str, root: str | os.PathLike | None = None, download: bool
         download: allow downloading. ``False`` never touches the network.
 
     Raises:
-        DataError: the data is not there and could not be downloaded, or is corrupt.
+        DataError: the data is not there and could not be downloaded, is corrupt, or
+            ``<root>/<name>.npz`` is a folder.
     """
     spec = get_spec(name)
     if spec.synthetic:
         return make_synthetic(spec.num_classes, spec.image_size, spec.channels, spec.n_train, spec.n_test, spec.seed)
     root = _resolve_root(root)
     path = root / f"{spec.name}.npz"
+    _check_not_a_folder(path)
     if path.is_file():
         try:
             return _read_cache(path, spec)
@@ -642,6 +687,9 @@ class TaskDataset:
         seed: seeds the splits and every epoch's shuffle/augmentation.
         name: the dataset's name (default: ``source`` if it is a name). Pass it with a
             dict of arrays so the task knows its title, class count and whether it is synthetic.
+        title, synthetic: override the title and the synthetic flag (default: from the
+            dataset table, else the name and ``False``) — for arrays derived from a known
+            dataset, such as one task of a stream (:mod:`synapticnet.streams`).
     """
 
     def __init__(
@@ -659,6 +707,8 @@ class TaskDataset:
         *,
         root: str | os.PathLike | None = None,
         download: bool = True,
+        title: str | None = None,
+        synthetic: bool | None = None,
     ) -> None:
         if isinstance(task_id, bool) or not isinstance(task_id, (int, np.integer)) or task_id < 0:
             raise ValueError(f"task_id must be an integer ≥ 0, got {task_id!r}")
@@ -688,8 +738,10 @@ class TaskDataset:
 
         self.task_id = int(task_id)
         self.name = name or "arrays"
-        self.title = spec.title if spec else (name or "custom arrays (unknown provenance)")
-        self.synthetic = bool(spec.synthetic) if spec else False
+        if title is None:
+            title = spec.title if spec else (name or "custom arrays (unknown provenance)")
+        self.title = title
+        self.synthetic = bool(synthetic) if synthetic is not None else (bool(spec.synthetic) if spec else False)
         self.num_classes = num_classes
         self.image_size, self.channels, self.seed = int(image_size), int(channels), int(seed)
         self.source_shape = tuple(x_shape[1:])

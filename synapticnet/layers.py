@@ -81,7 +81,8 @@ class BlockBatchNorm(nn.BatchNorm2d):
     """BatchNorm for one task's units that stops learning for good once frozen.
 
     While the block is trainable it behaves exactly like :class:`torch.nn.BatchNorm2d`
-    (it also accepts ``(N, C)`` feature vectors, like ``BatchNorm1d``). Once frozen it
+    (it also accepts ``(N, C)`` feature vectors, like ``BatchNorm1d``; a batch holding a
+    single value per channel is normalised with the running statistics). Once frozen it
     always normalises with its stored running statistics — even when the surrounding
     network is in ``train()`` mode for a later task — so the statistics of an old
     task are never overwritten by a new task's data.
@@ -90,7 +91,9 @@ class BlockBatchNorm(nn.BatchNorm2d):
     frozen: bool = False
 
     def forward(self, x: Tensor) -> Tensor:
-        use_batch_stats = self.training and not self.frozen
+        # One value per channel (a training batch of one feature vector) has no variance to
+        # estimate: normalise it with the running statistics instead of failing.
+        use_batch_stats = self.training and not self.frozen and x.numel() > x.shape[1]
         return F.batch_norm(
             x, self.running_mean, self.running_var, self.weight, self.bias,
             training=use_batch_stats, momentum=self.momentum, eps=self.eps,
@@ -267,7 +270,7 @@ class _TaskLayer(nn.Module):
             self.in_units_per_task[task] += extra_in
         start, stop = self._block_input_range(task)
         new = self._new_block(old.out_units + extra_out, stop - start, self._old_units(task))
-        new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype)
+        new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype).train(old.training)
         if old.adapter is not None:  # the reused inputs did not change: keep their statistics
             new.adapter.load_state_dict(old.adapter.state_dict())
         rows, cols = old.unit.weight.shape[:2]
@@ -283,6 +286,45 @@ class _TaskLayer(nn.Module):
         self.blocks[task] = new
         new_ids = torch.full((extra_out,), task, dtype=torch.long, device=self.task_ids.device)
         self.task_ids = torch.cat([self.task_ids, new_ids])
+
+    def compact(self, keep_out: Tensor, keep_in: Tensor | None = None) -> None:
+        """Keep only some units of the newest task ("synaptic pruning"); older tasks untouched.
+
+        Args:
+            keep_out: indices (ascending) of the newest task's own output units to keep.
+            keep_in: indices (ascending) of the newest task's own *input* units that the
+                previous layer kept (``None`` for the first layer, whose input is the image).
+
+        The block is replaced by a smaller copy: the kept rows of its weights (and of its
+        BatchNorm parameters and statistics), and, among its input columns, every reused
+        column of older tasks plus the kept columns of its own task. The optimiser must be
+        rebuilt afterwards, as after :meth:`widen`.
+        """
+        task = self.num_tasks - 1
+        old = self.blocks[task]
+        reused = self._old_units(task)  # input columns of older tasks come first (reuse mode)
+        columns = None
+        if keep_in is not None and not self.shared_input:
+            columns = torch.cat([torch.arange(reused), reused + keep_in.cpu()]).to(old.unit.weight.device)
+            self.in_units_per_task[task] = len(keep_in)
+        start, stop = self._block_input_range(task)
+        new = self._new_block(len(keep_out), stop - start, reused)
+        new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype).train(old.training)
+        if old.adapter is not None:  # the reused inputs did not change: keep their statistics
+            new.adapter.load_state_dict(old.adapter.state_dict())
+        rows = keep_out.to(old.unit.weight.device)
+        with torch.no_grad():
+            weight = old.unit.weight[rows]
+            new.unit.weight.copy_(weight if columns is None else weight[:, columns])
+            if old.unit.bias is not None:
+                new.unit.bias.copy_(old.unit.bias[rows])
+            if old.norm is not None:
+                for name in ("weight", "bias", "running_mean", "running_var"):
+                    getattr(new.norm, name).copy_(getattr(old.norm, name)[rows])
+                new.norm.num_batches_tracked.copy_(old.norm.num_batches_tracked)
+        self.blocks[task] = new
+        kept_ids = torch.full((len(keep_out),), task, dtype=torch.long, device=self.task_ids.device)
+        self.task_ids = torch.cat([self.task_ids[self.task_ids != task], kept_ids])
 
     def forward_parts(self, parts: list[Tensor | None], task_id: int) -> list[Tensor | None]:
         """Run the blocks ``task_id`` uses, keeping every task's units in a separate tensor.

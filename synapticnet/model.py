@@ -8,7 +8,7 @@ Architecture (for ``conv_channels=(32, 64, 128), hidden=(256,)``)::
       └─ TaskConv2d 3→32   + BN + ReLU + MaxPool     32×16×16
       └─ TaskConv2d 32→64  + BN + ReLU + MaxPool     64×8×8
       └─ TaskConv2d 64→128 + BN + ReLU + MaxPool     128×4×4
-      └─ flatten                                     2048
+      └─ flatten                                     2048  (pooled_size=1: average → 128)
       └─ TaskLinear 2048→256 + ReLU + Dropout        256
       └─ head[task_id]: Linear 256→num_classes       one output head per task
 
@@ -21,6 +21,17 @@ Continual learning with it:
    own (``mode="isolate"``); old units never read new ones, so old outputs cannot change.
 3. Train the new task with any optimiser. ``apply_task_gradient_mask(task_id)`` after
    ``backward()`` makes sure only that task's parameters carry a gradient.
+
+4. Optionally, before the next ``grow()``: ``model.compact(...)`` ("synaptic pruning")
+   keeps only the newest task's most important units, so the next tasks pay less to
+   read them.
+
+What reading old units costs. A new task's dense layer reads every older task's
+features. With ``pooled_size=None`` those are the *flattened* maps (channels × 4 × 4
+here), so reusing 128 old channels costs 16 × 128 weights per new neuron — most of
+what reuse costs. ``pooled_size=1`` averages each map first (global average pooling,
+as in ResNets): one feature per channel, 16× cheaper to reuse. The separate-network
+references use the same pooling, so comparisons stay like for like.
 
 Because a frozen parameter has ``requires_grad=False`` and ``grad=None``, optimisers
 skip it completely — no weight decay, no momentum, no Adam moments — and its BatchNorm
@@ -57,6 +68,19 @@ def _per_layer(value: int | Sequence[int] | None, default: Sequence[int], what: 
     return [check_count(value, what)] * n  # one int for every layer (TypeError otherwise)
 
 
+class _FrozenTask(torch.autograd.Function):
+    """Identity on the logits of a frozen task, whose backward pass explains what went wrong."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, anchor: Tensor, message: str) -> Tensor:
+        ctx.message = message
+        return logits.clone()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        raise RuntimeError(ctx.message)
+
+
 class TaskView(nn.Module):
     """The network as one task sees it: ``TaskView(model, t)(x) == model(x, task_id=t)``.
 
@@ -87,6 +111,13 @@ class MultiTaskConvSynapticNet(nn.Module):
         mode: ``"reuse"`` (default: a new task also reads all frozen old features) or
             ``"isolate"`` (a new task uses only the units it created).
         kernel_size: convolution kernel size.
+        pooled_size: side of the feature maps the dense layers read: ``None`` flattens
+            the whole last map, ``1`` is global average pooling, ``2`` a 2×2 average, …
+        dense_mode: connectivity of the dense layers (default: ``mode``). ``mode="reuse",
+            dense_mode="isolate"`` reuses old *filters* only: a new task's conv units read
+            every frozen older channel, but its dense layers and head read only its own
+            units — reuse where features transfer, without paying for dense connections
+            to every older task's flattened maps.
     """
 
     def __init__(
@@ -99,6 +130,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         dropout: float = 0.3,
         mode: str = "reuse",
         kernel_size: int = 3,
+        pooled_size: int | None = None,
+        dense_mode: str | None = None,
     ) -> None:
         super().__init__()
         in_channels = check_count(in_channels, "in_channels", 1)
@@ -116,22 +149,33 @@ class MultiTaskConvSynapticNet(nn.Module):
                 f"image_size {image_size} must be divisible by 2**{len(conv_channels)} = {downsample} "
                 f"(one 2x2 max-pool per conv layer)"
             )
+        self.spatial = image_size // downsample  # feature-map side after the last pool
+        if pooled_size is not None:
+            pooled_size = check_count(pooled_size, "pooled_size", 1)
+            if pooled_size > self.spatial:
+                raise ValueError(f"pooled_size {pooled_size} is larger than the last feature map "
+                                 f"({self.spatial}×{self.spatial}); use at most {self.spatial}, or None")
         self.config: dict[str, Any] = dict(
             in_channels=in_channels, conv_channels=conv_channels, hidden=hidden,
             num_classes=num_classes, image_size=image_size, dropout=float(dropout),
             mode=check_mode(mode), kernel_size=check_count(kernel_size, "kernel_size", 1),
+            pooled_size=pooled_size, dense_mode=None if dense_mode is None else check_mode(dense_mode),
         )
-        self.growth: list[dict[str, Any]] = []  # the grow() / widen() calls, replayed by load()
-        self.spatial = image_size // downsample  # feature-map side after the last pool
+        if mode == "isolate" and self.dense_mode == "reuse":
+            raise ValueError("dense_mode='reuse' needs mode='reuse': dense layers can only reuse older tasks' "
+                             "units if the conv layers pass them on")
+        self.growth: list[dict[str, Any]] = []  # the grow() / widen() / compact() calls, replayed by load()
+        # Side of the maps the first dense layer reads: each conv channel gives side² features.
+        self.feature_side = self.spatial if pooled_size is None else pooled_size
 
         widths = [in_channels, *conv_channels]
         self.convs = nn.ModuleList(
             TaskConv2d(widths[i], widths[i + 1], kernel_size, mode=mode, shared_input=(i == 0))
             for i in range(len(conv_channels))
         )
-        features = [conv_channels[-1] * self.spatial**2, *hidden]
+        features = [conv_channels[-1] * self.feature_side**2, *hidden]
         self.dense = nn.ModuleList(
-            TaskLinear(features[i], features[i + 1], mode=mode) for i in range(len(hidden))
+            TaskLinear(features[i], features[i + 1], mode=self.dense_mode) for i in range(len(hidden))
         )
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleList([nn.Linear(features[-1], num_classes)])
@@ -140,6 +184,11 @@ class MultiTaskConvSynapticNet(nn.Module):
         self.head_adapters = nn.ModuleList([nn.Identity()])
 
     # -- tasks -----------------------------------------------------------------------
+    @property
+    def dense_mode(self) -> str:
+        """Connectivity of the dense layers and head: ``dense_mode`` if given, else ``mode``."""
+        return self.config.get("dense_mode") or self.config["mode"]
+
     @property
     def num_tasks(self) -> int:
         """Number of tasks (= heads) the network has."""
@@ -179,10 +228,18 @@ class MultiTaskConvSynapticNet(nn.Module):
         parts: list[Tensor | None] = [x]
         for conv in self.convs:
             parts = [None if p is None else F.max_pool2d(F.relu(p), 2) for p in conv.forward_parts(parts, tid)]
-        parts = [None if p is None else torch.flatten(p, 1) for p in parts]  # channel-major, as one flatten
+        parts = [None if p is None else self._flatten(p) for p in parts]
+        if self.dense_mode == "isolate" and self.config["mode"] == "reuse" and self.dense:
+            parts = parts[-1:]  # the dense layers read this task's own features only
         for layer in self.dense:
             parts = [None if p is None else self.dropout(F.relu(p)) for p in layer.forward_parts(parts, tid)]
         return self._head_input(parts, tid)
+
+    def _flatten(self, maps: Tensor) -> Tensor:
+        """Conv maps → feature vectors (channel-major), average-pooled first if configured."""
+        if self.config["pooled_size"] is not None:
+            maps = F.adaptive_avg_pool2d(maps, self.config["pooled_size"])
+        return torch.flatten(maps, 1)
 
     def _head_input(self, parts: list[Tensor | None], task_id: int) -> Tensor:
         """What the head reads: reused old features (re-normalised for this task) + its own."""
@@ -195,12 +252,24 @@ class MultiTaskConvSynapticNet(nn.Module):
     def forward(self, x: Tensor, task_id: int) -> Tensor:
         """Logits of task ``task_id`` for images ``x`` of shape (N, C, H, W)."""
         tid = self.check_task_id(task_id)
-        return self.heads[tid](self.features(x, tid))
+        logits = self.heads[tid](self.features(x, tid))
+        if self.training and torch.is_grad_enabled() and not logits.requires_grad:
+            # A frozen task in train mode: the forward pass is fine (its statistics stay frozen),
+            # but a backward pass through it would fail deep inside autograd. Say why instead.
+            message = (f"task {tid} is frozen: only the newest task ({self.trainable_task}) can be trained; old tasks "
+                       "are kept exactly as they were learned. To evaluate an old task use model.eval() or torch.no_grad()")
+            logits = _FrozenTask.apply(logits, torch.zeros((), device=logits.device, requires_grad=True), message)
+        return logits
 
     def _check_images(self, x: Tensor) -> None:
         c, s = self.config["in_channels"], self.config["image_size"]
         if not isinstance(x, Tensor):
             raise TypeError(f"expected a torch.Tensor of shape (N, {c}, {s}, {s}), got {type(x).__name__}")
+        weight = self.heads[0].weight
+        if x.dtype != weight.dtype:
+            hint = ("convert and normalise it first (TaskDataset does: its batches are float32, normalised)"
+                    if not x.is_floating_point() else f"use x.to({weight.dtype}) (or model.to({x.dtype}))")
+            raise TypeError(f"the model computes in {weight.dtype} but the images are {x.dtype}: {hint}")
         if x.dim() != 4 or x.shape[1] != c or x.shape[2] != s or x.shape[3] != s:
             raise ValueError(
                 f"expected images of shape (N, {c}, {s}, {s}), got {tuple(x.shape)}"
@@ -229,10 +298,13 @@ class MultiTaskConvSynapticNet(nn.Module):
         num_classes = check_count(num_classes, "num_classes", 1)
         conv_growth = _per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
         hidden_growth = _per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
-        if self.config["mode"] == "isolate" and 0 in conv_growth + hidden_growth:
+        isolated = conv_growth if self.config["mode"] == "isolate" else []
+        if self.dense_mode == "isolate" and self.dense:
+            isolated = isolated + conv_growth[-1:] + hidden_growth  # dense layers read the task's own last conv units
+        if 0 in isolated:
             raise ValueError(
-                "isolate mode needs at least one new unit in every layer (a task reads only its own units); "
-                f"got grow_conv_channels={conv_growth}, grow_hidden={hidden_growth}"
+                "isolate mode needs at least one new unit in every isolated layer (a task reads only its own units "
+                f"there); got grow_conv_channels={conv_growth}, grow_hidden={hidden_growth}"
             )
         reference = self.heads[0].weight  # new parameters go where the model is
 
@@ -240,7 +312,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         for conv, g in zip(self.convs, conv_growth):
             conv.grow(g, in_units=previous)
             previous = g
-        previous *= self.spatial**2  # flattened features contributed by the new filters
+        previous *= self.feature_side**2  # flattened features contributed by the new filters
         for layer, g in zip(self.dense, hidden_growth):
             layer.grow(g, in_units=previous)
             previous = g
@@ -253,7 +325,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         head_inputs = self._head_in_features(new_task)
         self.heads.append(nn.Linear(head_inputs, num_classes).to(reference.device, reference.dtype))
         reused = self._head_in_features(new_task) - self._head_own_features(new_task)
-        adapter = BlockBatchNorm(reused, affine=False) if self.config["mode"] == "reuse" else nn.Identity()
+        adapter = BlockBatchNorm(reused, affine=False) if reused > 0 else nn.Identity()
         self.head_adapters.append(adapter.to(reference.device, reference.dtype))
         self.growth.append(
             dict(op="grow", num_classes=num_classes, grow_conv_channels=conv_growth, grow_hidden=hidden_growth)
@@ -279,7 +351,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         for conv, g in zip(self.convs, conv_growth):
             conv.widen(g, extra_in=previous)
             previous = g
-        previous *= self.spatial**2
+        previous *= self.feature_side**2
         for layer, g in zip(self.dense, hidden_growth):
             layer.widen(g, extra_in=previous)
             previous = g
@@ -294,15 +366,116 @@ class MultiTaskConvSynapticNet(nn.Module):
         self.growth.append(dict(op="widen", task=task, grow_conv_channels=conv_growth, grow_hidden=hidden_growth))
         return task
 
+    # -- compaction ("synaptic pruning") ----------------------------------------------
+    def unit_importance(self) -> tuple[list[Tensor], list[Tensor]]:
+        """How much each unit of the newest task matters: ``(per conv layer, per dense layer)``.
+
+        * A **filter** is as important as the scale its BatchNorm gives it, ``|γ|``
+          (network slimming, Liu et al. 2017): BatchNorm standardises the filter's
+          output, so ``γ`` alone decides how loudly the filter speaks to the next layer.
+          (Without BatchNorm: the L2 norm of the filter's weights.)
+        * A **neuron** of a dense layer has no BatchNorm; its importance is the product of
+          the L2 norms of its incoming and its outgoing weights (into the task's next dense
+          layer, or into its head) — a neuron that hears little or says little matters little.
+        """
+        task = self.trainable_task
+        conv = []
+        for layer in self.convs:
+            block = layer.blocks[task]
+            norm = block.norm.weight if block.norm is not None else block.unit.weight.flatten(1).norm(dim=1)
+            conv.append(norm.detach().abs().float().cpu())
+        dense = []
+        for i, layer in enumerate(self.dense):
+            block = layer.blocks[task]
+            incoming = block.unit.weight.detach().norm(dim=1)
+            if i + 1 < len(self.dense):
+                nxt = self.dense[i + 1].blocks[task].unit.weight
+                first = self.dense[i + 1]._old_units(task)
+            else:
+                nxt = self.heads[task].weight
+                first = nxt.shape[1] - block.out_units  # the head reads [reused old features, own]
+            outgoing = nxt.detach()[:, first:first + block.out_units].norm(dim=0)
+            dense.append((incoming * outgoing).float().cpu())
+        return conv, dense
+
+    def compact(self, conv_channels: Sequence[int], hidden: Sequence[int] = (),
+                scores: tuple[Sequence[Tensor], Sequence[Tensor]] | None = None) -> int:
+        """Synaptic pruning: keep the newest task's most important units; return parameters removed.
+
+        ``conv_channels[i]`` / ``hidden[i]`` is how many of the newest task's own units
+        layer ``i`` keeps (by :meth:`unit_importance`, the most important first, in their
+        original order). ``scores`` replaces that criterion: ``(per conv layer, per dense
+        layer)`` tensors with one score per unit of the newest task, higher = kept first. Call it after the task is trained and *before* the next
+        ``grow()`` freezes it, then fine-tune briefly: the removed units' contributions
+        are gone, so the task's accuracy usually dips a little. The optimiser must be
+        rebuilt (the task's blocks are new, smaller parameters).
+
+        Older tasks are not touched (bit for bit): only the newest task's blocks and head
+        change. Every argument is checked first — a rejected call leaves the model as it
+        was. Sizes must be integers between 1 (0 is allowed in reuse mode after task 0,
+        as in :meth:`grow`) and the units the task has now.
+        """
+        task = self.trainable_task
+        sizes = []
+        for layers, wanted, what in ((self.convs, conv_channels, "conv_channels"), (self.dense, hidden, "hidden")):
+            if isinstance(wanted, (str, bytes)) or not isinstance(wanted, Sequence):
+                raise TypeError(f"{what} must be a sequence of {len(layers)} integers, got {wanted!r}")
+            if len(wanted) != len(layers):
+                raise ValueError(f"{what} must have one entry per layer ({len(layers)}), got {len(wanted)}: {list(wanted)}")
+            minimum = 0 if (layers[0].mode == "reuse" and task > 0) else 1
+            for i, (layer, k) in enumerate(zip(layers, wanted)):
+                k = check_count(k, f"{what}[{i}]", minimum)
+                have = layer.blocks[task].out_units
+                if k > have:
+                    raise ValueError(f"{what}[{i}] = {k}, but task {task} has only {have} units in that layer; "
+                                     "compact() can only remove units (use widen() to add some)")
+                sizes.append(k)
+        if self.dense and self.dense_mode == "isolate" and sizes[len(self.convs) - 1] == 0:
+            raise ValueError("the last conv layer must keep at least one unit: this task's dense layers read "
+                             "only its own conv units (dense_mode='isolate')")
+        if scores is not None:
+            expected = [layer.blocks[task].out_units for layer in self.task_layers]
+            given = [len(s) for part in scores for s in part]
+            if given != expected:
+                raise ValueError(f"scores must hold one value per unit of task {task} in each layer: "
+                                 f"expected lengths {expected}, got {given}")
+        before = self.num_parameters()
+        conv_importance, dense_importance = self.unit_importance() if scores is None else map(list, scores)
+        conv_importance = [torch.as_tensor(s, dtype=torch.float32).cpu() for s in conv_importance]
+        dense_importance = [torch.as_tensor(s, dtype=torch.float32).cpu() for s in dense_importance]
+        keep = [scores.argsort(descending=True, stable=True)[:k].sort().values
+                for scores, k in zip(conv_importance + dense_importance, sizes)]
+        conv_keep, dense_keep = keep[: len(self.convs)], keep[len(self.convs):]
+        previous = None
+        for layer, kept in zip(self.convs, conv_keep):
+            layer.compact(kept, previous)
+            previous = kept
+        side2 = self.feature_side**2  # channel c of the last conv gives features c*side² … c*side²+side²-1
+        previous = (previous[:, None] * side2 + torch.arange(side2)).flatten()
+        for layer, kept in zip(self.dense, dense_keep):
+            layer.compact(kept, previous)
+            previous = kept
+        old_head = self.heads[task]
+        reused = self._head_in_features(task) - self._head_own_features(task)  # old features: unchanged
+        columns = torch.cat([torch.arange(reused), reused + previous]).to(old_head.weight.device)
+        head = nn.Linear(len(columns), old_head.out_features).to(old_head.weight.device, old_head.weight.dtype)
+        with torch.no_grad():
+            head.weight.copy_(old_head.weight[:, columns])
+            head.bias.copy_(old_head.bias)
+        self.heads[task] = head
+        self.growth.append(dict(op="compact", task=task, conv_channels=sizes[: len(self.convs)],
+                                hidden=sizes[len(self.convs):]))
+        return before - self.num_parameters()
+
     def _head_in_features(self, task_id: int) -> int:
         if self.dense:
             return self.dense[-1].out_units_for(task_id)
-        return self.convs[-1].out_units_for(task_id) * self.spatial**2
+        return self.convs[-1].out_units_for(task_id) * self.feature_side**2
 
     def _head_own_features(self, task_id: int) -> int:
         if self.dense:
             return self.dense[-1].blocks[task_id].out_units
-        return self.convs[-1].blocks[task_id].out_units * self.spatial**2
+        return self.convs[-1].blocks[task_id].out_units * self.feature_side**2
 
     # -- gradient masking ------------------------------------------------------------
     def task_parameters(self, task_id: int) -> list[nn.Parameter]:
@@ -382,12 +555,20 @@ class MultiTaskConvSynapticNet(nn.Module):
         if checkpoint.get("version") != CHECKPOINT_VERSION:
             raise ValueError(f"{source} has checkpoint version {checkpoint.get('version')!r}; "
                              f"this code reads version {CHECKPOINT_VERSION}")
-        model = cls(**checkpoint["config"])
-        for step in checkpoint["growth"]:
-            step = dict(step)
-            step.pop("task", None)  # widen() always acts on the newest task
-            getattr(model, step.pop("op"))(**step)  # replay grow() / widen() in order
-        model.load_state_dict(checkpoint["state_dict"])
+        try:
+            model = cls(**checkpoint["config"])
+            for step in checkpoint["growth"]:
+                step = dict(step)
+                step.pop("task", None)  # widen() and compact() always act on the newest task
+                op = step.pop("op")
+                if op not in ("grow", "widen", "compact"):
+                    raise ValueError(f"unknown growth operation {op!r}")
+                getattr(model, op)(**step)  # replay grow() / widen() / compact() in order
+            model.load_state_dict(checkpoint["state_dict"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"{source} is damaged: its config and growth record do not rebuild the network its "
+                             f"weights belong to ({first[:200]})") from error
         return model
 
     @classmethod

@@ -137,3 +137,41 @@ def settings_figure(rows: Sequence[Mapping[str, Any]], title: str, label: str = 
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def front_figure(front: Mapping[str, Any]) -> Figure:
+    """Average accuracy against parameters (log x), one panel per stream.
+
+    Separate networks (the references) are a grey line through their widths; every
+    SynapticNet configuration is a coloured point with a ± std error bar over seeds.
+    A configuration earns its complexity only where it sits above and to the left of
+    the grey line. ``front`` is the ``growth_front.json`` document.
+    """
+    streams = list(front["streams"].items())
+    fig, axes = plt.subplots(1, len(streams), figsize=(6.4 * len(streams), 5.0), squeeze=False)
+    markers = {"reuse": "o", "conv-reuse": "s", "isolate": "D"}
+    for ax, (stream, entry) in zip(axes[0], streams):
+        configs = entry["configs"]
+        refs = sorted((c for c in configs if c["family"] == "separate"), key=lambda c: c["params"])
+        if refs:
+            ax.errorbar([c["params"] for c in refs], [c["avg_acc_mean"] for c in refs],
+                        yerr=[c["avg_acc_std"] for c in refs], color="0.45", marker="^", capsize=3,
+                        label="separate networks (×0.25 / ×0.5 / ×1)")
+            for c in refs:
+                ax.annotate(c["label"].replace("separate ", ""), (c["params"], c["avg_acc_mean"]),
+                            textcoords="offset points", xytext=(0, -14), ha="center", fontsize=7, color="0.35")
+        ours = [c for c in configs if c["family"] != "separate"]
+        colours = plt.cm.tab10(np.linspace(0, 1, max(len(ours), 1)))
+        for colour, c in zip(colours, ours):
+            kind = c["label"].split(" ")[0]
+            ax.errorbar([c["params"]], [c["avg_acc_mean"]], yerr=[c["avg_acc_std"]], color=colour,
+                        marker=markers.get(kind, "o"), capsize=3, linestyle="none", label=c["label"])
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters after the last task (log scale)")
+        ax.set_ylabel("final average test accuracy (%)")
+        n = len(configs[0]["seeds"]) if configs else 0
+        ax.set_title(f"{stream} (mean ± std over {n} seed{'s' if n != 1 else ''})", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

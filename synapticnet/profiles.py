@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,15 @@ SYNTHETIC_TASKS: tuple[str, ...] = tuple(f"synthetic_{name}" for name in REAL_TA
 
 
 def family(dataset: str) -> str:
-    """``synthetic_cifar10`` → ``cifar10``; real names are their own family."""
-    return dataset.removeprefix("synthetic_")
+    """``synthetic_cifar10`` → ``cifar10``; real names are their own family.
+
+    A task of a stream (:mod:`synapticnet.streams`) belongs to its base dataset's family:
+    ``split_cifar10/3`` and ``synthetic_split_cifar10/3`` → ``cifar10``,
+    ``permuted_mnist/2`` → ``mnist``, ``split_cifar100/4`` → ``cifar100``.
+    """
+    from .streams import base_dataset  # imported here: this module stays free of torch until needed
+
+    return base_dataset(dataset).removeprefix("synthetic_")
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,31 @@ class GrowthTrigger:
     grow_conv_channels: tuple[int, ...] | int = 8
     grow_hidden: tuple[int, ...] | int = 32
     max_widenings: int = 2
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """Automatic compaction ("synaptic pruning"): start wide, then take back what a task does not need.
+
+    After a task is trained (and before the next one freezes it), its validation
+    accuracy ``a`` is measured. Then, for each fraction in ``fractions`` from the smallest
+    up, a copy of the network keeps that fraction of the task's units in every layer
+    (:meth:`~synapticnet.model.MultiTaskConvSynapticNet.compact`, most important first),
+    is fine-tuned for ``finetune_epochs`` at ``finetune_lr_factor`` × the profile's
+    learning rate, and is kept as soon as its validation accuracy is at least
+    ``a − tolerance``. If no fraction passes, the task keeps its full width.
+
+    No per-dataset target is needed: every task is compared with *itself* at full width,
+    on its own validation split (never the test split). This is the growth trigger run
+    backwards — instead of widening until accuracy is high enough, start wide and shrink
+    while accuracy holds.
+    """
+
+    fractions: tuple[float, ...] = (0.25, 0.5, 0.75)
+    tolerance: float = 0.01  # validation accuracy (fraction, 0.01 = one point) a task may lose
+    finetune_epochs: int = 1
+    finetune_lr_factor: float = 0.2
+    include_first_task: bool = True  # compact task 0 too (every later task reads it in reuse mode)
 
 
 @dataclass(frozen=True)
@@ -71,8 +104,30 @@ class Profile:
     crop_padding: int = 4  # random-crop padding for RGB training batches (0: flips only)
     max_steps_per_task: int | None = None  # hard cap for smoke runs
     growth_trigger: GrowthTrigger | None = None
+    compaction: Compaction | None = None
     mode: str = "reuse"
+    pooled_size: int | None = None  # None: dense layers read the flattened maps; 1: global average pooling
+    dense_mode: str | None = None  # None: as mode; "isolate" with mode="reuse": reuse old filters only
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot train, before any data is loaded (not after a silent no-op run)."""
+        problems = [f"epochs[{k!r}] = {v}" for k, v in self.epochs.items()
+                    if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+        if "default" not in self.epochs:
+            problems.append("epochs has no 'default' entry")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            problems.append(f"lr = {self.lr}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            problems.append(f"batch_size = {self.batch_size}")
+        if self.max_steps_per_task is not None and (not isinstance(self.max_steps_per_task, int)
+                                                    or self.max_steps_per_task < 1):
+            problems.append(f"max_steps_per_task = {self.max_steps_per_task}")
+        if self.n_train is not None and (not isinstance(self.n_train, int) or self.n_train < 1):
+            problems.append(f"n_train = {self.n_train}")
+        if problems:
+            raise ValueError(f"profile {self.name!r} cannot train: {', '.join(problems)} (epochs, steps, n_train and "
+                             "batch size must be ≥ 1 and the learning rate > 0)")
 
     def epochs_for(self, dataset: str) -> int:
         return self.epochs.get(family(dataset), self.epochs["default"])
@@ -81,7 +136,8 @@ class Profile:
         return self.growth.get(family(dataset), self.growth["default"])
 
     def model_kwargs(self) -> dict[str, Any]:
-        return dict(conv_channels=self.conv_channels, hidden=self.hidden, dropout=self.dropout, mode=self.mode)
+        return dict(conv_channels=self.conv_channels, hidden=self.hidden, dropout=self.dropout, mode=self.mode,
+                    pooled_size=self.pooled_size, dense_mode=self.dense_mode)
 
     def replace(self, **changes: Any) -> "Profile":
         """A copy with some fields changed (e.g. ``profile.replace(mode="isolate")``)."""

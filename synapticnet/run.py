@@ -20,11 +20,13 @@ so a resumed run ends with exactly the numbers of an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,8 @@ from typing import Any
 import torch
 
 from . import data as data_lib
-from .engine import evaluate, seed_everything, select_device, train_task
+from . import streams as streams_lib
+from .engine import check_finite, evaluate, seed_everything, select_device, train_task
 from .metrics import summarize
 from .model import MultiTaskConvSynapticNet
 from .profiles import Profile, get_profile
@@ -48,19 +51,23 @@ def task_seed(seed: int, index: int) -> int:
     return seed * 1000 + index
 
 
-def check_tasks(tasks: Sequence[str]) -> list[str]:
-    """Validate task names (non-empty, known, no repeats) before any work starts."""
+def check_tasks(tasks: Sequence[str] | str) -> list[str]:
+    """Validate task names (non-empty, known, no repeats) before any work starts.
+
+    Datasets and streams can be mixed (see :mod:`synapticnet.streams`): a stream name
+    stands for its tasks, so ``"mnist,split_cifar10"`` becomes ``["mnist",
+    "split_cifar10/0", …, "split_cifar10/4"]`` — the list that is returned and run.
+    """
     if isinstance(tasks, str):
         tasks = [t.strip() for t in tasks.split(",") if t.strip()]
     tasks = list(tasks)
     if not tasks:
-        raise ValueError("the task list is empty: name at least one dataset, e.g. mnist,fashion_mnist")
-    known = list(data_lib.DATASETS)
-    unknown = [t for t in tasks if t not in known]
-    if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(map(repr, unknown))}; known datasets: {', '.join(known)}")
+        raise ValueError("the task list is empty: name at least one dataset or stream, e.g. mnist,fashion_mnist")
+    tasks = streams_lib.expand_tasks(tasks)  # unknown names: a ValueError listing datasets and streams
     if len(set(tasks)) != len(tasks):
-        raise ValueError(f"each dataset can appear once in the task list, got {tasks}")
+        repeated = sorted({t for t in tasks if tasks.count(t) > 1})
+        raise ValueError(f"each dataset or stream task can appear once in the task list; repeated: "
+                         f"{', '.join(repeated)} (in {tasks})")
     return tasks
 
 
@@ -72,13 +79,19 @@ def split_available(tasks: Sequence[str], root: str | os.PathLike | None = None,
     example CIFAR-100 on an offline machine) — never substituting other data.
     """
     available, missing = [], {}
+    reasons: dict[str, str | None] = {}  # base dataset -> why it cannot be loaded (None: it can)
     for name in check_tasks(tasks):
-        try:
-            data_lib.load_arrays(name, root=root, download=download)
-        except data_lib.DataError as error:
-            missing[name] = str(error).splitlines()[0]
-        else:
+        base = streams_lib.base_dataset(name)  # a stream task is available iff its base dataset is
+        if base not in reasons:
+            try:
+                data_lib.load_arrays(base, root=root, download=download)
+                reasons[base] = None
+            except data_lib.DataError as error:
+                reasons[base] = str(error).splitlines()[0]
+        if reasons[base] is None:
             available.append(name)
+        else:
+            missing[name] = reasons[base]
     return available, missing
 
 
@@ -104,15 +117,25 @@ def check_writable(out_dir: Path) -> Path:
 
 def load_task_data(tasks: Sequence[str], profile: Profile, root: str | os.PathLike | None, seed: int,
                    download: bool = True) -> list:
-    """Load every task's data up front, so a missing dataset fails before any training."""
-    return [
-        data_lib.TaskDataset(
-            data_lib.load_arrays(name, root=root, download=download), task_id=i, image_size=IMAGE_SIZE, channels=CHANNELS,
-            n_train=profile.n_train, val_size=profile.val_size, seed=task_seed(seed, i), name=name,
+    """Load every task's data up front, so a missing dataset fails before any training.
+
+    ``tasks`` are dataset names, stream names (expanded to their tasks) or stream task
+    names; each base dataset is read once, however many tasks are cut from it.
+    """
+    tasks = streams_lib.expand_tasks(tasks)
+    cache: dict = {}  # base dataset -> its arrays, for this call only
+    datasets = [
+        streams_lib.task_dataset(
+            name, i, root=root, download=download, cache=cache, image_size=IMAGE_SIZE, channels=CHANNELS,
+            n_train=profile.n_train, val_size=profile.val_size, seed=task_seed(seed, i),
             crop_padding=profile.crop_padding,
         )
         for i, name in enumerate(tasks)
     ]
+    for i, d in enumerate(datasets):  # every task's splits are checked before any task trains
+        if d.n_test == 0:
+            raise ValueError(f"task {i} ({d.name}) has an empty test split: there is nothing to evaluate it on")
+    return datasets
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -154,15 +177,33 @@ def run_sequence(
     """
     profile = get_profile(profile) if isinstance(profile, str) else profile
     tasks = check_tasks(tasks if tasks is not None else profile.default_tasks)
-    out = check_writable(Path(out_dir))
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in 0 … 2**32 - 1, got {seed!r}")
     device = select_device(device)
+    out = Path(out_dir)
+    created = not out.exists()
+    check_writable(out)
+    try:
+        with run_lock(out):
+            return _run(tasks, profile, data_root, out, seed, resume, device, progress, download, unavailable)
+    except BaseException:
+        if created:  # a run that failed before writing anything leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
+def _run(tasks: list[str], profile: Profile, data_root, out: Path, seed: int, resume: bool, device: torch.device,
+         progress: bool, download: bool, unavailable: dict[str, str] | None) -> dict[str, Any]:
+    """The body of :func:`run_sequence`, holding the output folder's lock."""
     state = _start_or_resume(out, tasks, profile, seed, resume)
     state["unavailable"] = dict(unavailable or {})
     datasets = load_task_data(tasks, profile, data_root, seed, download)  # fails here if data is missing
     provenance = [
-        data_lib.dataset_provenance(name, root=data_root) | {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test}
+        streams_lib.task_provenance(name, root=data_root) | {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test}
         for name, d in zip(tasks, datasets)
     ]
+    _check_same_data(state, provenance, out)
 
     model, results = None, None
     if state["finished"]:
@@ -182,10 +223,13 @@ def run_sequence(
             model.grow(num_classes=data.num_classes, grow_conv_channels=conv, grow_hidden=hidden)
         start = time.perf_counter()
         report = train_task(model, data, profile, device=device, progress=progress)
+        check_finite(model, f"task {i} ({data.name})")
         state["train_seconds"].append(time.perf_counter() - start)
         state["rows"].append([evaluate(model, datasets[j], "test", device) for j in range(i + 1)])
         state["val_accuracy"].append(report.val_accuracy)
         state["growth_decisions"].extend(report.growth_decisions)
+        if report.compaction is not None:
+            state.setdefault("compaction", []).append(report.compaction)
         state["steps"].append(report.steps)
         state["finished"] = i + 1
         save_torch({"model": model.checkpoint(), "state": state}, out / CHECKPOINT)
@@ -194,9 +238,61 @@ def run_sequence(
         if progress:
             row = "  ".join(f"{tasks[j]} {100 * a:.2f}%" for j, a in enumerate(state["rows"][-1]))
             print(f"after task {i} ({data.title}): {row}")
-    if results is None:  # resumed a run that had already finished
+    if results is None:  # resumed a run that had already finished (or was killed before its results were written)
         results = build_results(state, tasks, datasets, model, profile, seed, device, provenance)
+        save_json(results, out / RESULTS)
     return results
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` while a run writes there: two runs into one folder would overwrite each
+    other's checkpoint and results. A lock left by a run that died (its process is gone) is stale
+    and taken over; a lock of a live process is a clear error."""
+    path = out / LOCK
+    me = f"{os.getpid()} {socket.gethostname()}"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = path.read_text().split() if path.is_file() else []
+            pid, host = (int(owner[0]), owner[1]) if len(owner) == 2 and owner[0].isdigit() else (None, None)
+            if pid is not None and host == socket.gethostname() and not _alive(pid):
+                path.unlink(missing_ok=True)  # stale: its run died without removing it
+                continue
+            raise ValueError(f"{out} is in use by another run (process {pid or '?'} on {host or '?'}); wait for it "
+                             f"to finish or choose another output folder. If no run is active, delete {path}") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        break
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _check_same_data(state: dict[str, Any], provenance: list[dict[str, Any]], out: Path) -> None:
+    """Record the data's checksums in a new run; refuse to resume a run on different data."""
+    now = [p.get("sha256") for p in provenance]
+    before = state.setdefault("data_sha256", now)
+    for task, old, new in zip(state["tasks"], before, now):
+        if old != new:
+            raise ValueError(f"cannot resume {out}: the data of task {task!r} changed since the run started "
+                             f"(sha256 {str(old)[:12]}… then, {str(new)[:12]}… now). Resume with the original "
+                             "data file, or start a new run in another folder")
 
 
 def _start_or_resume(out: Path, tasks: list[str], profile: Profile, seed: int, resume: bool) -> dict[str, Any]:
@@ -248,6 +344,7 @@ def build_results(state: dict[str, Any], tasks: list[str], datasets: list, model
         train_seconds_total=sum(state["train_seconds"]),
         steps_per_task=state["steps"],
         growth_decisions=state["growth_decisions"],
+        compaction=state.get("compaction", []),
         profile=profile.name,
         profile_settings=profile.to_dict(),
         seed=seed,

@@ -1,47 +1,227 @@
-"""Writing files so that an interrupted run never leaves a half-written one behind.
+"""Writing files so that an interrupted or failed write never leaves a half-written one behind.
 
-The trick is old and simple: write to a temporary file in the same directory, then
-``os.replace`` it onto the target name. A rename within one file system is atomic, so
-a reader sees either the old complete file or the new complete file, never a torn one.
+The trick is old and simple: write to a temporary file in the same directory, flush it
+to the disk, then ``os.replace`` it onto the target name. A rename within one file
+system is atomic, so a reader sees either the old complete file or the new complete
+file, never a torn one.
+
+What can go wrong, and what you see then:
+
+* **The disk fills up, or the folder is made read-only, during a write.** The
+  temporary file is removed and a :class:`StorageError` (an ``OSError``) names the
+  file, the likely cause ("disk full?", "folder made read-only?") and says that the
+  previous version of the file — for a run, the last checkpoint — is intact.
+* **The process is killed** (``kill -9``, power loss) in the middle of a write. Nothing
+  can clean up then, so a temporary file may stay behind. Its name says what it is:
+  ``<target>.<pid>-<random>.tmp``, e.g. ``checkpoint.pt.4711-9f3a0c1e.tmp`` — a write of
+  ``checkpoint.pt`` by process 4711 that never finished. Such a file is never read and is
+  safe to delete by hand; the next successful write of the same target deletes it
+  anyway, once its process is gone and it has not changed for a minute.
+
+Written files get the permissions any newly created file gets (``0o666`` minus the
+umask, usually ``0o644``), not the private ``0o600`` of :func:`tempfile.mkstemp`.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import tempfile
+import re
+import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+__all__ = ["StorageError", "atomic_write", "load_json", "remove_stale_temps", "save_json", "save_torch", "temp_path"]
+
+TEMP_SUFFIX = ".tmp"
+STALE_AFTER_SECONDS = 60.0  # a temp file of a dead process, unchanged this long, is a leftover
+LEGACY_STALE_AFTER_SECONDS = 3600.0  # temp names of older versions carry no pid: wait longer
+_FULL_DISK_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_PERMISSION_ERRNOS = {errno.EACCES, errno.EPERM}
+# torch.save's zip writer reports a short write (a full disk) as a RuntimeError with one of these.
+_TORCH_SHORT_WRITE = ("unexpected pos", "file write failed")
+
+
+class StorageError(OSError):
+    """A file could not be written. The previous version of the file (if any) is intact.
+
+    The message names the file, the likely cause and what happened to the old file;
+    ``path`` is the target and ``__cause__`` the original error.
+    """
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)  # one argument: str(error) is the message, no "[Errno …]" prefix
+        self.path = path
+
+
+# --------------------------------------------------------------------------------------
+# Temporary files
+# --------------------------------------------------------------------------------------
+
+
+def temp_path(path: Path) -> Path:
+    """A fresh temporary name next to ``path``: ``<name>.<pid>-<8 hex digits>.tmp``."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def _create_temp(path: Path) -> Path:
+    """Create an empty temporary file next to ``path`` and return its name.
+
+    Opened with mode ``0o666``, so the kernel applies the umask exactly as for any new
+    file (``tempfile.mkstemp`` would give ``0o600``); ``O_EXCL`` never reuses a name.
+    """
+    while True:
+        tmp = temp_path(path)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:  # 32 random bits collided: draw again
+            continue
+
+
+def _fsync(path: Path) -> None:
+    """Push a file's data to the disk: a full disk shows up here, before the rename, on
+    file systems that allocate late — not after the old file has been replaced."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> bool:
+    """Delete ``path`` if it exists; ``False`` if it is still there afterwards."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        return False
+    return True
+
+
+_OWN_TEMP = re.compile(r"\.(\d+)-[0-9a-f]{8}\.tmp")
+_LEGACY_TEMP = re.compile(r"\.[a-z0-9_]{8}\.tmp")  # tempfile.mkstemp's names of earlier versions
+
+
+def _process_alive(pid: int) -> bool:
+    """``True`` if ``pid`` is a running process on this machine (or we cannot tell)."""
+    if os.name != "posix":  # os.kill(pid, 0) would *terminate* the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, it is someone else's
+        return True
+    return True
+
+
+def _is_stale(tmp: Path, name: str, now: float) -> bool:
+    """Is ``tmp`` a leftover of a killed write of ``name`` (not one still in progress)?"""
+    tail = tmp.name[len(name):]
+    try:
+        age = now - tmp.stat().st_mtime
+    except OSError:
+        return False
+    own = _OWN_TEMP.fullmatch(tail)
+    if own:
+        return age >= STALE_AFTER_SECONDS and not _process_alive(int(own.group(1)))
+    return bool(_LEGACY_TEMP.fullmatch(tail)) and age >= LEGACY_STALE_AFTER_SECONDS
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete leftover temporary files of ``path`` from killed writes; return what went.
+
+    Only files named like our own temporaries of this very target are considered, and
+    only when their process is gone and they have not changed for a while, so a write
+    in progress (in this or another process) is never disturbed. Best effort: a file
+    that cannot be deleted is left alone.
+    """
+    now = time.time()
+    removed = []
+    for tmp in path.parent.glob(f"{path.name}.*{TEMP_SUFFIX}"):
+        if tmp.is_file() and _is_stale(tmp, path.name, now) and _remove(tmp):
+            removed.append(tmp)
+    return removed
+
+
+# --------------------------------------------------------------------------------------
+# Explaining a failed write
+# --------------------------------------------------------------------------------------
+
+
+def _gist(error: BaseException, limit: int = 200) -> str:
+    """``"OSError: [Errno 28] No space left on device"``: one line, no traceback."""
+    text = " ".join(str(error).split()) or "(no message)"
+    return f"{type(error).__name__}: {text[:limit]}{'…' if len(text) > limit else ''}"
+
+
+def _cause(error: BaseException, folder: Path) -> str:
+    """The likely reason of a failed write, in words, with the original error's gist."""
+    code = getattr(error, "errno", None)
+    if code in _FULL_DISK_ERRNOS or any(s in str(error) for s in _TORCH_SHORT_WRITE):
+        return f"the write stopped short — disk full? ({_gist(error)})"
+    if code in _PERMISSION_ERRNOS:
+        return f"no permission to write in {folder} — was the folder made read-only? ({_gist(error)})"
+    if code == errno.EROFS:
+        return f"{folder} is on a read-only file system ({_gist(error)})"
+    return _gist(error)
+
+
+def _failure_message(path: Path, error: BaseException, leftover: Path | None) -> str:
+    """One line: which file, why, and that the previous version is untouched."""
+    if path.is_file():
+        previous = f"the previous {path.name} is intact"
+    else:
+        previous = f"no {path.name} was written"
+    tail = f"; could not remove the temporary file {leftover}: delete it by hand" if leftover else ""
+    return f"could not write {path}: {_cause(error, path.parent)}; {previous}{tail}"
+
+
+# --------------------------------------------------------------------------------------
+# The writers
+# --------------------------------------------------------------------------------------
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` and rename the result onto ``path``.
 
     The rename is atomic, so a reader (or a resumed run) sees the old file or the new
-    one, never half of one. The file gets the usual permissions (0666 minus the umask),
-    not the private 0600 of a temporary file.
+    one, never half of one. The temporary file is removed whatever happens (an error,
+    Ctrl-C); only ``kill -9`` can leave one, see the module docstring. After a successful
+    write, stale temporaries of ``path`` from killed processes are deleted.
+
+    Raises:
+        StorageError: an ``OSError`` or ``RuntimeError`` (torch's writer) while creating
+            the folder, writing, flushing or renaming — the message names ``path``, the
+            likely cause, and says the previous file is intact. Other errors of
+            ``write`` (e.g. an object that cannot be pickled) pass through unchanged.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp: Path | None = None
     try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_temp(path)
+        write(str(tmp))
+        _fsync(tmp)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as error:
+        leftover = tmp if tmp is not None and not _remove(tmp) else None
+        tmp = None
+        raise StorageError(_failure_message(path, error, leftover), path) from error
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp is not None:  # any other exception, KeyboardInterrupt included (after success: already renamed)
+            _remove(tmp)
+    remove_stale_temps(path)
     return path
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` atomically."""
+    """``torch.save`` atomically (a :class:`StorageError` if the file cannot be written)."""
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 

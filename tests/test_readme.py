@@ -41,6 +41,14 @@ def write_inputs(figures: Path) -> None:
         growth=dict(rows=[study_row("×1", 0.77)], isolate_row=study_row("×1, isolate", 0.75)),
         trigger=dict(start_factor=0.25, rows=[study_row("manual", 0.77), study_row("automatic", 0.76)]),
         distillation=dict(rows=[study_row("distill λ=1", None, diverged="loss became nan")]))))
+    point = lambda label, family, params, acc: dict(label=label, family=family, params=params, avg_acc_mean=acc,  # noqa: E731
+                                                    avg_acc_std=0.5, val_avg_acc_mean=acc + 1, seeds=[0, 1, 2])
+    (figures / "growth_front.json").write_text(json.dumps(dict(
+        streams={"split_cifar10": dict(configs=[point("separate ×1", "separate", 1000, 84.0),
+                                                point("conv-reuse ×0.25", "synapticnet", 400, 83.7)])},
+        targets={"split_cifar10": dict(
+            hits=[dict(config="conv-reuse ×0.25", params_ratio=0.4, gap_points=-0.3)],
+            gain_over_separate=[dict(config="conv-reuse ×0.25", gain_points=2.345, within_reference_range=True)])})))
     (figures / "bench").mkdir()
     step = dict(setup="batch 8")
     (figures / "bench" / "layers.json").write_text(json.dumps(dict(
@@ -67,6 +75,9 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     assert "| freeze vs distil | distill λ=1 | — | — | — | — | — | diverged |" in text
     assert "| `TaskConv2d` train step (one task) vs plain `Conv2d` + BatchNorm, same width | 1.03 | batch 8 |" in text
     assert "| data path vs training step, MNIST (images/s) | 234× | 195,399 vs 834 images/s" in text
+    assert "| split_cifar10 | separate ×1 | separate | 1,000 | 84.00 ± 0.50 | 85.00 | 3 |" in text
+    assert "met by conv-reuse ×0.25 (0.40× the parameters, -0.30 points)" in text
+    assert "at equal parameters +2.35 points (conv-reuse ×0.25)" in text
     assert not readme_script.update(readme, figures)  # second run: nothing changes
 
 

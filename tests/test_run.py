@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from synapticnet import engine
 from synapticnet import run as run_module
 from synapticnet.__main__ import main
 from synapticnet.engine import TrainingDiverged, train_task
@@ -116,12 +117,14 @@ def test_nan_loss_stops_with_task_and_step():
 def test_headless_progress_bar_does_not_print_a_line_per_postfix(capsys, monkeypatch):
     """Saved notebooks must show a readable bar, not one line every 20 steps (a 300 kB notebook)."""
     monkeypatch.setenv("SYNAPTICNET_HEADLESS", "1")
+    # An interval no run can reach: only forced redraws remain, however slow this machine is today.
+    monkeypatch.setattr(engine, "HEADLESS_REFRESH_SECONDS", 1e9)
     profile = SMOKE.replace(n_train=120, val_size=20, batch_size=8, epochs={"default": 8})  # 120 tiny steps
     data = load_task_data(TASKS[:1], profile, None, seed=0)[0]
     model = MultiTaskConvSynapticNet(conv_channels=(4, 4, 4), hidden=(8,), num_classes=10)
     assert train_task(model, data, profile, progress=True).steps == 120  # six postfix updates
     renders = capsys.readouterr().err.count("\r")
-    assert 1 <= renders <= 3, f"{renders} redraws in well under the 30 s headless interval"
+    assert 1 <= renders <= 3, f"{renders} redraws: set_postfix must not force one every 20 steps"
 
 
 def test_full_profile_runs_in_smoke_size(tmp_path):

@@ -1,0 +1,204 @@
+"""Compaction ("synaptic pruning"), conv-only reuse and pooled features.
+
+Every guarantee of growth must survive them: old tasks bitwise unchanged, a rejected
+call leaves the model as it was, a checkpoint rebuilds the exact network.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from synapticnet import MultiTaskConvSynapticNet
+from synapticnet.baselines import MultiHeadCNN, run_baseline
+from synapticnet.engine import compaction_sizes, train_task
+from synapticnet.profiles import SMOKE, Compaction
+from synapticnet.run import load_task_data, run_sequence
+from synapticnet.storage import load_json
+
+IMAGE = 8
+SMALL = dict(in_channels=3, conv_channels=(4, 8), hidden=(16,), num_classes=5, image_size=IMAGE, dropout=0.0)
+VARIANTS = {
+    "reuse": dict(mode="reuse"),
+    "isolate": dict(mode="isolate"),
+    "conv-reuse": dict(mode="reuse", dense_mode="isolate"),
+    "reuse-gap": dict(mode="reuse", pooled_size=1),
+}
+
+
+def images(seed: int, n: int = 12) -> torch.Tensor:
+    return torch.randn(n, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(seed))
+
+
+def trained(variant: str, tasks: int = 2) -> MultiTaskConvSynapticNet:
+    """A model with ``tasks`` tasks, each trained a few SGD steps (BatchNorm statistics too)."""
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL, **VARIANTS[variant])
+    for t in range(tasks):
+        if t:
+            model.grow(num_classes=3, grow_conv_channels=(2, 4), grow_hidden=(8,))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        model.train()
+        for step in range(4):
+            x = images(100 * t + step)
+            y = torch.arange(len(x)) % model.num_classes(t)
+            opt.zero_grad()
+            F.cross_entropy(model(x, task_id=t), y).backward()
+            model.apply_task_gradient_mask(t)
+            opt.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def logits(model: MultiTaskConvSynapticNet, task: int) -> torch.Tensor:
+    return model.eval()(images(-1), task_id=task)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_compact_keeps_old_tasks_bitwise_and_removes_what_it_says(variant):
+    model = trained(variant, tasks=3)
+    old = [logits(model, t) for t in range(2)]
+    before = model.num_parameters()
+    removed = model.compact(conv_channels=[1, 2], hidden=[3])
+    assert removed == before - model.num_parameters() > 0
+    assert [layer.blocks[2].out_units for layer in model.task_layers] == [1, 2, 3]
+    assert all(torch.equal(logits(model, t), o) for t, o in enumerate(old))  # bit for bit
+    assert logits(model, 2).shape == (12, 3)  # the compacted task still works
+    for layer in model.task_layers:  # tags follow the units
+        assert layer.task_ids.tolist().count(2) == layer.blocks[2].out_units
+        assert len(layer.task_ids) == sum(layer.out_units_per_task)
+    # training the compacted task still leaves old tasks alone
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    model.train()
+    opt.zero_grad()
+    F.cross_entropy(model(images(7), task_id=2), torch.zeros(12, dtype=torch.long)).backward()
+    model.apply_task_gradient_mask(2)
+    opt.step()
+    assert all(torch.equal(logits(model, t), o) for t, o in enumerate(old))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_compacting_to_full_size_changes_nothing_and_checkpoint_round_trips(variant, tmp_path):
+    model = trained(variant)
+    expected = logits(model, 1)
+    assert model.compact([2, 4], [8]) == 0
+    assert torch.equal(logits(model, 1), expected)
+    model.compact([1, 3], [5])
+    path = tmp_path / "m.pt"
+    model.save(path)
+    loaded = MultiTaskConvSynapticNet.load(path)
+    assert all(torch.equal(logits(loaded, t), logits(model, t)) for t in range(2))
+    assert loaded.growth[-1]["op"] == "compact"
+
+
+def test_compact_keeps_the_most_important_units_in_order():
+    model = trained("reuse", tasks=1)
+    with torch.no_grad():
+        gamma = model.convs[0].blocks[0].norm.weight
+        gamma.copy_(torch.tensor([0.1, 5.0, 0.2, 3.0]))
+    kept_filters = model.convs[0].blocks[0].unit.weight[[1, 3]].clone()
+    model.compact([2, 8], [16])
+    assert torch.equal(model.convs[0].blocks[0].unit.weight, kept_filters)  # filters 1 and 3, in order
+
+
+@pytest.mark.parametrize("conv, hidden, error", [
+    ([5, 8], [16], ValueError),      # more than the task has (4 filters)
+    ([-1, 8], [16], ValueError),     # negative
+    ([2], [16], ValueError),         # wrong length
+    ([2, 8], [], ValueError),        # wrong length
+    ([2, 4.5], [16], TypeError),     # not an integer
+    ([0, 8], [16], ValueError),      # task 0 needs at least one unit per layer
+])
+def test_bad_compaction_sizes_are_refused_and_leave_the_model_unchanged(conv, hidden, error):
+    model = trained("reuse", tasks=1)
+    state = copy.deepcopy(model.state_dict())
+    growth = copy.deepcopy(model.growth)
+    with pytest.raises(error):
+        model.compact(conv, hidden)
+    assert model.growth == growth and model.state_dict().keys() == state.keys()
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
+def test_conv_reuse_needs_units_where_the_task_reads_only_its_own():
+    model = trained("conv-reuse", tasks=1)
+    with pytest.raises(ValueError, match="isolate"):
+        model.grow(num_classes=3, grow_conv_channels=(2, 0), grow_hidden=(8,))
+    assert model.num_tasks == 1  # rejected before anything changed
+    with pytest.raises(ValueError, match="needs mode='reuse'"):
+        MultiTaskConvSynapticNet(**SMALL, mode="isolate", dense_mode="reuse")
+
+
+def test_conv_reuse_costs_less_than_reuse_and_reads_old_filters():
+    reuse, conv_reuse, isolate = (trained(v) for v in ("reuse", "conv-reuse", "isolate"))
+    cost = lambda m: m.parameters_per_task()[1]  # noqa: E731
+    assert cost(isolate) < cost(conv_reuse) < cost(reuse)
+    # conv-reuse's new filters read task 0's channels: 4 old + 2 own inputs in the second conv
+    assert conv_reuse.convs[1].blocks[1].unit.weight.shape[1] == 4 + 2
+    assert conv_reuse.dense[0].blocks[1].unit.weight.shape[1] == 4 * (IMAGE // 4) ** 2  # own maps only
+
+
+def test_pooled_features_match_the_plain_reference_network():
+    model = MultiTaskConvSynapticNet(**SMALL, pooled_size=1)
+    reference = MultiHeadCNN((4, 8), (16,), (5,), 0.0, 3, IMAGE, pooled_size=1)
+    assert model.num_parameters() == reference.num_parameters()  # same layers, same count
+    assert model.dense[0].blocks[0].unit.in_features == 8  # one averaged feature per channel
+    with pytest.raises(ValueError, match="pooled_size"):
+        MultiTaskConvSynapticNet(**SMALL, pooled_size=IMAGE)
+
+
+def test_compaction_sizes_round_up_and_keep_one():
+    model = trained("reuse")
+    assert compaction_sizes(model, 0.25) == ([1, 1], [2])
+    assert compaction_sizes(model, 0.5) == ([1, 2], [4])
+
+
+TINY = SMOKE.replace(n_train=200, val_size=60, epochs={"default": 2})
+TASKS = ["synthetic_mnist", "synthetic_cifar10"]
+
+
+def test_automatic_compaction_is_recorded_and_keeps_old_tasks(tmp_path):
+    # tolerance 1.0: any candidate passes, so the smallest fraction is chosen (deterministic)
+    profile = TINY.replace(compaction=Compaction(fractions=(0.5, 0.25), tolerance=1.0))
+    results = run_sequence(TASKS, profile, out_dir=tmp_path, progress=False)
+    assert results["bwt"] == 0.0
+    decisions = results["compaction"]
+    assert [d["task"] for d in decisions] == [0, 1]
+    for d in decisions:
+        assert d["chosen_fraction"] == 0.25 and [t["fraction"] for t in d["tried"]] == [0.25]
+        assert d["params_task_after"] < d["params_task_before"] and d["finetune_steps"] > 0
+    assert load_json(tmp_path / "results.json")["compaction"] == decisions
+    plain = run_sequence(TASKS, TINY, out_dir=tmp_path / "plain", progress=False)
+    assert results["params_total"] < plain["params_total"] and plain["compaction"] == []
+
+
+def test_automatic_compaction_keeps_full_width_when_nothing_is_good_enough(tmp_path):
+    profile = TINY.replace(compaction=Compaction(fractions=(0.25,), tolerance=-1.0))  # impossible to meet
+    datasets = load_task_data(TASKS[:1], profile, None, 0)
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(num_classes=10, **profile.model_kwargs())
+    before = model.num_parameters()
+    report = train_task(model, datasets[0], profile, progress=False)
+    assert report.compaction["chosen_fraction"] is None and model.num_parameters() == before
+
+
+def test_compaction_in_the_baselines_runner_too(tmp_path):
+    profile = TINY.replace(compaction=Compaction(fractions=(0.5,), tolerance=1.0), dense_mode="isolate")
+    datasets = load_task_data(TASKS, profile, None, 0)
+    r = run_baseline("synapticnet", profile=profile, datasets=datasets, out_dir=tmp_path, progress=False)
+    assert [d["chosen_fraction"] for d in r["compaction"]] == [0.5, 0.5] and r["bwt"] == 0.0
+
+
+def test_compact_with_your_own_scores():
+    """``scores`` replaces |γ|: here the filters' L2 norms pick which units stay."""
+    model = trained("reuse", tasks=1)
+    norms = [layer.blocks[0].unit.weight.detach().flatten(1).norm(dim=1) for layer in model.task_layers]
+    keep0 = norms[0].argsort(descending=True)[:2].sort().values
+    keep1 = norms[1].argsort(descending=True)[:3].sort().values
+    expected = model.convs[1].blocks[0].unit.weight.detach()[keep1][:, keep0].clone()
+    model.compact([2, 3], [4], scores=(norms[:2], norms[2:]))
+    assert torch.equal(model.convs[1].blocks[0].unit.weight, expected)
+    with pytest.raises(ValueError, match="one value per unit"):
+        model.compact([1, 1], [1], scores=([torch.ones(3)], [torch.ones(4)]))
