@@ -689,13 +689,14 @@ def compare(methods: Sequence[str], seeds: Sequence[int], tasks: Sequence[str], 
 # training split with a narrow task-0 network (sized by measuring single runs on a 2-core
 # CPU so that both notebooks together take under 30 minutes). Test sets stay complete.
 # Every figure title says what the budget trades away (budget_label). The cpu budget also
-# switches to reuse mode, the design's default (smoke and full profiles): the cpu profile
-# isolates tasks only to save time at its full width, and in isolate mode with growth equal
-# to task 0's width SynapticNet would be exactly the "separate" baseline.
+# switches to plain reuse mode without compaction, the design's default (smoke and full
+# profiles), so that 04 and 05 study growth itself; in isolate mode with growth equal to task
+# 0's width SynapticNet would be exactly the "separate" baseline. The cpu profile's own
+# default (conv-reuse + compaction) is what notebook 06's front chose.
 NOTEBOOK_BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": dict(n_train=160, val_size=40, epochs={"default": 2}, max_steps_per_task=3, batch_size=32),
     "cpu": dict(n_train=4000, val_size=500, epochs={"default": 3}, conv_channels=(8, 16, 32), hidden=(64,),
-                growth={"default": ((8, 16, 32), (64,))}, mode="reuse"),
+                growth={"default": ((8, 16, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None),
     "full": {},
 }
 

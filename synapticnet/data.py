@@ -451,24 +451,25 @@ def load_arrays(name: str, root: str | os.PathLike | None = None, download: bool
 def dataset_provenance(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]:
     """Where a dataset's arrays came from, for results files.
 
-    Returns ``{"name", "title", "source", "path", "sha256", "synthetic"}``: for a real
-    dataset the cache file and its SHA-256 (so a result can be traced to the exact
-    bytes), for a synthetic one ``source="synthetic"``, the generator seed and no hash.
-    Call it after :func:`load_arrays` (which writes the cache).
+    Returns ``{"name", "title", "source", "file", "size_bytes", "sha256", "synthetic"}``:
+    for a real dataset the cache file's name (relative to the data root), its size and its
+    SHA-256 — enough to trace a result to the exact bytes without recording the folder of
+    the machine that produced it; for a synthetic one ``source="synthetic"``, the
+    generator seed and no hash. Call it after :func:`load_arrays` (which writes the cache).
     """
     spec = get_spec(name)
     if spec.synthetic:
-        return dict(name=spec.name, title=spec.title, source="synthetic", path=None, sha256=None, synthetic=True,
+        return dict(name=spec.name, title=spec.title, source="synthetic", file=None, sha256=None, synthetic=True,
                     generator="synapticnet.synthetic.make_synthetic", seed=spec.seed,
                     n_train=spec.n_train, n_test=spec.n_test)
     root = _resolve_root(root)
     path = root / f"{spec.name}.npz"
     if path.is_file():
-        return dict(name=spec.name, title=spec.title, source="npz cache", path=str(path.resolve()),
-                    sha256=sha256_file(path), synthetic=False)
+        return dict(name=spec.name, title=spec.title, source="npz cache", file=path.name,
+                    size_bytes=path.stat().st_size, sha256=sha256_file(path), synthetic=False)
     folder = root / spec.torchvision_files[0].split("/")[0]
     if folder.exists():  # loaded from torchvision's files but the cache could not be written
-        return dict(name=spec.name, title=spec.title, source="torchvision files", path=str(folder.resolve()),
+        return dict(name=spec.name, title=spec.title, source="torchvision files", file=folder.name + "/",
                     sha256=None, synthetic=False)
     raise DataError(_not_found_message(spec, root, "no data file to describe (call load_arrays first)"))
 

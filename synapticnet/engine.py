@@ -296,6 +296,8 @@ def finetune_profile(profile: Profile) -> Profile:
     """The brief fine-tune after compaction: ``finetune_epochs`` at ``finetune_lr_factor`` × the learning rate."""
     rule: Compaction = profile.compaction or Compaction()
     return profile.replace(epochs={"default": rule.finetune_epochs}, lr=profile.lr * rule.finetune_lr_factor,
+                           max_steps_per_task=min((n for n in (rule.finetune_steps, profile.max_steps_per_task)
+                                                   if n is not None), default=None),
                            compaction=None, growth_trigger=None)
 
 
