@@ -51,6 +51,12 @@ def four_task_section(r: dict[str, Any]) -> str:
         f"average accuracy {pct(r['average_accuracy'])} %, BWT {_plain(r['bwt'])}, "
         f"forgetting {_plain(r['forgetting'])}."
     )
+    if r.get("compaction"):
+        kept = " / ".join("full width" if d["chosen_fraction"] is None else f"×{d['chosen_fraction']:g}"
+                          for d in r["compaction"])
+        settings = r.get("profile_settings", {})
+        facts += (f" Mode {settings.get('mode')!r}, dense layers {settings.get('dense_mode') or settings.get('mode')!r};"
+                  f" automatic compaction kept {kept} of each task's units.")
     return "\n".join([
         "## Results (measured, `make reproduce`)",
         "",

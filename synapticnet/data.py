@@ -29,6 +29,7 @@ The data root is an argument everywhere; by default it is ``$SYNAPTICNET_DATA``,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -349,13 +350,29 @@ def _read_torchvision(spec: DatasetSpec, root: Path, download: bool) -> dict[str
     from torchvision import datasets  # noqa: PLC0415 - lazy on purpose
 
     cls = getattr(datasets, spec.torchvision)
+    folder = root / spec.torchvision_files[0].split("/")[0]  # e.g. MNIST/ (torchvision makes MNIST/raw/)
+    new = [p for p in (folder, root) if not p.exists()]
     arrays: dict[str, np.ndarray] = {}
-    for split, train in (("train", True), ("test", False)):
-        ds = cls(root=str(root), train=train, download=download)
-        data = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else np.asarray(ds.data)
-        targets = ds.targets.numpy() if isinstance(ds.targets, torch.Tensor) else np.asarray(ds.targets)
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = data, targets.astype(np.int64)
+    try:
+        for split, train in (("train", True), ("test", False)):
+            ds = cls(root=str(root), train=train, download=download)
+            data = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else np.asarray(ds.data)
+            targets = ds.targets.numpy() if isinstance(ds.targets, torch.Tensor) else np.asarray(ds.targets)
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = data, targets.astype(np.int64)
+    except BaseException:
+        for path in new:  # a failed read or download leaves no empty folders behind
+            _remove_empty_folders(path)
+        raise
     return arrays
+
+
+def _remove_empty_folders(top: Path) -> None:
+    """Remove ``top`` and the folders below it that hold no file (files are never touched)."""
+    if not top.is_dir():
+        return
+    for folder, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):  # deepest first
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # fails, harmlessly, where something is left
 
 
 def _one_line(error: BaseException, limit: int = 300) -> str:

@@ -139,39 +139,57 @@ def settings_figure(rows: Sequence[Mapping[str, Any]], title: str, label: str = 
     return fig
 
 
+def _front_style(label: str) -> tuple[str, str]:
+    """Colour and marker of a front point: hue by kind of reuse, marker by compaction."""
+    kind = label.split(" ")[0]
+    hues = {"reuse": plt.cm.Blues, "conv-reuse": plt.cm.Oranges, "isolate": plt.cm.Greens}
+    growth = next((float(w[1:]) for w in label.replace(",", " ").split() if w.startswith("×")), 1.0)
+    shade = 0.45 + 0.5 * min(growth, 1.0)
+    if "tolerance 0" in label:
+        shade = 0.3
+    return hues.get(kind, plt.cm.Purples)(shade), ("D" if "compaction" in label else "o" if kind == "reuse" else "s")
+
+
 def front_figure(front: Mapping[str, Any]) -> Figure:
     """Average accuracy against parameters (log x), one panel per stream.
 
     Separate networks (the references) are a grey line through their widths; every
-    SynapticNet configuration is a coloured point with a ± std error bar over seeds.
-    A configuration earns its complexity only where it sits above and to the left of
-    the grey line. ``front`` is the ``growth_front.json`` document.
+    SynapticNet configuration is a point with a ± std error bar over seeds — blue for
+    plain reuse, orange for conv-reuse, green for isolate; diamonds are compacted. A
+    configuration earns its complexity only where it sits above and to the left of the
+    grey line. ``front`` is the ``growth_front.json`` document.
     """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     streams = list(front["streams"].items())
-    fig, axes = plt.subplots(1, len(streams), figsize=(6.4 * len(streams), 5.0), squeeze=False)
-    markers = {"reuse": "o", "conv-reuse": "s", "isolate": "D"}
+    fig, axes = plt.subplots(1, len(streams), figsize=(6.2 * len(streams), 5.6), squeeze=False)
+    handles = {}
     for ax, (stream, entry) in zip(axes[0], streams):
         configs = entry["configs"]
         refs = sorted((c for c in configs if c["family"] == "separate"), key=lambda c: c["params"])
         if refs:
-            ax.errorbar([c["params"] for c in refs], [c["avg_acc_mean"] for c in refs],
-                        yerr=[c["avg_acc_std"] for c in refs], color="0.45", marker="^", capsize=3,
-                        label="separate networks (×0.25 / ×0.5 / ×1)")
+            handles["separate networks (×0.25 / ×0.5 / ×1)"] = ax.errorbar(
+                [c["params"] for c in refs], [c["avg_acc_mean"] for c in refs], yerr=[c["avg_acc_std"] for c in refs],
+                color="0.45", marker="^", capsize=3)
             for c in refs:
                 ax.annotate(c["label"].replace("separate ", ""), (c["params"], c["avg_acc_mean"]),
                             textcoords="offset points", xytext=(0, -14), ha="center", fontsize=7, color="0.35")
-        ours = [c for c in configs if c["family"] != "separate"]
-        colours = plt.cm.tab10(np.linspace(0, 1, max(len(ours), 1)))
-        for colour, c in zip(colours, ours):
-            kind = c["label"].split(" ")[0]
-            ax.errorbar([c["params"]], [c["avg_acc_mean"]], yerr=[c["avg_acc_std"]], color=colour,
-                        marker=markers.get(kind, "o"), capsize=3, linestyle="none", label=c["label"])
+        for c in sorted((c for c in configs if c["family"] != "separate"), key=lambda c: c["label"]):
+            colour, marker = _front_style(c["label"])
+            handles[c["label"]] = ax.errorbar([c["params"]], [c["avg_acc_mean"]], yerr=[c["avg_acc_std"]],
+                                              color=colour, marker=marker, markersize=7, capsize=3, linestyle="none",
+                                              markeredgecolor="black", markeredgewidth=0.5)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("parameters after the last task (log scale)")
         ax.set_ylabel("final average test accuracy (%)")
         n = len(configs[0]["seeds"]) if configs else 0
-        ax.set_title(f"{stream} (mean ± std over {n} seed{'s' if n != 1 else ''})", fontsize=10)
+        titles = entry.get("task_titles") or []
+        ax.set_title(f"{stream}: {len(titles) or '?'} tasks (mean ± std over {n} seed{'s' if n != 1 else ''})",
+                     fontsize=10)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.03 * (len(handles) // 4), 1, 1))
     return fig

@@ -100,3 +100,18 @@ def test_runner_rejects_unknown_profile_and_missing_notebook(capsys):
     with pytest.raises(SystemExit):
         runner.main(["--profile", "smoke", "notebooks/99_missing.ipynb"])
     assert re.search(r"no such notebook", capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_outputs_hold_no_machine_paths(path):
+    """Outputs print paths relative to the notebook (../figures), never the machine's folders."""
+    nb = nbformat.read(path, as_version=4)
+    outputs = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    found = re.findall(r"(?<![\w.])/(?:work|home|root|tmp|Users)/[^\s\"']*", outputs)
+    assert not found, f"absolute paths in the outputs: {sorted(set(found))[:5]}"
+
+
+def test_committed_results_hold_no_machine_paths():
+    for path in sorted((ROOT / "figures").rglob("*.json")):
+        found = re.findall(r"\"/(?:work|home|root|tmp|Users)/[^\"]*\"", path.read_text())
+        assert not found, f"{path.name} records machine paths: {found[:3]}"

@@ -143,3 +143,17 @@ def test_d20_a_checkpoint_with_an_inconsistent_growth_record(tmp_path):
     checkpoint["growth"] = [dict(op="shrink")]
     with pytest.raises(ValueError, match="unknown growth operation"):
         MultiTaskConvSynapticNet.from_checkpoint(checkpoint)
+
+
+def test_d17_a_failed_load_leaves_no_empty_dataset_folders(tmp_path):
+    from synapticnet.data import DataError, load_arrays
+
+    root = tmp_path / "root"
+    with pytest.raises(DataError):
+        load_arrays("mnist", root=root, download=False)
+    assert not root.exists()  # neither the root nor MNIST/raw/ stays behind
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    with pytest.raises(DataError):
+        load_arrays("fashion_mnist", root=root, download=False)
+    assert sorted(p.name for p in root.rglob("*")) == ["notes.txt"]  # the user's files are never touched
