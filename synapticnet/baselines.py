@@ -66,7 +66,8 @@ from .engine import (TrainingDiverged, _schedule, check_finite, evaluate, make_o
                      select_device, train_task)
 from .model import MultiTaskConvSynapticNet
 from .profiles import Profile, get_profile
-from .run import CHANNELS, IMAGE_SIZE, RESULTS, build_results, check_tasks, check_writable, load_task_data, task_seed
+from .run import (CHANNELS, IMAGE_SIZE, RESULTS, as_datasets, build_results, check_tasks, check_writable, data_record,
+                  load_task_data, task_seed)
 from .storage import save_json
 from .synthetic import make_synthetic
 
@@ -411,7 +412,7 @@ def _next_task(method: str, model: nn.Module, profile: Profile, data) -> None:
 # --------------------------------------------------------------------------------------
 def run_baseline(
     method: str,
-    tasks: Sequence[str] | str | None = None,
+    tasks: Sequence[str] | Sequence[data_lib.TaskDataset] | str | None = None,
     profile: Profile | str = "cpu",
     data_root: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
@@ -432,7 +433,7 @@ def run_baseline(
             ``"synapticnet_distill"`` is the distillation option (see
             :mod:`synapticnet.studies`).
         tasks, profile, data_root, seed, progress, device, download, unavailable: as in
-            :func:`synapticnet.run.run_sequence`.
+            :func:`synapticnet.run.run_sequence` (names, or your own ``TaskDataset`` objects).
         out_dir: where ``results.json`` goes (default ``runs/baselines/<method>``).
         datasets: already-loaded :class:`~synapticnet.data.TaskDataset` s (then ``tasks``
             is ignored) — for sweeps and custom streams such as :func:`conflict_stream`.
@@ -448,12 +449,13 @@ def run_baseline(
     hyper = {**DEFAULTS[method], **hyper}
     profile = get_profile(profile) if isinstance(profile, str) else profile
     device = select_device(device)
+    datasets = datasets if datasets is not None else as_datasets(tasks)
     if datasets is None:
         tasks = check_tasks(tasks if tasks is not None else profile.default_tasks)
         datasets = load_task_data(tasks, profile, data_root, seed, download)
     tasks = [d.name for d in datasets]
     out = check_writable(Path(out_dir if out_dir is not None else f"runs/baselines/{method}"))
-    provenance = [_provenance(d, data_root) for d in datasets]
+    provenance = [data_record(d, data_root) for d in datasets]
     state: dict[str, Any] = dict(finished=0, rows=[], train_seconds=[], val_accuracy=[], growth_decisions=[],
                                  steps=[], unavailable=dict(unavailable or {}),
                                  started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -491,15 +493,6 @@ def run_baseline(
         results["width"] = dict(zip(("conv_channels", "hidden"), map(list, final_width(profile, tasks))))
     save_json(results, out / RESULTS)
     return results
-
-
-def _provenance(d, root) -> dict[str, Any]:
-    from .streams import is_stream_task, task_provenance  # a dataset or one task of a stream
-
-    counts = {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test}
-    if d.name in data_lib.DATASETS or is_stream_task(d.name):
-        return task_provenance(d.name, root=root) | counts
-    return {"name": d.name, "title": d.title, "source": "arrays passed in", "synthetic": d.synthetic} | counts
 
 
 def _run_joint(datasets: list, profile: Profile, device, seed: int, progress: bool, eval_split: str,
@@ -543,7 +536,7 @@ def _run_joint(datasets: list, profile: Profile, device, seed: int, progress: bo
     state["val_accuracy"] = [evaluate(model, d, "val", device) if d.n_val else None for d in datasets]
     row = [evaluate(model, d, eval_split, device) for d in datasets]
     results = build_results(state, tasks, datasets, model, profile, seed, device,
-                            [_provenance(d, data_root) for d in datasets])
+                            [data_record(d, data_root) for d in datasets])
     results.update(complete=True, accuracy_matrix=[row], final_accuracy=dict(zip(tasks, row)),
                    average_accuracy=sum(row) / len(row), bwt=None, forgetting=None,
                    evaluation="joint (one final row)", steps_budget_per_task=budget)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import operator
 import os
 import warnings
 from collections.abc import Iterator, Mapping
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from .storage import atomic_write
 from .synthetic import make_synthetic
@@ -53,6 +55,8 @@ __all__ = [
     "DataError",
     "DatasetSpec",
     "TaskDataset",
+    "TaskSplit",
+    "arrays_from_datasets",
     "cache_path",
     "check_arrays",
     "dataset_provenance",
@@ -658,7 +662,32 @@ def _check_batch_size(batch_size: int) -> int:
 # --------------------------------------------------------------------------------------
 
 
-class TaskDataset:
+def arrays_from_datasets(train: Any, test: Any) -> dict[str, np.ndarray]:
+    """The four arrays from two dataset objects exposing ``.data`` and ``.targets``.
+
+    That is how torchvision's ``MNIST``, ``FashionMNIST``, ``CIFAR10`` and ``CIFAR100``
+    keep their images (a uint8 tensor ``N×H×W`` or a NumPy array ``N×H×W×3``) and labels
+    (a tensor or a list), so ``arrays_from_datasets(MNIST(root, train=True),
+    MNIST(root, train=False))`` needs no loop over the images.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    for split, obj in (("train", train), ("test", test)):
+        if not (hasattr(obj, "data") and hasattr(obj, "targets")):
+            raise ValueError(f"the {split} source ({type(obj).__name__}) has no .data and .targets: pass a dataset "
+                             "like torchvision's MNIST/CIFAR10, a dataset name, or a dict of arrays")
+        data, targets = obj.data, obj.targets
+        arrays[f"x_{split}"] = data.numpy() if isinstance(data, Tensor) else np.asarray(data)
+        arrays[f"y_{split}"] = (targets.numpy() if isinstance(targets, Tensor) else np.asarray(targets)).astype(np.int64)
+    return arrays
+
+
+def _name_of(obj: Any) -> str | None:
+    """The registered name of a torchvision dataset object (``MNIST`` → ``"mnist"``), if any."""
+    cls = type(obj).__name__
+    return next((spec.name for spec in DATASETS.values() if spec.torchvision == cls), None)
+
+
+class TaskDataset(Dataset):
     """One task of the continual sequence: a dataset harmonised to the network's input.
 
     **Harmonisation.** A continual network has one input layer for all tasks, so every
@@ -694,7 +723,9 @@ class TaskDataset:
 
     Args:
         source: a dataset name (loaded with :func:`load_arrays`, using ``root`` and
-            ``download``) or a dict of arrays in that format.
+            ``download``), a dict of arrays in that format, or a pair ``(train, test)`` of
+            dataset objects with ``.data`` and ``.targets`` (e.g. torchvision's
+            ``MNIST(root, train=True)`` and ``MNIST(root, train=False)``).
         task_id: position of the task in the sequence.
         image_size, channels: the network's input.
         n_train, val_size: see *Splits*.
@@ -738,8 +769,14 @@ class TaskDataset:
             arrays, name = load_arrays(source, root=root, download=download), name or source
         elif isinstance(source, Mapping):
             arrays = source
+        elif isinstance(source, (tuple, list)) and len(source) == 2:
+            arrays, name = arrays_from_datasets(*source), name or _name_of(source[0])
+        elif hasattr(source, "data") and hasattr(source, "targets"):
+            raise ValueError(f"a task needs a training and a test split: pass ({type(source).__name__}(…, train=True), "
+                             f"{type(source).__name__}(…, train=False)) as the source")
         else:
-            raise ValueError(f"source must be a dataset name or a dict of arrays, got {type(source).__name__}")
+            raise ValueError(f"source must be a dataset name, a dict of arrays or a (train, test) pair of datasets, "
+                             f"got {type(source).__name__}")
         key = source if isinstance(source, str) else name
         spec = DATASETS.get(key) if key is not None else None
         arrays = check_arrays(arrays, spec)
@@ -801,8 +838,36 @@ class TaskDataset:
     def n_test(self) -> int:
         return len(self._y["test"])
 
+    # ---- the PyTorch Dataset protocol ---------------------------------------------------
     def __len__(self) -> int:
+        """Training examples: ``len(ds)``, as for any ``torch.utils.data.Dataset``."""
         return self.n_train
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        """Training example ``index``: ``(float32 C×H×W normalised image, int label)``, not augmented.
+
+        This makes a task usable like any PyTorch dataset::
+
+            loader = DataLoader(ds, batch_size=128, shuffle=True, num_workers=2)
+
+        The engine does not use it: :meth:`train_batches` cuts whole batches straight
+        from one uint8 tensor (one indexing operation per batch instead of one Python
+        call per image) and augments them on the batch. Both give the same normalised
+        tensors for the same images (tested).
+        """
+        return self._item("train", index)
+
+    def split(self, name: str) -> "TaskSplit":
+        """The ``"train"``, ``"val"`` or ``"test"`` split as a ``Dataset`` of the same kind."""
+        return TaskSplit(self, self._check_split(name))
+
+    def _item(self, split: str, index: int) -> tuple[Tensor, int]:
+        n = len(self._y[split])
+        i = operator.index(index)  # an int (or NumPy/torch integer), not a float or a slice
+        if not -n <= i < n:
+            raise IndexError(f"index {index} is out of range for the {split} split of {self.name!r} ({n} examples)")
+        i %= n
+        return self._finish(self._x[split][i:i + 1])[0], int(self._y[split][i])
 
     def num_train_batches(self, batch_size: int) -> int:
         """Batches per epoch of :meth:`train_batches` (the last one may be smaller)."""
@@ -866,6 +931,22 @@ class TaskDataset:
         return (f"TaskDataset(task {self.task_id}: {self.name!r} = {self.title}{tag}, {self.num_classes} classes, "
                 f"train/val/test {self.n_train}/{self.n_val}/{self.n_test}, "
                 f"{self.channels}×{self.image_size}×{self.image_size}, augment={self.augment})")
+
+
+class TaskSplit(Dataset):
+    """One split of a :class:`TaskDataset` as a map-style ``Dataset`` (see :meth:`TaskDataset.split`)."""
+
+    def __init__(self, task: TaskDataset, split: str) -> None:
+        self.task, self.name = task, split
+
+    def __len__(self) -> int:
+        return len(self.task._y[self.name])
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        return self.task._item(self.name, index)
+
+    def __repr__(self) -> str:
+        return f"TaskSplit({self.name!r} of task {self.task.task_id} {self.task.name!r}, {len(self)} examples)"
 
 
 def describe(ds: TaskDataset) -> str:

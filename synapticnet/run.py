@@ -71,6 +71,37 @@ def check_tasks(tasks: Sequence[str] | str) -> list[str]:
     return tasks
 
 
+def as_datasets(tasks: object) -> list | None:
+    """``tasks`` if it is a list of :class:`~synapticnet.data.TaskDataset` objects (checked), else ``None``.
+
+    A run then learns your own tasks, in that order; each one's ``task_id`` must be its
+    position (``TaskDataset(..., task_id=i)``), because the engine trains head ``task_id``.
+    """
+    if not isinstance(tasks, (list, tuple)) or not tasks or not any(isinstance(t, data_lib.TaskDataset) for t in tasks):
+        return None
+    for i, d in enumerate(tasks):
+        if not isinstance(d, data_lib.TaskDataset):
+            raise ValueError(f"a task list mixes TaskDataset objects and names: item {i} is {d!r}; "
+                             "pass only names or only TaskDataset objects")
+        if d.task_id != i:
+            raise ValueError(f"task {i} ({d.name!r}) was built with task_id={d.task_id}; build it with task_id={i}")
+        if d.n_test == 0:
+            raise ValueError(f"task {i} ({d.name}) has an empty test split: there is nothing to evaluate it on")
+    names = [d.name for d in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"every task needs its own name (TaskDataset(..., name=...)); got {names}")
+    return list(tasks)
+
+
+def data_record(d, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """What results.json records about one task's data: file, size and sha256 of a registered
+    dataset (or the stream it was cut from), or just its name and title for your own arrays."""
+    counts = {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test}
+    if d.name in data_lib.DATASETS or streams_lib.is_stream_task(d.name):
+        return streams_lib.task_provenance(d.name, root=root) | counts
+    return {"name": d.name, "title": d.title, "source": "TaskDataset passed in", "synthetic": d.synthetic} | counts
+
+
 def split_available(tasks: Sequence[str], root: str | os.PathLike | None = None,
                     download: bool = True) -> tuple[list[str], dict[str, str]]:
     """Which of ``tasks`` can be loaded here? Returns ``(available, {missing: reason})``.
@@ -148,7 +179,7 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 
 def run_sequence(
-    tasks: Sequence[str] | str | None = None,
+    tasks: Sequence[str] | Sequence[data_lib.TaskDataset] | str | None = None,
     profile: Profile | str = "cpu",
     data_root: str | os.PathLike | None = None,
     out_dir: str | os.PathLike = "runs/latest",
@@ -162,8 +193,10 @@ def run_sequence(
     """Learn ``tasks`` one after another with SynapticNet; return (and write) the results.
 
     Args:
-        tasks: dataset names in order (a list or ``"mnist,fashion_mnist"``); default:
-            the profile's four tasks.
+        tasks: dataset or stream names in order (a list or ``"mnist,split_cifar10"``),
+            or a list of your own :class:`~synapticnet.data.TaskDataset` objects (their
+            splits and normalisation are used as they are; the profile's ``n_train``,
+            ``val_size`` and ``crop_padding`` then do not apply); default: the profile's tasks.
         profile: a :class:`~synapticnet.profiles.Profile` or its name.
         data_root: where the datasets are (default: ``$SYNAPTICNET_DATA`` or ``data/``).
         out_dir: where ``checkpoint.pt`` and ``results.json`` go.
@@ -176,7 +209,8 @@ def run_sequence(
             (``{name: reason}``, see :func:`split_available`); recorded in the results.
     """
     profile = get_profile(profile) if isinstance(profile, str) else profile
-    tasks = check_tasks(tasks if tasks is not None else profile.default_tasks)
+    given = as_datasets(tasks)
+    tasks = [d.name for d in given] if given else check_tasks(tasks if tasks is not None else profile.default_tasks)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in 0 … 2**32 - 1, got {seed!r}")
     device = select_device(device)
@@ -185,7 +219,7 @@ def run_sequence(
     check_writable(out)
     try:
         with run_lock(out):
-            return _run(tasks, profile, data_root, out, seed, resume, device, progress, download, unavailable)
+            return _run(tasks, profile, data_root, out, seed, resume, device, progress, download, unavailable, given)
     except BaseException:
         if created:  # a run that failed before writing anything leaves no empty folder behind
             with contextlib.suppress(OSError):
@@ -194,15 +228,12 @@ def run_sequence(
 
 
 def _run(tasks: list[str], profile: Profile, data_root, out: Path, seed: int, resume: bool, device: torch.device,
-         progress: bool, download: bool, unavailable: dict[str, str] | None) -> dict[str, Any]:
+         progress: bool, download: bool, unavailable: dict[str, str] | None, given: list | None) -> dict[str, Any]:
     """The body of :func:`run_sequence`, holding the output folder's lock."""
     state = _start_or_resume(out, tasks, profile, seed, resume)
     state["unavailable"] = dict(unavailable or {})
-    datasets = load_task_data(tasks, profile, data_root, seed, download)  # fails here if data is missing
-    provenance = [
-        streams_lib.task_provenance(name, root=data_root) | {"n_train": d.n_train, "n_val": d.n_val, "n_test": d.n_test}
-        for name, d in zip(tasks, datasets)
-    ]
+    datasets = given or load_task_data(tasks, profile, data_root, seed, download)  # fails here if data is missing
+    provenance = [data_record(d, data_root) for d in datasets]
     _check_same_data(state, provenance, out)
 
     model, results = None, None

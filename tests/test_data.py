@@ -527,3 +527,67 @@ def test_bad_batch_sizes_and_splits_fail_immediately(grey):
         ds.eval_batches("validation")
     with pytest.raises(ValueError, match="unknown split"):
         ds.tensors("dev")
+
+
+# --------------------------------------------------------------------------------------
+# TaskDataset is a torch.utils.data.Dataset
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_dataloader_round_trip_equals_the_batched_path(num_workers):
+    from torch.utils.data import DataLoader, Dataset
+
+    ds = TaskDataset("synthetic_cifar10", task_id=0, n_train=200, val_size=50, seed=0)
+    assert isinstance(ds, Dataset) and len(ds) == 200
+    image, label = ds[3]
+    assert image.dtype == torch.float32 and image.shape == (3, 32, 32) and isinstance(label, int)
+    x, y = ds.tensors("train")  # the engine's batched path, not augmented
+    got = [b for b in DataLoader(ds, batch_size=64, shuffle=False, num_workers=num_workers)]
+    assert torch.equal(torch.cat([b[0] for b in got]), x) and torch.equal(torch.cat([b[1] for b in got]), y)
+    shuffled = DataLoader(ds, batch_size=64, shuffle=True, num_workers=num_workers,
+                          generator=torch.Generator().manual_seed(0))
+    assert sum(len(b[1]) for b in shuffled) == 200
+
+
+def test_splits_are_datasets_of_the_same_kind_and_indexing_is_checked():
+    ds = TaskDataset("synthetic_mnist", task_id=0, n_train=100, val_size=30, seed=0)
+    for name, n in (("train", 100), ("val", 30), ("test", ds.n_test)):
+        part = ds.split(name)
+        assert len(part) == n
+        x, y = ds.tensors(name)
+        assert torch.equal(part[0][0], x[0]) and part[-1][1] == int(y[-1])
+        assert part[0][0].shape == (3, 32, 32)  # grey images arrive as 3 channels, like the batches
+    with pytest.raises(IndexError, match="out of range for the train split"):
+        ds[100]
+    with pytest.raises(TypeError):
+        ds[1.5]
+    with pytest.raises(ValueError, match="unknown split"):
+        ds.split("validation")
+
+
+def test_torchvision_dataset_objects_as_source(tmp_path):
+    from torchvision.datasets import MNIST
+
+    arrays = tiny_arrays("mnist", n_train=60, n_test=20)
+    write_mnist_files(tmp_path, "mnist", arrays)
+    train, test = MNIST(str(tmp_path), train=True), MNIST(str(tmp_path), train=False)
+    ds = TaskDataset((train, test), task_id=0, val_size=10, seed=1)
+    assert ds.name == "mnist" and ds.title == "MNIST" and ds.num_classes == 10
+    same = TaskDataset(arrays, task_id=0, val_size=10, seed=1, name="mnist")
+    for split in ("train", "val", "test"):
+        assert all(torch.equal(a, b) for a, b in zip(ds.tensors(split), same.tensors(split)))
+    with pytest.raises(ValueError, match=r"\(MNIST\(…, train=True\), MNIST\(…, train=False\)\)"):
+        TaskDataset(train, task_id=0)
+
+
+def test_any_object_with_data_and_targets_is_a_source():
+    from types import SimpleNamespace
+
+    arrays = make_synthetic(3, 28, 1, 90, 30, seed=5)
+    train = SimpleNamespace(data=torch.from_numpy(arrays["x_train"]), targets=arrays["y_train"].tolist())
+    test = SimpleNamespace(data=arrays["x_test"], targets=torch.from_numpy(arrays["y_test"]))
+    ds = TaskDataset((train, test), task_id=2, val_size=0, seed=0, name="my_task")
+    assert ds.name == "my_task" and ds.num_classes == 3 and ds.n_train == 90 and ds.n_test == 30
+    with pytest.raises(ValueError, match="no .data and .targets"):
+        TaskDataset((train, object()), task_id=0)

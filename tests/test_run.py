@@ -215,3 +215,23 @@ def test_atomic_write_keeps_the_old_file_on_failure_and_normal_permissions(tmp_p
         atomic_write(path, broken)
     assert path.read_text().strip().startswith("{") and '"a": 1' in path.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_a_run_of_your_own_task_datasets(tmp_path):
+    """run_sequence and the baselines take TaskDataset objects as well as names."""
+    from synapticnet.baselines import run_baseline
+    from synapticnet.data import TaskDataset
+    from synapticnet.synthetic import make_synthetic
+
+    profile = SMOKE.replace(max_steps_per_task=3)
+    mine = [TaskDataset(make_synthetic(k, 28, 1, 120, 40, seed=k), task_id=i, val_size=20, seed=i, name=f"mine_{k}")
+            for i, k in enumerate((3, 5))]
+    r = run_sequence(mine, profile, out_dir=tmp_path / "seq", progress=False)
+    assert r["tasks"] == ["mine_3", "mine_5"] and r["num_classes"] == [3, 5] and r["bwt"] == 0.0
+    assert r["data"][0]["source"] == "TaskDataset passed in" and r["data"][1]["n_train"] == 100
+    b = run_baseline("finetune", mine, profile=profile, out_dir=tmp_path / "ft", progress=False)
+    assert b["tasks"] == ["mine_3", "mine_5"] and len(b["accuracy_matrix"]) == 2
+    with pytest.raises(ValueError, match="task_id=1"):
+        run_sequence(mine[::-1], profile, out_dir=tmp_path / "bad", progress=False)
+    with pytest.raises(ValueError, match="mixes TaskDataset objects and names"):
+        run_sequence([mine[0], "synthetic_mnist"], profile, out_dir=tmp_path / "mixed", progress=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from synapticnet import baselines
+from synapticnet import run as run_module
 from synapticnet import data as data_lib
 from synapticnet import streams
 from synapticnet.__main__ import main
@@ -163,7 +163,7 @@ def test_provenance_names_stream_task_and_classes_or_seed():
     assert streams.task_provenance("synthetic_permuted_mnist/0")["permutation_seed"] is None
     assert streams.task_provenance("synthetic_mnist") == data_lib.dataset_provenance("synthetic_mnist")
     d = load_task_data(["synthetic_split_mnist/4"], TINY, None, 0)[0]
-    b = baselines._provenance(d, None)
+    b = run_module.data_record(d, None)
     assert b["stream"] == "synthetic_split_mnist" and b["classes"] == [8, 9] and b["n_train"] == d.n_train
 
 
