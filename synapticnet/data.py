@@ -24,7 +24,8 @@ same format and are available only under their own names: a real dataset that ca
 be found is an error, never silently replaced by synthetic data.
 
 The data root is an argument everywhere; by default it is ``$SYNAPTICNET_DATA``, else
-``data/`` in the repository (git-ignored).
+``data/`` in the repository (git-ignored), else — for an installed package — ``data/`` under
+the working folder.
 """
 
 from __future__ import annotations
@@ -179,12 +180,21 @@ def is_synthetic(name: str) -> bool:
 # --------------------------------------------------------------------------------------
 
 
+def _checkout() -> Path | None:
+    """The repository folder when the package runs from a source checkout (``make``, ``pip install -e``)."""
+    top = Path(__file__).resolve().parent.parent
+    return top if (top / "pyproject.toml").is_file() and (top / "synapticnet").is_dir() else None
+
+
 def default_root() -> Path:
-    """``$SYNAPTICNET_DATA`` if set, else ``data/`` next to the ``synapticnet/`` package."""
+    """``$SYNAPTICNET_DATA`` if set; else ``data/`` in the repository when running from a
+    source checkout; else ``data/`` under the current working folder (an installed package,
+    e.g. on Colab: never inside ``site-packages``)."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "data"
+    checkout = _checkout()
+    return (checkout if checkout is not None else Path.cwd()) / "data"
 
 
 def _resolve_root(root: str | os.PathLike | None) -> Path:

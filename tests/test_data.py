@@ -591,3 +591,20 @@ def test_any_object_with_data_and_targets_is_a_source():
     assert ds.name == "my_task" and ds.num_classes == 3 and ds.n_train == 90 and ds.n_test == 30
     with pytest.raises(ValueError, match="no .data and .targets"):
         TaskDataset((train, object()), task_id=0)
+
+
+def test_an_installed_package_looks_for_data_under_the_working_folder(tmp_path):
+    """Outside a source checkout (pip install, Colab) the default root is ./data, never site-packages."""
+    import shutil
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(REPO / "synapticnet", site / "synapticnet", ignore=shutil.ignore_patterns("__pycache__"))
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "SYNAPTICNET_DATA"} | {"PYTHONPATH": str(site)}
+    code = "import synapticnet.data as d, synapticnet; print(d.default_root()); print(synapticnet.__file__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=work, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    root, package = result.stdout.split()
+    assert Path(package).is_relative_to(site)  # the copy was imported, not the checkout
+    assert Path(root) == work / "data"
