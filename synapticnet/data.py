@@ -433,7 +433,7 @@ def load_arrays(name: str, root: str | os.PathLike | None = None, download: bool
 
     Args:
         name: one of :data:`DATASETS` (``ValueError`` otherwise).
-        root: data root; default ``$SYNAPTICNET_DATA`` or ``data/`` in the repository.
+        root: data root; default: :func:`default_root` (``$SYNAPTICNET_DATA``, the repository's ``data/``, or ``./data``).
         download: allow downloading. ``False`` never touches the network.
 
     Raises:
