@@ -17,6 +17,7 @@ progress instead of a frozen widget), and the optional automatic growth trigger.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from dataclasses import dataclass, field
@@ -314,8 +315,6 @@ def compact_task(model: MultiTaskConvSynapticNet, data: TaskData, profile: Profi
     weights — and the copy's fine-tuned weights are loaded. Returns the decision record
     that ``results.json`` keeps (``compaction`` list).
     """
-    import copy
-
     rule: Compaction = profile.compaction
     if not getattr(data, "n_val", 0):
         raise ValueError(f"automatic compaction of task {data.task_id} ({data.name}) needs a validation split "

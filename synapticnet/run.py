@@ -85,8 +85,7 @@ def as_datasets(tasks: object) -> list | None:
                              "pass only names or only TaskDataset objects")
         if d.task_id != i:
             raise ValueError(f"task {i} ({d.name!r}) was built with task_id={d.task_id}; build it with task_id={i}")
-        if d.n_test == 0:
-            raise ValueError(f"task {i} ({d.name}) has an empty test split: there is nothing to evaluate it on")
+    check_test_splits(tasks)
     names = [d.name for d in tasks]
     if len(set(names)) != len(names):
         raise ValueError(f"every task needs its own name (TaskDataset(..., name=...)); got {names}")
@@ -163,10 +162,15 @@ def load_task_data(tasks: Sequence[str], profile: Profile, root: str | os.PathLi
         )
         for i, name in enumerate(tasks)
     ]
-    for i, d in enumerate(datasets):  # every task's splits are checked before any task trains
+    return check_test_splits(datasets)
+
+
+def check_test_splits(datasets: Sequence) -> list:
+    """Every task's test split is checked before any task trains (not after the task before it)."""
+    for i, d in enumerate(datasets):
         if d.n_test == 0:
             raise ValueError(f"task {i} ({d.name}) has an empty test split: there is nothing to evaluate it on")
-    return datasets
+    return list(datasets)
 
 
 def environment(device: torch.device) -> dict[str, Any]:
