@@ -15,9 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .profiles import PROFILES, REAL_TASKS, default_profile_name
+from .profiles import MAX_SEED, PROFILES, REAL_TASKS, default_profile_name
 
-MAX_SEED = 2**32 - 1  # per-task seeds are seed * 1000 + task: far inside torch.manual_seed's range
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130  # 130 = 128 + SIGINT, what a shell reports for Ctrl-C
 
 EPILOG = """\

@@ -202,7 +202,7 @@ def targets(front: dict[str, Any]) -> dict[str, Any]:
         for c in entry["configs"]:
             if c["family"] != "synapticnet":
                 continue
-            ref = points.get(f"separate{' GAP' if c['pooled_size'] == 1 else ''} ×1")
+            ref = points.get(f"separate{POOL_NAMES[c['pooled_size']]} ×1")
             if ref is None:
                 continue
             if c["params"] <= 0.5 * ref["params"] and c["avg_acc_mean"] >= ref["avg_acc_mean"] - ref["avg_acc_std"]:
@@ -220,20 +220,24 @@ def targets(front: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gains(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each SynapticNet point's accuracy minus the same-pooling separate curve at its parameter count."""
+    """Each SynapticNet point's accuracy minus the separate curve with the same pooling, at its parameter count.
+
+    The curve is linear in log(parameters) between the separate widths (flat outside them:
+    ``within_reference_range`` says whether the point lies between the widths).
+    """
+    curves: dict[Any, list[tuple[int, float]]] = {}
+    for s in entry["configs"]:
+        if s["family"] == "separate":
+            curves.setdefault(s["pooled_size"], []).append((s["params"], s["avg_acc_mean"]))
     out = []
     for c in entry["configs"]:
-        if c["family"] != "synapticnet":
-            continue
-        gap = c["pooled_size"] == 1
-        curve = sorted((s["params"], s["avg_acc_mean"]) for s in entry["configs"]
-                       if s["family"] == "separate" and (s["pooled_size"] == 1) == gap)
-        if len(curve) < 2:
+        curve = sorted(curves.get(c["pooled_size"], []))
+        if c["family"] != "synapticnet" or len(curve) < 2:
             continue
         xs, ys = np.log([p for p, _ in curve]), [a for _, a in curve]
-        inside = xs[0] <= np.log(c["params"]) <= xs[-1]
+        x = np.log(c["params"])
+        separate = float(np.interp(x, xs, ys))
         out.append(dict(config=c["label"], params=c["params"], avg_acc=c["avg_acc_mean"],
-                        separate_at_same_params=float(np.interp(np.log(c["params"]), xs, ys)),
-                        gain_points=float(c["avg_acc_mean"] - np.interp(np.log(c["params"]), xs, ys)),
-                        within_reference_range=bool(inside)))
+                        separate_at_same_params=separate, gain_points=float(c["avg_acc_mean"] - separate),
+                        within_reference_range=bool(xs[0] <= x <= xs[-1])))
     return out

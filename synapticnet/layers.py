@@ -252,6 +252,18 @@ class _TaskLayer(nn.Module):
         self._add_block(out_units)
         return self.num_tasks - 1
 
+    def _successor(self, old: UnitBlock, out_units: int) -> UnitBlock:
+        """A fresh block for the newest task with ``out_units`` units, reading the task's current
+        inputs (``in_units_per_task`` already updated), where and as ``old`` is (device, dtype,
+        train/eval); the reused inputs did not change, so ``old``'s adapter statistics carry over.
+        :meth:`widen` and :meth:`compact` then copy the weights they keep."""
+        start, stop = self._block_input_range(self.num_tasks - 1)
+        new = self._new_block(out_units, stop - start, self._old_units(self.num_tasks - 1))
+        new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype).train(old.training)
+        if old.adapter is not None:
+            new.adapter.load_state_dict(old.adapter.state_dict())
+        return new
+
     def widen(self, extra_out: int, extra_in: int = 0) -> None:
         """Give the newest task more units in this layer, without changing what it computes.
 
@@ -268,11 +280,7 @@ class _TaskLayer(nn.Module):
         old = self.blocks[task]
         if not self.shared_input:
             self.in_units_per_task[task] += extra_in
-        start, stop = self._block_input_range(task)
-        new = self._new_block(old.out_units + extra_out, stop - start, self._old_units(task))
-        new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype).train(old.training)
-        if old.adapter is not None:  # the reused inputs did not change: keep their statistics
-            new.adapter.load_state_dict(old.adapter.state_dict())
+        new = self._successor(old, old.out_units + extra_out)
         rows, cols = old.unit.weight.shape[:2]
         with torch.no_grad():
             new.unit.weight[:rows, :cols] = old.unit.weight
@@ -307,11 +315,7 @@ class _TaskLayer(nn.Module):
         if keep_in is not None and not self.shared_input:
             columns = torch.cat([torch.arange(reused), reused + keep_in.cpu()]).to(old.unit.weight.device)
             self.in_units_per_task[task] = len(keep_in)
-        start, stop = self._block_input_range(task)
-        new = self._new_block(len(keep_out), stop - start, reused)
-        new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype).train(old.training)
-        if old.adapter is not None:  # the reused inputs did not change: keep their statistics
-            new.adapter.load_state_dict(old.adapter.state_dict())
+        new = self._successor(old, len(keep_out))
         rows = keep_out.to(old.unit.weight.device)
         with torch.no_grad():
             weight = old.unit.weight[rows]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 REAL_TASKS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+# A run's seed: 0 … MAX_SEED. Per-task seeds are seed * 1000 + task, far inside torch.manual_seed's range.
+MAX_SEED = 2**32 - 1
 SYNTHETIC_TASKS: tuple[str, ...] = tuple(f"synthetic_{name}" for name in REAL_TASKS)
 
 

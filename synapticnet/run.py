@@ -38,7 +38,7 @@ from . import streams as streams_lib
 from .engine import check_finite, evaluate, seed_everything, select_device, train_task
 from .metrics import summarize
 from .model import MultiTaskConvSynapticNet
-from .profiles import Profile, get_profile
+from .profiles import MAX_SEED, Profile, get_profile
 from .storage import save_json, save_torch
 
 CHECKPOINT = "checkpoint.pt"
@@ -215,8 +215,8 @@ def run_sequence(
     profile = get_profile(profile) if isinstance(profile, str) else profile
     given = as_datasets(tasks)
     tasks = [d.name for d in given] if given else check_tasks(tasks if tasks is not None else profile.default_tasks)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an integer in 0 … 2**32 - 1, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in 0 … {MAX_SEED} (2**32 - 1), got {seed!r}")
     device = select_device(device)
     out = Path(out_dir)
     created = not out.exists()
