@@ -12,10 +12,14 @@ This is what ``make reproduce`` runs. For every notebook (default: all of
    that computes the same numbers only changes what really changed;
 3. replaces the committed notebook atomically, so GitHub shows the outputs of the last
    real run — only after a successful run (a failed run leaves the committed notebook
-   untouched and keeps the failed copy in ``build/failed/`` for inspection). A ``smoke``
-   run never touches the committed notebooks: it writes to ``build/smoke/notebooks/``;
+   untouched and keeps the failed copy in ``build/failed/`` for inspection). Only the
+   reference profile (``cpu``) replaces the committed notebooks; any other profile
+   (``smoke``, ``student``, ``full``) writes to ``build/<profile>/notebooks/``, and its figures
+   to ``build/<profile>/`` (:func:`synapticnet.workspace.workspace`);
 4. records the wall time of each notebook in ``figures/reproduce.json`` (or
-   ``build/smoke/reproduce.json`` for the smoke profile).
+   ``build/<profile>/reproduce.json``), and for ``student`` and ``cpu`` also in the
+   package's ``synapticnet/expected_times.json``, which every notebook prints up front
+   (with a T4 estimate from ``figures/bench/flops.json``, see ``scripts/bench_flops.py``).
 
 Usage::
 
@@ -36,6 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+REFERENCE_PROFILE = "cpu"  # = synapticnet.workspace.REFERENCE_PROFILE: its outputs are committed
+PROFILES = ("smoke", "student", "cpu", "full")
+TIMES_FILE = "expected_times.json"
 VOLATILE_CELL_KEYS = ("execution", "papermill", "ExecuteTime", "collapsed", "scrolled")
 VOLATILE_NOTEBOOK_KEYS = ("papermill", "widgets", "toc", "varInspector")
 
@@ -54,7 +61,7 @@ def strip_metadata(nb) -> None:
 
 
 def default_profile() -> str:
-    """``full`` on a CUDA GPU, else ``cpu`` (the package's own rule)."""
+    """The package's own default (``cpu``; ``full`` is never chosen without being asked for)."""
     sys.path.insert(0, str(ROOT))
     from synapticnet.profiles import default_profile_name
 
@@ -62,8 +69,27 @@ def default_profile() -> str:
 
 
 def output_path(path: Path, profile: str) -> Path:
-    """Where the executed notebook goes: in place, except for smoke runs (``build/smoke/notebooks/``)."""
-    return ROOT / "build" / "smoke" / "notebooks" / path.name if profile == "smoke" else path
+    """Where the executed notebook goes: in place for the reference profile, else ``build/<profile>/notebooks/``."""
+    return path if profile == REFERENCE_PROFILE else ROOT / "build" / profile / "notebooks" / path.name
+
+
+def record_times(path: Path, name: str, profile: str, seconds: float) -> None:
+    """Add one notebook's wall time to ``path`` (a JSON record), with the machine it ran on."""
+    record = json.loads(path.read_text()) if path.exists() else {}
+    record.setdefault("notebooks", {})
+    entry = dict(seconds=round(seconds, 1), profile=profile,
+                 finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if path.name == TIMES_FILE:  # the package's record: every measured profile of every notebook
+        record["notebooks"].setdefault(name, {})[profile] = entry
+        bench = ROOT / "figures" / "bench" / "flops.json"
+        if bench.exists():
+            record.setdefault("machine", {})["cpu_train_tflops"] = json.loads(bench.read_text())["cpu_train_tflops"]
+    else:
+        record["notebooks"][name] = entry
+    record.setdefault("machine", {}).update(platform=platform.platform(), cpus=os.cpu_count(),
+                                            python=platform.python_version())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def run_one(path: Path, profile: str, timeout: int) -> float:
@@ -102,31 +128,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook, in order")
     parser.add_argument("--profile", default=os.environ.get("PROFILE") or None,
-                        help="smoke, cpu or full (default: full on a GPU, else cpu)")
+                        help="smoke, student, cpu or full (default: cpu)")
     parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
     args = parser.parse_args(argv)
     profile = args.profile or default_profile()
-    if profile not in ("smoke", "cpu", "full"):
-        parser.error(f"unknown profile {profile!r}; known: smoke, cpu, full")
+    if profile not in PROFILES:
+        parser.error(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     missing = [p for p in paths if not p.is_file()]
     if missing or not paths:
         parser.error(f"no such notebook(s): {', '.join(map(str, missing))}" if missing else "no notebooks found")
 
-    record_path = ROOT / ("build/smoke" if profile == "smoke" else "figures") / "reproduce.json"
-    record = json.loads(record_path.read_text()) if record_path.exists() else {}
-    record.setdefault("notebooks", {})
+    folder = ROOT / "figures" if profile == REFERENCE_PROFILE else ROOT / "build" / profile
     total = 0.0
     for path in paths:
         print(f"[{datetime.now():%H:%M:%S}] {path.name} (profile {profile}) ...", flush=True)
         seconds = run_one(path.resolve(), profile, args.timeout)
         total += seconds
         print(f"[{datetime.now():%H:%M:%S}] {path.name} done in {seconds / 60:.1f} min", flush=True)
-        record["notebooks"][path.name] = dict(seconds=round(seconds, 1), profile=profile,
-                                              finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        record.update(machine=dict(platform=platform.platform(), cpus=os.cpu_count(), python=platform.python_version()))
-        record_path.parent.mkdir(parents=True, exist_ok=True)
-        record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        record_times(folder / "reproduce.json", path.name, profile, seconds)
+        if profile in ("student", REFERENCE_PROFILE):
+            record_times(ROOT / "synapticnet" / TIMES_FILE, path.name, profile, seconds)
     print(f"{len(paths)} notebook(s) in {total / 60:.1f} min")
     return 0
 

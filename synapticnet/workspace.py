@@ -1,0 +1,143 @@
+"""Where a notebook writes, where the project lives, and how long a notebook takes.
+
+A notebook runs in one of two places:
+
+* **a source checkout** (``git clone`` + ``make``): the working folder is ``notebooks/``
+  and the repository root is its parent. Figures and their JSON go to ``<root>/figures``
+  (the committed results, only for the reference ``cpu`` profile), run folders to
+  ``<root>/runs`` (git-ignored), anything else (smoke, student, full runs) to
+  ``<root>/build/<profile>`` — a quick run never overwrites the committed figures;
+* **anywhere else** — Colab, a notebook downloaded on its own into an empty folder: the
+  repository root is not there, so every output goes *under the working folder*
+  (``./figures``, ``./runs``, ``./build/smoke``), where Colab's Files pane shows it. A
+  notebook never writes above its working folder unless that parent is the checkout.
+
+:func:`workspace` decides once; notebooks print paths relative to their working folder.
+
+``REPO_URL`` is where the project lives. The notebooks' first cell repeats it (it has to
+install the package before it can import it) and ``pyproject.toml`` names it under
+``[project.urls]``; ``tests/test_workspace.py`` fails if the three ever differ, and
+``python scripts/set_repo_url.py URL`` changes all of them for a fork.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+REPO_URL = "https://github.com/synapticnet/synapticnet"
+REFERENCE_PROFILE = "cpu"  # the profile whose outputs are committed in figures/
+
+# Assumed sustained fp32 throughput of a T4-class GPU on these small convnets: 8.1 TFLOP/s
+# peak, of which small layers and batch 128 use about a quarter. An assumption, printed with
+# every estimate; the CPU side of the ratio is measured (scripts/bench_flops.py).
+T4_EFFECTIVE_TFLOPS = 2.0
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The folders one notebook run writes to (see the module docstring)."""
+
+    root: Path  # the repository root in a checkout, else the working folder (all paths relative to it)
+    figures: Path  # figures + their JSON written by this run
+    runs: Path  # run folders (results.json, checkpoints) of this run
+    committed: Path  # <root>/figures: the committed reference results (read-only for non-reference runs)
+    in_checkout: bool
+
+
+def is_checkout(folder: Path) -> bool:
+    """True when ``folder`` is the root of a SynapticNet source checkout (pyproject + package)."""
+    pyproject = folder / "pyproject.toml"
+    if not (pyproject.is_file() and (folder / "synapticnet" / "__init__.py").is_file()):
+        return False
+    return re.search(r'^name\s*=\s*"synapticnet"', pyproject.read_text(encoding="utf-8"), re.M) is not None
+
+
+def find_root(cwd: Path | None = None) -> tuple[Path, bool]:
+    """The checkout root if ``cwd`` or its parent is one, else ``cwd`` itself; and which case it is."""
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    for folder in (cwd, cwd.parent):
+        if is_checkout(folder):
+            return folder, True
+    return cwd, False
+
+
+def workspace(profile: str, cwd: Path | str | None = None) -> Workspace:
+    """The output folders of a notebook run with ``profile`` (``smoke``, ``student``, ``cpu``, ``full``…).
+
+    In a checkout only the reference profile (``cpu``) writes to the committed
+    ``figures/`` and ``runs/``; every other profile writes to ``build/<profile>/``. Outside a
+    checkout a real run writes to ``./figures`` and ``./runs`` and smoke to ``./build/smoke``.
+    Folders are created when first written, not here. Paths are relative to ``cwd`` (so
+    what a notebook prints names no machine path): ``../figures`` in a checkout's
+    ``notebooks/``, ``figures`` elsewhere.
+    """
+    here = Path.cwd() if cwd is None else Path(cwd)
+    root, in_checkout = find_root(here)
+    if profile == "smoke" or (in_checkout and profile != REFERENCE_PROFILE):
+        figures = runs = root / "build" / profile
+    else:
+        figures, runs = root / "figures", root / "runs"
+
+    def rel(path: Path) -> Path:
+        return Path(os.path.relpath(path.resolve(), here.resolve()))
+
+    return Workspace(root=rel(root), figures=rel(figures), runs=rel(runs), committed=rel(root / "figures"),
+                     in_checkout=in_checkout)
+
+
+# --- expected run times ------------------------------------------------------------------------
+
+TIMES_FILE = "expected_times.json"  # package data, written by scripts/run_notebooks.py after each run
+
+
+def load_times() -> dict:
+    """The measured notebook times shipped with the package (``{}`` if none were recorded)."""
+    try:
+        return json.loads(resources.files(__package__).joinpath(TIMES_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, OSError, json.JSONDecodeError):
+        return {}
+
+
+def t4_minutes(cpu_seconds: float, cpu_tflops: float) -> float:
+    """A T4 estimate from a CPU measurement: the same FLOPs at :data:`T4_EFFECTIVE_TFLOPS` instead of the CPU's rate.
+
+    ``cpu_tflops`` is the CPU's measured training throughput on this project's network
+    (FLOPs counted by ``torch.utils.flop_counter``, divided by the measured step time), so
+    ``cpu_seconds * cpu_tflops`` is the notebook's training work in TFLOP. Data loading,
+    evaluation and Python overhead are counted at the CPU's rate too, so this errs on the slow side
+    only for FLOP-bound work; it is an estimate, not a measurement.
+    """
+    return cpu_seconds * cpu_tflops / T4_EFFECTIVE_TFLOPS / 60
+
+
+def expected_times(notebook: str, times: dict | None = None) -> str:
+    """Lines saying how long ``notebook`` takes per budget: measured on a CPU, estimated for a T4.
+
+    ``notebook`` is the file name without folder (``"03_four_task_run.ipynb"``). Only
+    recorded measurements are printed; a budget never run is said to be unmeasured.
+    """
+    times = load_times() if times is None else times
+    record = times.get("notebooks", {}).get(notebook, {})
+    machine = times.get("machine", {})
+    rate = machine.get("cpu_train_tflops")
+    lines = [f"expected run time of {notebook}:"]
+    for profile in ("student", "cpu"):
+        if profile not in record:
+            lines.append(f"  {profile:8s} not measured yet")
+            continue
+        seconds = record[profile]["seconds"]
+        line = (f"  {profile:8s} {seconds / 60:5.1f} min measured on a {machine.get('cpus', '?')}-core CPU "
+                f"({record[profile]['finished'][:10]})")
+        if rate:
+            line += f"; on a T4 ≈ {t4_minutes(seconds, rate):.1f} min (estimated)"
+        lines.append(line)
+    if rate:
+        lines.append(f"  T4 estimates: the CPU's measured training rate ({rate * 1000:.0f} GFLOP/s on this network) "
+                     f"vs an assumed {T4_EFFECTIVE_TFLOPS:g} TFLOP/s on a T4 (a quarter of its fp32 peak)")
+    lines.append("  full     GPU only, opt-in (SYNAPTICNET_PROFILE=full): hours, never measured here")
+    return "\n".join(lines)
