@@ -395,6 +395,28 @@ def _one_line(error: BaseException, limit: int = 300) -> str:
     return f"{type(error).__name__}: {text[:limit]}{'…' if len(text) > limit else ''}"
 
 
+def _download_failure(error: BaseException) -> str:
+    """Why a download failed, in words: no network is the common case and deserves a plain sentence.
+
+    A failed name lookup or refused connection (``URLError``, ``socket.gaierror``,
+    ``ConnectionError``, torchvision's "Error downloading" after trying its mirrors) means
+    there is no internet access here; anything else is reported by its one-line gist.
+    """
+    import socket
+    import urllib.error
+
+    chain, seen = [], error
+    while seen is not None and len(chain) < 5:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    offline = (urllib.error.URLError, socket.gaierror, socket.timeout, ConnectionError)
+    text = " ".join(str(e) for e in chain)
+    if any(isinstance(e, offline) for e in chain) or "Name or service not known" in text \
+            or "Temporary failure in name resolution" in text:
+        return "the download failed: no internet connection here"
+    return f"the download failed ({_one_line(error)})"
+
+
 def _not_found_message(spec: DatasetSpec, root: Path, reason: str) -> str:
     files = "\n".join(f"      {root / f}" for f in spec.torchvision_files)
     return (
@@ -469,7 +491,7 @@ def load_arrays(name: str, root: str | os.PathLike | None = None, download: bool
             arrays = _read_torchvision(spec, root, download=True)
         except Exception as error:  # URLError, HTTPError, torchvision's RuntimeError listing mirrors, ...
             raise DataError(_not_found_message(
-                spec, root, f"it is not in the data root and the download failed ({_one_line(error)})"
+                spec, root, f"it is not in the data root and {_download_failure(error)}"
             )) from error
     try:
         arrays = check_arrays(arrays, spec)

@@ -178,7 +178,7 @@ SMOKE = Profile(
 
 CPU = Profile(
     name="cpu",
-    description="real datasets, four tasks in about 20 minutes on a 2-core CPU",
+    description="real datasets, the reference budget: every notebook (make reproduce) in about 30 minutes on a 2-core CPU",
     default_tasks=REAL_TASKS,
     conv_channels=(32, 64, 128),
     hidden=(256,),

@@ -51,3 +51,30 @@ def test_single_task_has_no_transfer():
 def test_malformed_matrices_are_rejected(R, match):
     with pytest.raises(ValueError, match=match):
         summarize(R)
+
+
+def test_forward_transfer_compares_each_new_task_with_its_single_task_reference():
+    from synapticnet.metrics import forward_transfer
+
+    # Diagonal 0.9, 0.8, 0.9; references 0.95 (task 0, ignored), 0.7, 0.95:
+    # ((0.8 - 0.7) + (0.9 - 0.95)) / 2 = 0.025
+    assert forward_transfer(FORGETFUL, [0.95, 0.7, 0.95]) == pytest.approx(0.025)
+    # Task 0's reference plays no part: nothing precedes task 0.
+    assert forward_transfer(FORGETFUL, [0.1, 0.7, 0.95]) == pytest.approx(0.025)
+    # Forgetting after a task is learned does not touch FWT (only the diagonal counts).
+    assert forward_transfer([[0.9, None], [0.0, 0.8]], [0.9, 0.8]) == pytest.approx(0.0)
+    assert forward_transfer([[0.9]], [0.9]) is None
+
+
+def test_forward_transfer_refuses_a_reference_of_the_wrong_length_or_range():
+    from synapticnet.metrics import forward_transfer
+
+    with pytest.raises(ValueError, match="one reference accuracy per task: 3 tasks, 2 given"):
+        forward_transfer(FORGETFUL, [0.9, 0.8])
+    with pytest.raises(ValueError, match=r"reference\[1\] must be an accuracy in \[0, 1\], got 80"):
+        forward_transfer(FORGETFUL, [0.9, 80, 0.9])
+
+
+def test_summarize_adds_fwt_only_with_a_reference():
+    assert "fwt" not in summarize(FORGETFUL)
+    assert summarize(FORGETFUL, reference=[0.9, 0.7, 0.95])["fwt"] == pytest.approx(0.025)

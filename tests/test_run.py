@@ -107,6 +107,17 @@ def test_growth_trigger_widens_below_threshold_up_to_the_cap_and_keeps_old_tasks
     assert [d["action"] for d in kept["growth_decisions"]] == ["keep"]
 
 
+def test_growth_trigger_does_not_probe_a_task_without_a_target(tmp_path):
+    """Only families with a threshold are probed: no "keep" decisions against a made-up target of 0."""
+    family_1 = TASKS[1].removeprefix("synthetic_")
+    trigger = GrowthTrigger(threshold={family_1: 1.01}, probe_epochs=1, grow_conv_channels=2, grow_hidden=4,
+                            max_widenings=1)
+    profile = SMOKE.replace(growth_trigger=trigger, epochs={"default": 3})
+    results = run_sequence(TASKS[:2], profile=profile, out_dir=tmp_path, seed=0, progress=False)
+    assert [(d["task"], d["action"]) for d in results["growth_decisions"]] == [(1, "widen"), (1, "cap reached")]
+    assert all(d["threshold"] == 1.01 for d in results["growth_decisions"])
+
+
 def test_nan_loss_stops_with_task_and_step():
     data = load_task_data(TASKS[:1], SMOKE, None, seed=0)[0]
     model = MultiTaskConvSynapticNet(conv_channels=(4, 4, 4), hidden=(8,), num_classes=10)
