@@ -97,6 +97,8 @@ def baselines_section(path: Path) -> str | None:
     rows = [{"method": s["method"],
              "average accuracy (%)": _pm(s["average_accuracy"], s.get("average_accuracy_std")),
              "BWT (points)": _pm(s.get("bwt"), s.get("bwt_std"), signed=True),
+             **({"FWT (points)": _pm(s.get("fwt"), s.get("fwt_std"), signed=True)}
+                if any("fwt" in t for t in data["summary"]) else {}),
              "forgetting (points)": _pm(s.get("forgetting"), s.get("forgetting_std")),
              "parameters": s.get("params_total"),
              "train s": None if s.get("train_seconds_total") is None else round(s["train_seconds_total"], 1)}
@@ -232,7 +234,40 @@ def bench_section(bench: Path) -> str | None:
     ])
 
 
-def render(figures: Path) -> str:
+def times_section(path: Path) -> str | None:
+    """Measured wall time of every notebook per budget (``synapticnet/expected_times.json``), with the T4 estimate."""
+    if not path.exists():
+        return None
+    from synapticnet.workspace import T4_EFFECTIVE_TFLOPS, t4_minutes
+
+    data = json.loads(path.read_text())
+    rate = data.get("machine", {}).get("cpu_train_tflops")
+    rows, totals = [], {"student": 0.0, "cpu": 0.0}
+    for name, record in sorted(data.get("notebooks", {}).items()):
+        row = {"notebook": name}
+        for profile in ("student", "cpu"):
+            seconds = record.get(profile, {}).get("seconds")
+            row[f"{profile} (min, measured)"] = None if seconds is None else round(seconds / 60, 1)
+            totals[profile] += seconds or 0.0
+        cpu = record.get("cpu", {}).get("seconds")
+        row["cpu budget on a T4 (min, estimated)"] = None if cpu is None or not rate else round(t4_minutes(cpu, rate), 1)
+        rows.append(row)
+    machine = data.get("machine", {})
+    return "\n".join([
+        "### Run times (measured per notebook, `make reproduce` / `PROFILE=student`)",
+        "",
+        markdown_table(rows),
+        "",
+        f"Measured on a {machine.get('cpus', '?')}-core CPU (Python {machine.get('python', '?')}); totals: student "
+        f"{totals['student'] / 60:.1f} min, cpu {totals['cpu'] / 60:.1f} min. Machines of this kind differ by up to 2×. "
+        + (f"T4 column: an estimate, not a measurement — the same FLOPs at an assumed {T4_EFFECTIVE_TFLOPS:g} TFLOP/s "
+           f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s (`scripts/bench_flops.py`). " if rate else "")
+        + f"From [`synapticnet/expected_times.json`](synapticnet/expected_times.json); every notebook prints its row "
+        "up front.",
+    ])
+
+
+def render(figures: Path, times: Path | None = None) -> str:
     parts = []
     main = figures / "03_results.json"
     if main.exists():
@@ -249,6 +284,9 @@ def render(figures: Path) -> str:
     bench = bench_section(figures / "bench")
     if bench:
         parts.append(bench)
+    timing = times_section(times if times is not None else figures.parent / "synapticnet" / "expected_times.json")
+    if timing:
+        parts.append(timing)
     if not parts:
         return "*No results yet: run `make reproduce`.*"
     return "\n\n".join(parts)
