@@ -7,12 +7,13 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-requirements
 
-.PHONY: help env test test-unit test-cpus test-notebooks reproduce bench front lab clean
+.PHONY: help env test test-unit test-cpus test-notebooks reproduce student bench front lab clean
 
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
 	@echo "make reproduce  re-run every notebook and regenerate figures/"
+	@echo "make student    every notebook on the student budget, as a student runs it (~20 min in all)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json"
 	@echo "make front      accuracy-parameter front of growth vs separate networks (~40 min)"
 	@echo "make lab        open JupyterLab"
@@ -46,8 +47,8 @@ test-notebooks: $(STAMP)
 	SYNAPTICNET_SMOKE=1 $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks/
 
 # Execute every notebook with papermill and write it back with its outputs; figures/ is
-# regenerated. PROFILE=smoke|cpu|full (default: full on a GPU, else cpu; smoke writes to
-# build/smoke/ instead and leaves the committed notebooks alone); NOTEBOOKS= to
+# regenerated. PROFILE=smoke|student|cpu|full (default: cpu; any profile but cpu writes to
+# build/<profile>/ instead and leaves the committed notebooks alone); NOTEBOOKS= to
 # run a subset, e.g. make reproduce NOTEBOOKS=notebooks/03_four_task_run.ipynb
 PROFILE ?=
 NOTEBOOKS ?=
@@ -56,9 +57,17 @@ reproduce: $(STAMP)
 	PROFILE=$(PROFILE) $(PY) scripts/run_notebooks.py --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 	$(PY) scripts/update_readme.py
 
+# The student path, measured: a non-editable install, each notebook copied alone into an empty
+# folder (build/student/as-student/NN/) and run there on the student budget; fails if a notebook
+# writes outside its folder. Records each notebook's time in synapticnet/expected_times.json.
+student: $(STAMP)
+	$(PY) scripts/run_notebooks.py --profile student --as-student --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
+	$(PY) scripts/update_readme.py
+
 bench: $(STAMP)
 	$(PY) scripts/bench_layers.py
 	$(PY) scripts/bench_data.py
+	$(PY) scripts/bench_flops.py
 	$(PY) scripts/update_readme.py
 
 # The accuracy-parameter front (13 configurations x 2 streams x 3 seeds, real data):

@@ -21,9 +21,15 @@ This is what ``make reproduce`` runs. For every notebook (default: all of
    package's ``synapticnet/expected_times.json``, which every notebook prints up front
    (with a T4 estimate from ``figures/bench/flops.json``, see ``scripts/bench_flops.py``).
 
+With ``--as-student`` each notebook runs the way a student's copy does: the package is
+installed *non-editable* into ``build/<profile>/site`` (``pip install --no-deps --target``),
+each notebook is copied alone into an empty folder ``build/<profile>/as-student/<name>/`` and
+executed there with that install first on ``PYTHONPATH``; the run fails if anything was written
+outside that folder (the check of issue 14: outputs stay under the notebook's working folder).
+
 Usage::
 
-    python scripts/run_notebooks.py [--profile cpu] [--timeout 3600] [notebooks ...]
+    python scripts/run_notebooks.py [--profile cpu] [--timeout 3600] [--as-student] [notebooks ...]
 """
 
 from __future__ import annotations
@@ -92,6 +98,57 @@ def record_times(path: Path, name: str, profile: str, seconds: float) -> None:
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
+def install_copy(profile: str) -> Path:
+    """A non-editable install of this checkout in ``build/<profile>/site`` (what ``pip install`` gives a student)."""
+    import shutil
+    import subprocess
+
+    site = ROOT / "build" / profile / "site"
+    shutil.rmtree(site, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(ROOT)], check=True)
+    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)  # setuptools' build folder, not an output
+    return site
+
+
+def listing(skip: Path) -> set[tuple[Path, float]]:
+    """Every file of the checkout with its mtime, except ``.git``, ``.venv``, the install and ``skip``."""
+    ignored = {ROOT / ".git", ROOT / ".venv", skip}
+    found = set()
+    for top in ROOT.iterdir():
+        if top in ignored or top.name == "site":
+            continue
+        for p in [top] if top.is_file() else top.rglob("*"):
+            if p.is_file() and not any(p.is_relative_to(i) for i in ignored) and "site" not in p.parts:
+                found.add((p, p.stat().st_mtime))
+    return found
+
+
+def run_as_student(path: Path, profile: str, timeout: int, site: Path) -> float:
+    """Run ``path`` copied alone into an empty folder, against the non-editable install; check where it wrote."""
+    import papermill as pm
+
+    folder = ROOT / "build" / profile / "as-student" / path.stem
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copy(path, folder / path.name)
+    before = listing(folder)
+    os.environ.update(SYNAPTICNET_HEADLESS="1", SYNAPTICNET_PROFILE=profile,
+                      PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    start = time.perf_counter()
+    pm.execute_notebook(str(folder / path.name), str(folder / path.name), kernel_name="python3", cwd=str(folder),
+                        execution_timeout=timeout, progress_bar=False, log_output=False)
+    seconds = time.perf_counter() - start
+    stray = sorted(str(p.relative_to(ROOT)) for p, _ in listing(folder) - before)
+    if stray:
+        raise SystemExit(f"{path.name} wrote outside its folder: {stray[:5]}")
+    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != path.name)
+    print(f"  wrote only under its folder: {len(written)} file(s), e.g. {written[:3]}")
+    return seconds
+
+
 def run_one(path: Path, profile: str, timeout: int) -> float:
     """Execute one notebook and write it to :func:`output_path`; returns its wall time in seconds."""
     import nbformat
@@ -130,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=os.environ.get("PROFILE") or None,
                         help="smoke, student, cpu or full (default: cpu)")
     parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
+    parser.add_argument("--as-student", action="store_true",
+                        help="each notebook alone in an empty folder, against a non-editable install")
     args = parser.parse_args(argv)
     profile = args.profile or default_profile()
     if profile not in PROFILES:
@@ -141,9 +200,13 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = ROOT / "figures" if profile == REFERENCE_PROFILE else ROOT / "build" / profile
     total = 0.0
+    site = install_copy(profile) if args.as_student else None
     for path in paths:
         print(f"[{datetime.now():%H:%M:%S}] {path.name} (profile {profile}) ...", flush=True)
-        seconds = run_one(path.resolve(), profile, args.timeout)
+        if site is not None:
+            seconds = run_as_student(path.resolve(), profile, args.timeout, site)
+        else:
+            seconds = run_one(path.resolve(), profile, args.timeout)
         total += seconds
         print(f"[{datetime.now():%H:%M:%S}] {path.name} done in {seconds / 60:.1f} min", flush=True)
         record_times(folder / "reproduce.json", path.name, profile, seconds)
