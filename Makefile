@@ -7,12 +7,13 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-requirements
 
-.PHONY: help env test test-unit test-cpus test-notebooks reproduce student bench front lab clean
+.PHONY: help env test test-unit test-cpus test-notebooks reproduce baselines student bench front lab clean
 
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
-	@echo "make reproduce  re-run every notebook and regenerate figures/"
+	@echo "make reproduce  re-run the notebooks and regenerate figures/ (all but 04, ~25 min)"
+	@echo "make baselines  notebook 04: nine methods x 3 seeds + validation sweeps (~15 min)"
 	@echo "make student    every notebook on the student budget, as a student runs it (~20 min in all)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json"
 	@echo "make front      accuracy-parameter front of growth vs separate networks (~40 min)"
@@ -46,7 +47,7 @@ test-cpus: $(STAMP)
 test-notebooks: $(STAMP)
 	SYNAPTICNET_SMOKE=1 $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks/
 
-# Execute every notebook with papermill and write it back with its outputs; figures/ is
+# Execute the notebooks with papermill (all but 04, see `make baselines`) and write them back; figures/ is
 # regenerated. PROFILE=smoke|student|cpu|full (default: cpu; any profile but cpu writes to
 # build/<profile>/ instead and leaves the committed notebooks alone); NOTEBOOKS= to
 # run a subset, e.g. make reproduce NOTEBOOKS=notebooks/03_four_task_run.ipynb
@@ -60,6 +61,11 @@ reproduce: $(STAMP)
 # The student path, measured: a non-editable install, each notebook copied alone into an empty
 # folder (build/student/as-student/NN/) and run there on the student budget; fails if a notebook
 # writes outside its folder. Records each notebook's time in synapticnet/expected_times.json.
+# Notebook 04, the multi-seed comparison of nine methods (its own target: ~15 min on a 2-core CPU).
+baselines: $(STAMP)
+	PROFILE=$(PROFILE) $(PY) scripts/run_notebooks.py --timeout $(CELL_TIMEOUT) notebooks/04_forgetting_baselines.ipynb
+	$(PY) scripts/update_readme.py
+
 student: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile student --as-student --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 	$(PY) scripts/update_readme.py

@@ -1,7 +1,11 @@
 """Command line: ``python -m synapticnet run --profile cpu --out runs/cpu``.
 
 Runs the continual sequence without Jupyter (e.g. on a GPU box over ssh) and writes
-``OUT/results.json`` and ``OUT/checkpoint.pt``. Errors in the arguments or the data,
+``OUT/results.json`` and ``OUT/checkpoint.pt``. ``--method NAME`` runs any method of
+:mod:`synapticnet.methods` instead (``--param KEY=VALUE`` sets its hyper-parameters);
+the default, ``synapticnet``, is :func:`synapticnet.run.run_sequence` with checkpoints and
+``--resume``; every other method goes through :func:`synapticnet.baselines.run_baseline`,
+writes the same ``results.json`` keys (plus ``method``, ``hyper``) and no checkpoint. Errors in the arguments or the data,
 and files that cannot be written (disk full, folder made read-only), are reported in
 one readable line (exit code 2), not as a traceback. Ctrl-C stops with exit code 130
 and prints the command that continues the run (``--resume``).
@@ -27,6 +31,7 @@ examples:
   python -m synapticnet run --profile cpu --out runs/cpu --resume   # after an interruption
   python -m synapticnet run --profile cpu --tasks split_cifar10 --out runs/split   # related tasks
   python -m synapticnet run --profile smoke --tasks synthetic_permuted_mnist:3 --out runs/perm
+  python -m synapticnet run --profile smoke --method gem --param memory_per_task=50 --out runs/gem
 
 streams (one dataset cut into related tasks, see synapticnet/streams.py) can be used
 wherever a dataset can, and mixed with datasets: split_mnist (5 tasks of 2 digits),
@@ -57,6 +62,26 @@ def non_empty(text: str) -> str:
     return text
 
 
+def param_arg(text: str) -> tuple[str, object]:
+    """``--param KEY=VALUE``: the value read as a Python literal (``100``, ``0.5``, ``True``), else as text."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key.strip(), value
+
+
+def method_names() -> list[str]:
+    """The registered methods (importing the registry imports torch: only called when needed)."""
+    from .methods import REGISTRY
+
+    return list(REGISTRY)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m synapticnet",
@@ -80,9 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=non_empty, default=None, metavar="ROOT",
                      help="data root (default: $SYNAPTICNET_DATA or ./data)")
     run.add_argument("--out", type=non_empty, default=None, metavar="DIR",
-                     help="output directory (default: runs/<profile>)")
+                     help="output directory (default: runs/<profile>; runs/<profile>_<method> for other methods)")
     run.add_argument("--seed", type=seed_arg, default=0, help=f"random seed, 0 … {MAX_SEED} (default 0)")
-    run.add_argument("--resume", action="store_true", help="continue the run in --out after its last finished task")
+    run.add_argument("--method", default="synapticnet", metavar="NAME",
+                     help=f"the continual-learning method: {', '.join(method_names())} (default synapticnet; "
+                          "see synapticnet/methods/)")
+    run.add_argument("--param", type=param_arg, action="append", default=[], metavar="KEY=VALUE",
+                     help="a hyper-parameter of a baseline method, e.g. --param ewc_lambda=100 (repeatable)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in --out after its last finished task (synapticnet only)")
     run.add_argument("--no-download", action="store_true",
                      help="never download: fail with instructions if a dataset is not in the data root")
     run.add_argument("--device", default=None, help="cpu, cuda, mps (default: automatic)")
@@ -90,29 +121,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resume_command(args: argparse.Namespace, profile: str, out: str) -> str:
-    """The command line that continues this run: the same arguments plus ``--resume``.
-
-    The profile is always spelled out (its default depends on whether a GPU is there).
-    """
+def rerun_parts(args: argparse.Namespace, profile: str, out: str) -> list[str]:
+    """The command line of this run, word by word (the profile always spelled out: its default
+    depends on whether a GPU is there)."""
     parts = ["python", "-m", "synapticnet", "run", "--profile", profile]
     for flag, value in (("--tasks", args.tasks), ("--data", args.data), ("--out", out), ("--device", args.device)):
         if value is not None:
             parts += [flag, value]
     if args.seed:
         parts += ["--seed", str(args.seed)]
+    method = getattr(args, "method", "synapticnet")
+    if method != "synapticnet":
+        parts += ["--method", method]
+        for key, value in getattr(args, "param", []):
+            parts += ["--param", f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"]
     parts += [flag for flag, on in (("--no-download", args.no_download), ("--quiet", args.quiet)) if on]
-    return shlex.join([*parts, "--resume"])
+    return parts
+
+
+def resume_command(args: argparse.Namespace, profile: str, out: str) -> str:
+    """The command line that continues this run: the same arguments plus ``--resume``."""
+    return shlex.join([*rerun_parts(args, profile, out), "--resume"])
 
 
 def interrupted_message(args: argparse.Namespace, profile: str, out: str) -> str:
-    """What Ctrl-C left behind, and the command that continues from there."""
+    """What Ctrl-C left behind, and the command that continues from there (or starts again)."""
     from .run import CHECKPOINT
 
+    method = getattr(args, "method", "synapticnet")
+    if method != "synapticnet":
+        return (f"interrupted: {method} runs are not resumed (no checkpoint); start again with: "
+                f"{shlex.join(rerun_parts(args, profile, out))}")
     command = resume_command(args, profile, out)
     if (Path(out) / CHECKPOINT).is_file():
         return f"interrupted: the last finished task is saved in {out}; continue with: {command}"
     return f"interrupted before the first task finished (nothing saved in {out} yet); start again with: {command}"
+
+
+def method_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``--method``/``--param``/``--resume`` together, or ``None``."""
+    names = method_names()
+    if args.method not in names:
+        return f"unknown method {args.method!r}; known: {', '.join(names)}"
+    if args.method == "synapticnet" and args.param:
+        return "--param sets a baseline method's hyper-parameters; synapticnet takes its settings from --profile"
+    if args.method != "synapticnet" and args.resume:
+        return (f"--resume continues a synapticnet run from its checkpoint; {args.method} runs are short, "
+                "write no checkpoint and are not resumed: run it again without --resume")
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     profile = args.profile or default_profile_name()
     out = args.out or f"runs/{profile}"
+    problem = method_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.method != "synapticnet":
+        out = args.out or f"runs/{profile}_{args.method}"
     try:
         from .data import DataError  # imported late: `--help` stays instant
         from .engine import TrainingDiverged
@@ -127,13 +189,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .storage import StorageError
 
         try:
-            results = run_sequence(
-                tasks=args.tasks, profile=profile, data_root=args.data, out_dir=out,
-                seed=args.seed, resume=args.resume, device=args.device, progress=not args.quiet,
-                download=not args.no_download,
-            )
+            if args.method == "synapticnet":
+                results = run_sequence(
+                    tasks=args.tasks, profile=profile, data_root=args.data, out_dir=out,
+                    seed=args.seed, resume=args.resume, device=args.device, progress=not args.quiet,
+                    download=not args.no_download,
+                )
+            else:
+                from .baselines import run_baseline
+
+                results = run_baseline(args.method, tasks=args.tasks, profile=profile, data_root=args.data,
+                                       out_dir=out, seed=args.seed, progress=not args.quiet, device=args.device,
+                                       download=not args.no_download, **dict(args.param))
         except StorageError as error:  # disk full, folder made read-only: the last checkpoint is intact
-            print(f"error: {error}; once fixed, continue with: {resume_command(args, profile, out)}", file=sys.stderr)
+            again = (resume_command(args, profile, out) if args.method == "synapticnet"
+                     else shlex.join(rerun_parts(args, profile, out)))
+            print(f"error: {error}; once fixed, continue with: {again}", file=sys.stderr)
             return EXIT_ERROR
         except (ValueError, DataError, TrainingDiverged, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
@@ -142,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{interrupted_message(args, profile, out)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if results["average_accuracy"] is not None:
-        print(f"average accuracy {100 * results['average_accuracy']:.2f}%, BWT {results['bwt']}, "
+        print(f"{args.method}: average accuracy {100 * results['average_accuracy']:.2f}%, BWT {results['bwt']}, "
               f"forgetting {results['forgetting']}, parameters {results['params_total']:,}")
     return 0
 

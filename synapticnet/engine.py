@@ -204,6 +204,7 @@ def train_task(
     device: torch.device | str = "cpu",
     progress: bool = True,
     loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
+    after_backward: Callable[[], None] | None = None,
 ) -> TaskReport:
     """Train task ``data.task_id`` of ``model`` for the profile's epochs.
 
@@ -211,7 +212,9 @@ def train_task(
     newest and the gradient mask is applied), but any module called as
     ``model(x, task_id=t)`` works — the baselines use this same loop.
     ``loss_fn(logits, y, x)``, if given, replaces plain cross-entropy (baselines use it
-    to add their penalties). With ``profile.growth_trigger`` set, the task may be
+    to add their penalties). ``after_backward()``, if given, runs after the backward pass
+    (and the gradient mask), before the optimiser step: methods that edit the gradient
+    itself, such as GEM's projection, hook in there. With ``profile.growth_trigger`` set, the task may be
     widened (``model.widen``) at probe points; the optimiser and schedule are then
     rebuilt for the remaining steps.
     """
@@ -252,6 +255,8 @@ def train_task(
             loss.backward()
             if masked:
                 model.apply_task_gradient_mask(task)
+            if after_backward is not None:
+                after_backward()
             optimizer.step()
             scheduler.step()
             step += 1
@@ -266,7 +271,7 @@ def train_task(
                                 refresh=False)
         report.epochs = epoch + 1
         report.train_accuracy = correct / max(seen, 1)
-        if masked and trigger is not None and _probe_due(trigger, epoch, epochs):
+        if masked and trigger is not None and _target(trigger, data) is not None and _probe_due(trigger, epoch, epochs):
             decision = _growth_decision(model, data, trigger, device, epoch)
             report.growth_decisions.append(decision)
             bar.write(f"  growth trigger, task {task} after epoch {epoch + 1}: val acc "
@@ -357,11 +362,20 @@ def _probe_due(trigger: GrowthTrigger, epoch: int, epochs: int) -> bool:
     return (epoch + 1) % trigger.probe_epochs == 0 and epoch + 1 < epochs
 
 
+def _target(trigger: GrowthTrigger, data: TaskData) -> float | None:
+    """The validation accuracy the trigger wants for this task's dataset family, or None.
+
+    A family with no threshold (and no ``"default"``) has no target: the trigger does not
+    probe that task at all — no validation passes, no "keep" decisions against a target of 0.
+    """
+    return trigger.threshold.get(family(data.name), trigger.threshold.get("default"))
+
+
 def _growth_decision(model: MultiTaskConvSynapticNet, data: TaskData, trigger: GrowthTrigger,
                      device, epoch: int) -> dict[str, Any]:
     """Measure validation accuracy; widen the newest task if it is below the threshold."""
     val = evaluate(model, data, "val", device)
-    threshold = trigger.threshold.get(family(data.name), trigger.threshold.get("default", 0.0))
+    threshold = _target(trigger, data)
     widenings = sum(1 for d in model.growth if d.get("op") == "widen" and d.get("task") == data.task_id)
     if val >= threshold:
         action = "keep"

@@ -30,17 +30,60 @@ def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
         colours = ["#3182bd" if "synapticnet" in str(r["method"]) else "#9ecae1" for r in summary]
         ax.bar(x, np.nan_to_num(values), yerr=errors, color=colours, capsize=4)
         for xi, v, e in zip(x, values, errors):
-            # the label sits beyond the end of the error bar, where the bar cannot cover it
-            y = 0 if np.isnan(v) else (v + e if v >= 0 else v - e)
-            ax.text(xi, y, "n/a" if np.isnan(v) else f"{v:.1f}", ha="center",
-                    va="bottom" if np.isnan(v) or v >= 0 else "top", fontsize=8)
-        ax.margins(y=0.1)  # room for the labels above / below the tallest bars
+            # the label sits beyond the end of the error bar (and its cap), a few points away,
+            # so neither the bar nor the error bar can touch it
+            up = np.isnan(v) or v >= 0
+            y = 0 if np.isnan(v) else (v + e if up else v - e)
+            ax.annotate("n/a" if np.isnan(v) else f"{v:.1f}", (xi, y), xytext=(0, 5 if up else -5),
+                        textcoords="offset points", ha="center", va="bottom" if up else "top", fontsize=8)
+        # room for the labels beyond the longest bars, on both sides of 0 (BWT's bars all point down,
+        # but a 0.0 or n/a label above the axis still needs space)
+        ends = [v + e for v, e in zip(np.nan_to_num(values), errors)] + [v - e for v, e in zip(np.nan_to_num(values), errors)]
+        low, high = min(0.0, *ends), max(0.0, *ends)
+        pad = 0.14 * max(high - low, 1.0)
+        ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
         ax.set_xticks(x, labels, fontsize=8)
         ax.set_ylabel(label)
         ax.axhline(0, color="black", lw=0.8)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def accuracy_over_time_grid(runs: Mapping[str, Mapping[str, Any]], title: str, columns: int = 3) -> Figure:
+    """One panel per method in a grid: every task's test accuracy after each training stage.
+
+    ``runs`` is ``{method: results}`` (one seed). Panels share both axes; the x axis names
+    the stage ("after <task>"), one line per task, one legend for the figure. A grid of
+    ``columns`` panels per row keeps the text readable where one long strip would not.
+    """
+    names = list(runs)
+    rows = max(1, -(-len(names) // columns))
+    columns = min(columns, max(len(names), 1))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 3.0 * rows + 1.2), sharex=True, sharey=True,
+                             squeeze=False)
+    tasks: list[str] = []
+    for ax, name in zip(axes.flat, names):
+        results = runs[name]
+        R = results["accuracy_matrix"]
+        tasks = list(results.get("tasks") or [f"task {j}" for j in range(len(R[-1]))])
+        for j, task in enumerate(tasks):
+            xs = [i for i in range(len(R)) if len(R[i]) > j and R[i][j] is not None]
+            ax.plot(xs, [100 * R[i][j] for i in xs], marker="o", label=task, color=f"C{j}")
+        ax.set_title(name, fontsize=11)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy (%)")
+    for ax in axes.flat[:len(names)]:
+        ax.set_xticks(range(len(tasks)), [f"after\n{t}" for t in tasks], fontsize=8)
+        ax.tick_params(labelbottom=True)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 

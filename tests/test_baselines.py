@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from synapticnet import baselines as B
@@ -57,6 +58,11 @@ def test_finetuning_forgets_and_replay_ewc_reduce_it_synapticnet_does_not(tmp_pa
     replay = run("replay")
     assert replay["bwt"] > -0.1 and replay["bwt"] > finetune["bwt"] + 0.3
     assert run("ewc", ewc_lambda=1e5)["bwt"] > finetune["bwt"] + 0.1
+    # GEM and A-GEM refuse every step that raises the old task's memory loss: BWT -0.005 .. 0.00
+    # with the same capabilities (A-GEM with one averaged constraint, here one old task: the same idea)
+    for method, memory in (("gem", 50), ("agem", 200)):
+        projected = run(method, memory_per_task=memory)
+        assert projected["bwt"] > -0.2 and projected["bwt"] > finetune["bwt"] + 0.3, method
     synapticnet = run("synapticnet")
     assert synapticnet["bwt"] == 0.0 and synapticnet["forgetting"] == 0.0  # exact
 
@@ -93,8 +99,9 @@ def test_distillation_option_changes_old_units_and_refreezes(tmp_path):
     engine.train_task(model, datasets[0], profile, progress=False)
     before = [p.detach().clone() for p in model.task_parameters(0)]
     model.grow(num_classes=10)
-    B._train_one("synapticnet_distill", model, datasets, 1, profile, "cpu", False,
-                 B.DEFAULTS["synapticnet_distill"], {})
+    method = B.get_method("synapticnet_distill")(profile, "cpu", 0)
+    method.fit(model, datasets, 1)
+    method.after_task(model, datasets, 1)
     after = model.task_parameters(0)
     assert any(not torch.equal(a, b) for a, b in zip(after, before))  # the guarantee is given up
     assert all(not p.requires_grad for p in after)  # ... and old units are frozen again
@@ -137,3 +144,65 @@ def test_budget_label_names_what_the_budget_trades_away():
                            ["mnist", "cifar10"])
     assert "epochs 2/4 (mnist/cifar10)" in mixed and "≤5 steps/task" in mixed
     assert "SYNTHETIC" in B.budget_label(SMOKE, TASKS)
+
+
+def test_methods_figure_value_labels_clear_the_error_bars():
+    import matplotlib
+    matplotlib.use("Agg")
+
+    from synapticnet import plots_baselines as PB
+
+    rows = [dict(method=m, average_accuracy=a, average_accuracy_std=s, bwt=b, bwt_std=None if b is None else s,
+                 seeds=[0, 1, 2])
+            for m, a, s, b in (("synapticnet", 0.766, 0.004, 0.0), ("finetune", 0.55, 0.03, -0.30),
+                               ("gem", 0.75, 0.012, -0.03), ("joint", 0.75, 0.006, None))]
+    fig = PB.methods_figure(rows, "made-up numbers")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax, key in zip(fig.axes, ("average_accuracy", "bwt")):
+        labels = list(ax.texts)
+        assert len(labels) == len(rows)
+        for i, (row, label) in enumerate(zip(rows, labels)):
+            box = label.get_window_extent(renderer)
+            v, e = (0.0, 0.0) if row[key] is None else (100 * row[key], 100 * row[key + "_std"])
+            up = v >= 0
+            _, end = ax.transData.transform((i, v + e if up else v - e))  # the error bar's end, in pixels
+            # clear of the cap (a line 1-2 px thick) by a few pixels, on the outer side
+            assert (box.y0 > end + 2) if up else (box.y1 < end - 2), (key, row["method"])
+            assert ax.get_window_extent(renderer).contains(box.x0, box.y0)  # inside the axes
+            assert ax.get_window_extent(renderer).contains(box.x1, box.y1)
+
+
+def test_accuracy_over_time_grid_has_one_readable_panel_per_method():
+    import matplotlib
+    matplotlib.use("Agg")
+
+    from synapticnet import plots_baselines as PB
+
+    R = [[0.9, None, None], [0.5, 0.8, None], [0.4, 0.6, 0.7]]
+    runs = {m: dict(accuracy_matrix=R, tasks=["a", "b", "c"]) for m in ("synapticnet", "finetune", "ewc", "replay")}
+    fig = PB.accuracy_over_time_grid(runs, "made-up", columns=3)
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in visible] == list(runs) and len(fig.axes) == 6  # 2 rows x 3, 2 blank
+    width, height = fig.get_size_inches()
+    assert width / height < 3  # a grid, not a strip
+    assert [len(ax.lines) for ax in visible] == [3] * 4
+
+
+def test_forward_transfer_is_measured_against_the_separate_run_of_the_same_seed():
+    from synapticnet.baselines import add_forward_transfer, mean_std
+
+    runs = {
+        "separate": [{"seed": 0, "accuracy_matrix": [[0.9, None], [0.9, 0.7]]},
+                     {"seed": 1, "accuracy_matrix": [[0.9, None], [0.9, 0.6]]}],
+        "replay": [{"seed": 0, "accuracy_matrix": [[0.95, None], [0.5, 0.8]]},
+                   {"seed": 1, "accuracy_matrix": [[0.95, None], [0.5, 0.8]]}],
+        "joint": [{"seed": 0, "accuracy_matrix": [[0.9, 0.9]]}],
+        "ewc": [{"seed": 2, "accuracy_matrix": [[0.9, None], [0.9, 0.9]]}],  # no reference of that seed
+    }
+    add_forward_transfer(runs)
+    assert [r["fwt"] for r in runs["replay"]] == pytest.approx([0.1, 0.2])  # 0.8 - 0.7, 0.8 - 0.6
+    assert [r["fwt"] for r in runs["separate"]] == [0.0, 0.0]
+    assert runs["joint"][0]["fwt"] is None and runs["ewc"][0]["fwt"] is None
+    summary = mean_std(runs["replay"])
+    assert summary["fwt"] == pytest.approx(0.15) and summary["fwt_std"] == pytest.approx(0.0707, abs=1e-4)

@@ -1,0 +1,79 @@
+"""SynapticNet with distillation: old units unfrozen, kept in place by LwF's loss instead.
+
+The option studied in notebook 05 (:mod:`synapticnet.studies`): SynapticNet grows as
+usual, but while task ``t`` trains the weights of every old block and head are
+trainable again, and LwF's distillation loss (see :mod:`synapticnet.methods.lwf`) pulls
+the old heads' outputs towards a frozen copy's. This gives up the guarantee (old
+outputs may now change) in exchange for possible backward transfer. After the task,
+everything old is frozen again.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ..model import MultiTaskConvSynapticNet
+from .base import register
+from .lwf import LwF
+from .synapticnet import SynapticNet
+
+
+def unfreeze_synapticnet(model: MultiTaskConvSynapticNet) -> None:
+    """Make the weights of every old block and head trainable again.
+
+    This gives up SynapticNet's guarantee: old tasks' outputs may now change. The old
+    blocks' BatchNorm *statistics* stay frozen (their ``frozen`` flag is kept): they
+    describe the old task's data, and an old task is always evaluated with them.
+    """
+    for layer in model.task_layers:
+        for block in layer.blocks:
+            block.requires_grad_(True)
+    for head in model.heads:
+        head.requires_grad_(True)
+
+
+def refreeze_synapticnet(model: MultiTaskConvSynapticNet) -> None:
+    """Freeze every task but the newest again: the state ``grow()`` leaves behind."""
+    newest = model.trainable_task
+    for layer in model.task_layers:
+        for k, block in enumerate(layer.blocks):
+            if k < newest:
+                block.freeze()
+    for k in range(newest):
+        model.heads[k].requires_grad_(False)
+        model.heads[k].weight.grad = model.heads[k].bias.grad = None
+        if hasattr(model.head_adapters[k], "frozen"):
+            model.head_adapters[k].frozen = True
+
+
+class Unmasked(nn.Module):
+    """Wraps a SynapticNet so :func:`engine.train_task` does not apply the gradient mask."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, task_id: int) -> Tensor:
+        return self.model(x, task_id=task_id)
+
+
+@register
+class SynapticNetDistill(SynapticNet):
+    """Grow like SynapticNet; train old units too, under LwF's distillation loss."""
+
+    name = "synapticnet_distill"
+    defaults = LwF.defaults
+    swept = "lwf_lambda"
+    loss = LwF.loss
+
+    def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
+        LwF.before_task(self, model, datasets, i)
+        if i > 0:
+            unfreeze_synapticnet(model)
+
+    def trainee(self, model: nn.Module) -> nn.Module:
+        return Unmasked(model) if self.teacher is not None else model
+
+    def after_task(self, model: nn.Module, datasets: list, i: int) -> None:
+        self.teacher = None
+        refreeze_synapticnet(model)
