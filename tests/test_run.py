@@ -13,7 +13,7 @@ from synapticnet import run as run_module
 from synapticnet.__main__ import main
 from synapticnet.engine import TrainingDiverged, train_task
 from synapticnet.model import MultiTaskConvSynapticNet
-from synapticnet.profiles import CPU, FULL, SMOKE, GrowthTrigger, get_profile
+from synapticnet.profiles import CPU, FULL, SMOKE, GrowthTrigger, default_profile_name, get_profile
 from synapticnet.run import load_task_data, run_sequence
 from synapticnet.storage import load_json
 
@@ -148,8 +148,18 @@ def test_full_profile_runs_in_smoke_size(tmp_path):
 
 def test_profiles_are_known_and_cpu_is_sized_as_documented():
     assert get_profile("cpu") is CPU
-    with pytest.raises(ValueError, match="smoke, cpu, full"):
+    with pytest.raises(ValueError, match="smoke, student, cpu, full"):
         get_profile("gpu")
+    assert default_profile_name() == "cpu"  # on a GPU too: full is opt-in
+
+
+def test_student_profile_is_the_cpu_recipe_on_less_data():
+    from synapticnet.profiles import STUDENT
+
+    same = ("conv_channels", "hidden", "growth", "lr", "batch_size", "mode", "dense_mode", "pooled_size", "dropout")
+    assert all(getattr(STUDENT, k) == getattr(CPU, k) for k in same)
+    assert STUDENT.n_train is not None and CPU.n_train is None
+    assert all(STUDENT.epochs_for(t) < CPU.epochs_for(t) for t in ("mnist", "fashion_mnist", "cifar10"))
     model = MultiTaskConvSynapticNet(**CPU.model_kwargs())
     assert 550_000 < model.num_parameters() < 700_000  # the "0.6 M-parameter CNN" of the cpu budget
 
