@@ -51,6 +51,7 @@ from torch import Tensor, nn
 
 from .storage import save_torch
 from .layers import BlockBatchNorm, TaskConv2d, TaskLinear, cat_parts, check_count, check_mode
+from . import task_inference
 
 CHECKPOINT_FORMAT = "synapticnet.MultiTaskConvSynapticNet"
 CHECKPOINT_VERSION = 1
@@ -182,6 +183,9 @@ class MultiTaskConvSynapticNet(nn.Module):
         # Per task, an affine-free BatchNorm over the reused old features its head reads
         # (see UnitBlock.adapter); task 0 and isolate mode reuse nothing.
         self.head_adapters = nn.ModuleList([nn.Identity()])
+        # What each finished task keeps for task inference (buffers: saved and loaded with the
+        # model, never trained); see synapticnet.task_inference.
+        self.task_statistics = task_inference.TaskStatistics()
 
     # -- tasks -----------------------------------------------------------------------
     @property
@@ -260,6 +264,23 @@ class MultiTaskConvSynapticNet(nn.Module):
                        "are kept exactly as they were learned. To evaluate an old task use model.eval() or torch.no_grad()")
             logits = _FrozenTask.apply(logits, torch.zeros((), device=logits.device, requires_grad=True), message)
         return logits
+
+    # -- without the task id ----------------------------------------------------------
+    def infer_task(self, x: Tensor, scorer: str = task_inference.DEFAULT_SCORER) -> Tensor:
+        """The task every image of ``x`` most likely belongs to (LongTensor, shape (N,)), no task id given.
+
+        Every task looks at the image; ``scorer`` says which one finds it least unusual:
+        ``"shared_gaussian"`` (default: each task's Gaussian model of task 0's frozen
+        features), ``"mahalanobis"``, ``"max_softmax"``, ``"entropy"`` or ``"energy"``
+        (see :mod:`synapticnet.task_inference`). Needs every task's statistics, stored
+        when it finished (:func:`~synapticnet.task_inference.fit_task_statistics`;
+        ``run_sequence`` does it); before that, a ``RuntimeError`` says so.
+        """
+        return task_inference.infer_task(self, x, scorer)
+
+    def predict(self, x: Tensor, scorer: str = task_inference.DEFAULT_SCORER) -> tuple[Tensor, Tensor]:
+        """``(task ids, class labels within the task)`` for images ``x`` — the class-incremental answer."""
+        return task_inference.predict(self, x, scorer)
 
     def _check_images(self, x: Tensor) -> None:
         c, s = self.config["in_channels"], self.config["image_size"]

@@ -180,3 +180,36 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
                  for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels: Sequence[str],
+                          title: str = "Which task was inferred?") -> Figure:
+    """Confusion matrices of inferred tasks, one panel per scorer: ``{scorer: T×T counts}``.
+
+    Row ``i`` = images of task ``i``, column ``j`` = inferred task ``j``; each row is
+    shown as percentages of its images (so a perfect detector is a diagonal of 100s).
+    The counts come from :func:`synapticnet.task_inference.evaluate_task_inference`
+    (``task_confusion``).
+    """
+    n = len(panels)
+    size = 1.0 * len(labels) + 1.6
+    fig, axes = plt.subplots(1, n, figsize=(size * n + 0.8, size + 0.6), squeeze=False)
+    for ax, (name, counts) in zip(axes[0], panels.items()):
+        C = np.asarray(counts, dtype=float)
+        if C.shape != (len(labels), len(labels)):
+            raise ValueError(f"panel {name!r} is {C.shape}, expected {len(labels)}×{len(labels)} (one row per task)")
+        P = 100 * C / np.maximum(C.sum(axis=1, keepdims=True), 1)
+        ax.imshow(P, vmin=0, vmax=100, cmap="Blues")
+        for i in range(P.shape[0]):
+            for j in range(P.shape[1]):
+                ax.text(j, i, f"{P[i, j]:.0f}" if P[i, j] >= 0.5 or P[i, j] == 0 else "<1", ha="center", va="center",
+                        color="white" if P[i, j] > 60 else "black", fontsize=8)
+        ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=8)
+        ax.set_yticks(range(len(labels)), labels if ax is axes[0][0] else [], fontsize=8)
+        accuracy = 100 * np.trace(C) / max(C.sum(), 1)
+        ax.set_title(f"{name}\n{accuracy:.1f} % right", fontsize=9)
+        ax.set_xlabel("inferred task", fontsize=8)
+    axes[0][0].set_ylabel("true task (% of its images)", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -5,6 +5,8 @@ For every task ``i`` in order::
     grow the network (except for the first task)   ->  NeuronGenesis
     train task i                                   ->  engine.train_task
     evaluate every task j <= i on its test set     ->  row i of the accuracy matrix
+    fit task i's task-inference statistics         ->  task_inference.fit_task_statistics
+    after the last task: infer every test image's task  ->  task-id and class-incremental accuracy
     save checkpoint + partial results              ->  nothing finished is ever lost
 
 A run writes to its output directory:
@@ -40,9 +42,13 @@ from .metrics import summarize
 from .model import MultiTaskConvSynapticNet
 from .profiles import MAX_SEED, Profile, get_profile
 from .storage import save_json, save_torch
+from .task_inference import evaluate_task_inference, fit_task_statistics
 
 CHECKPOINT = "checkpoint.pt"
 RESULTS = "results.json"
+# Test images per task for the task-inference metrics (evenly spread over the split): every image goes
+# through every task's network, so the full test sets would cost T times a normal evaluation.
+TASK_INFERENCE_IMAGES = 5000
 IMAGE_SIZE, CHANNELS = 32, 3  # every task is harmonised to the CIFAR input
 
 
@@ -246,6 +252,9 @@ def _run(tasks: list[str], profile: Profile, data_root, out: Path, seed: int, re
         model = MultiTaskConvSynapticNet.from_checkpoint(checkpoint["model"], source=str(out / CHECKPOINT)).to(device)
         if progress:
             print(f"resuming {out}: {state['finished']} of {len(tasks)} task(s) already finished")
+        for j in range(state["finished"]):  # a checkpoint from before task inference existed: fit what is missing
+            if not model.task_statistics.has(j):
+                fit_task_statistics(model, datasets[j], task_id=j, device=device)
     for i in range(state["finished"], len(tasks)):
         data = datasets[i]
         seed_everything(task_seed(seed, i))
@@ -260,7 +269,11 @@ def _run(tasks: list[str], profile: Profile, data_root, out: Path, seed: int, re
         report = train_task(model, data, profile, device=device, progress=progress)
         check_finite(model, f"task {i} ({data.name})")
         state["train_seconds"].append(time.perf_counter() - start)
+        fit_task_statistics(model, data, task_id=i, device=device)  # frozen with the task from here on
         state["rows"].append([evaluate(model, datasets[j], "test", device) for j in range(i + 1)])
+        if i == len(tasks) - 1:  # T forward passes per image: measured once, at the end (synapticnet.task_inference)
+            state["task_inference"] = evaluate_task_inference(model, datasets, "test", device=device,
+                                                              max_images=TASK_INFERENCE_IMAGES)
         state["val_accuracy"].append(report.val_accuracy)
         state["growth_decisions"].extend(report.growth_decisions)
         if report.compaction is not None:
@@ -274,6 +287,9 @@ def _run(tasks: list[str], profile: Profile, data_root, out: Path, seed: int, re
             row = "  ".join(f"{tasks[j]} {100 * a:.2f}%" for j, a in enumerate(state["rows"][-1]))
             print(f"after task {i} ({data.title}): {row}")
     if results is None:  # resumed a run that had already finished (or was killed before its results were written)
+        if "task_inference" not in state and state["finished"]:
+            state["task_inference"] = evaluate_task_inference(model, datasets[: state["finished"]], "test", device=device,
+                                                              max_images=TASK_INFERENCE_IMAGES)
         results = build_results(state, tasks, datasets, model, profile, seed, device, provenance)
         save_json(results, out / RESULTS)
     return results
@@ -353,6 +369,14 @@ def _start_or_resume(out: Path, tasks: list[str], profile: Profile, seed: int, r
     return state
 
 
+def _inferred(state: dict[str, Any], key: str) -> Any:
+    """``task_id_accuracy`` (per scorer) or ``class_incremental_accuracy`` (default scorer) of the run, or None."""
+    inference = state.get("task_inference")
+    if inference is None:
+        return None
+    return inference[key] if key == "task_id_accuracy" else inference[key][inference["default_scorer"]]
+
+
 def build_results(state: dict[str, Any], tasks: list[str], datasets: list, model: MultiTaskConvSynapticNet,
                   profile: Profile, seed: int, device: torch.device, provenance: list[dict]) -> dict[str, Any]:
     """The ``results.json`` document: numbers first, provenance after."""
@@ -371,6 +395,13 @@ def build_results(state: dict[str, Any], tasks: list[str], datasets: list, model
         average_accuracy=metrics.get("average_accuracy"),
         bwt=metrics.get("bwt"),
         forgetting=metrics.get("forgetting"),
+        # Without the task id (synapticnet.task_inference), after the last task: the fraction of test images whose
+        # task was identified, per scorer; class-incremental accuracy (task and class right, pooled over the tasks'
+        # test images) with the default detector — the same key and meaning as replay/GEM's (baselines.py);
+        # task_inference holds every scorer's numbers, the "oracle" (task id given) and the confusion matrices.
+        task_id_accuracy=_inferred(state, "task_id_accuracy"),
+        class_incremental_accuracy=_inferred(state, "class_incremental_accuracy"),
+        task_inference=state.get("task_inference"),
         val_accuracy=state["val_accuracy"],
         params_total=model.num_parameters(),
         params_per_task=model.parameters_per_task(),
