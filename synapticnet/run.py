@@ -361,12 +361,22 @@ def _start_or_resume(out: Path, tasks: list[str], profile: Profile, seed: int, r
     except Exception as error:
         raise ValueError(f"cannot resume: {path} is not a readable run checkpoint ({error})") from error
     mine = dict(tasks=tasks, profile=profile.to_dict(), seed=seed)
-    differing = [k for k in mine if state[k] != mine[k]]
-    if differing:
-        shown = {k: (state[k], mine[k]) for k in differing if k != "profile"}
-        raise ValueError(f"cannot resume {out}: it was started with a different {' and '.join(differing)} "
-                         f"(saved vs requested: {shown or 'profile settings differ'})")
+    differing = [k for k in mine if k != "profile" and state[k] != mine[k]]
+    settings = _differing_settings(state["profile"], mine["profile"])
+    if differing or settings:
+        shown = {k: (state[k], mine[k]) for k in differing}
+        shown.update({f"profile.{k}": v for k, v in settings.items()})
+        raise ValueError(f"cannot resume {out}: it was started with other settings (saved vs requested: {shown}); "
+                         "resume with the original settings, or start a new run in another folder")
+    state["profile"] = mine["profile"]  # the same numbers; the current wording of description and notes
     return state
+
+
+def _differing_settings(saved: dict[str, Any], requested: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Profile fields that differ, ignoring prose (``description``, ``notes``): changing words changes no run."""
+    prose = ("description", "notes")
+    keys = sorted((set(saved) | set(requested)) - set(prose))
+    return {k: (saved.get(k), requested.get(k)) for k in keys if saved.get(k) != requested.get(k)}
 
 
 def _inferred(state: dict[str, Any], key: str) -> Any:

@@ -85,9 +85,16 @@ def test_interrupted_run_resumes_to_exactly_the_same_results(smoke_run, tmp_path
     monkeypatch.setattr(run_module, "train_task", real_train)
     with pytest.raises(ValueError, match="--resume"):
         run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=3, progress=False)
-    with pytest.raises(ValueError, match="cannot resume"):
+    with pytest.raises(ValueError, match=r"cannot resume .*'seed': \(3, 4\)"):
         run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=4, resume=True, progress=False)
-    resumed = run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=3, resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"'profile.lr': \(0.05, 0.1\)"):  # names the setting that differs
+        run_sequence(TASKS, profile=SMOKE.replace(lr=0.1), out_dir=tmp_path, seed=3, resume=True, progress=False)
+    # Rewording a profile's description or notes changes no number: the run resumes.
+    reworded = SMOKE.replace(description="new words", notes="more words")
+    resumed = run_sequence(TASKS, profile=reworded, out_dir=tmp_path, seed=3, resume=True, progress=False)
+    assert resumed["profile_settings"]["description"] == "new words"
+    for r in (resumed, results):
+        r["profile_settings"] = {k: v for k, v in r["profile_settings"].items() if k not in ("description", "notes")}
     assert stable(resumed) == stable(results)
 
 
