@@ -105,7 +105,7 @@ def baselines_section(path: Path) -> str | None:
             for s in data["summary"]]
     skipped = data.get("unavailable_tasks") or {}
     return "\n".join([
-        "### Against the baselines (notebook 04)",
+        "### Against the baselines (notebook 04, `make baselines`)",
         "",
         f"![Methods](figures/04_methods.png)",
         "",
@@ -234,6 +234,43 @@ def bench_section(bench: Path) -> str | None:
     ])
 
 
+def task_inference_section(path: Path) -> str | None:
+    """Notebook 07: task identification and class-incremental accuracy per scorer, per stream."""
+    if not path.exists():
+        return None
+    from synapticnet.task_inference import SCORER_TITLES
+
+    data = json.loads(path.read_text())
+    streams = data["streams"]
+    scorers = ["oracle", *next(iter(streams.values()))["task_id_accuracy"]]
+    rows = []
+    for scorer in scorers:
+        row = {"scorer": SCORER_TITLES[scorer]}
+        for stream, r in streams.items():
+            tid = r["task_id_accuracy"].get(scorer)
+            row[f"{stream}: task identified (%)"] = "—" if scorer == "oracle" else pct(tid)
+            row[f"{stream}: class-incremental (%)"] = pct(r["task_inference"]["class_incremental_accuracy"][scorer])
+        rows.append(row)
+    baselines = "; ".join(f"{name}: {pct(v)} %" for stream in data.get("class_incremental_baselines", {}).values()
+                          for name, v in stream.items())
+    targets = data.get("targets", {})
+    word = {True: "met", False: "not met", None: "not measured"}
+    return "\n".join([
+        "### Without the task id (notebook 07)",
+        "",
+        "![Task inference](figures/07_cost.png)",
+        "",
+        markdown_table(rows),
+        "",
+        f"Profile `{data['profile']}` (reduced, see the notebook), seed {data['seed']}; default scorer "
+        f"`{data['default_scorer']}`. Class-incremental baselines on Split CIFAR-10: {baselines or 'not run'}. "
+        f"Targets: ≥ 99 % task identification on MNIST → Fashion-MNIST → CIFAR-10 "
+        f"{word[targets.get('task_id_99_on_mnist_fashion_cifar10')]}; class-incremental above replay on Split CIFAR-10 "
+        f"{word[targets.get('above_replay_on_split_cifar10')]}. From "
+        f"[`{path.as_posix()}`]({path.as_posix()}).",
+    ])
+
+
 def times_section(path: Path) -> str | None:
     """Measured wall time of every notebook per budget (``synapticnet/expected_times.json``), with the T4 estimate."""
     if not path.exists():
@@ -281,6 +318,9 @@ def render(figures: Path, times: Path | None = None) -> str:
     front = front_section(figures / "growth_front.json")
     if front:
         parts.append(front)
+    inference = task_inference_section(figures / "07_task_inference.json")
+    if inference:
+        parts.append(inference)
     bench = bench_section(figures / "bench")
     if bench:
         parts.append(bench)
