@@ -191,6 +191,10 @@ def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels:
     The counts come from :func:`synapticnet.task_inference.evaluate_task_inference`
     (``task_confusion``).
     """
+    common = os.path.commonprefix(list(labels)) if len(labels) > 1 else ""
+    common = common[: common.rfind(" ") + 1]  # whole words only: "Split CIFAR-10 task " of "… task 0: airplane/…"
+    if common:  # the title names the stream; the ticks keep what differs
+        labels = [label[len(common):] for label in labels]
     n = len(panels)
     size = 1.0 * len(labels) + 1.6
     fig, axes = plt.subplots(1, n, figsize=(size * n + 0.8, size + 0.6), squeeze=False)
@@ -211,5 +215,5 @@ def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels:
         ax.set_xlabel("inferred task", fontsize=8)
     axes[0][0].set_ylabel("true task (% of its images)", fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the suptitle
     return fig

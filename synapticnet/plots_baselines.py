@@ -151,7 +151,7 @@ def transfer_forgetting_figure(rows: Sequence[Mapping[str, Any]], title: str) ->
             continue
         ax.plot([100 * r["new_task_accuracy"]], [100 * r["bwt"]], marker="o", linestyle="none", label=r["setting"])
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("accuracy of each new task right after learning it (%)  → forward transfer")
+    ax.set_xlabel("accuracy of each new task right after learning it (%)  → more learned")
     ax.set_ylabel("BWT (points)  ↑ less forgetting")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

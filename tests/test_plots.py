@@ -78,3 +78,15 @@ def test_grouped_bars_figure_labels_every_bar_and_keeps_series_colours():
     assert [t.get_text() for t in right.texts] == ["1.86"]
     assert left.patches[0].get_facecolor() == right.patches[0].get_facecolor()  # "reuse" in both panels
     plt.close(fig)
+
+
+def test_task_confusion_figure_drops_the_common_prefix_of_task_titles():
+    from synapticnet.plots import task_confusion_figure
+
+    titles = ["Split CIFAR-10 task 0: airplane/automobile", "Split CIFAR-10 task 1: bird/cat"]
+    fig = task_confusion_figure({"entropy": [[3, 1], [0, 4]]}, titles)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0: airplane/automobile", "1: bird/cat"]
+    assert ax.get_title() == "entropy\n87.5 % right"  # 7 of 8 images on the diagonal
+    unrelated = task_confusion_figure({"entropy": [[1, 0], [0, 1]]}, ["MNIST", "Fashion-MNIST"])
+    assert [t.get_text() for t in unrelated.axes[0].get_xticklabels()] == ["MNIST", "Fashion-MNIST"]
