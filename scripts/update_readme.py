@@ -290,13 +290,16 @@ def times_section(path: Path) -> str | None:
         row["cpu budget on a T4 (min, estimated)"] = None if cpu is None or not rate else round(t4_minutes(cpu, rate), 1)
         rows.append(row)
     machine = data.get("machine", {})
+    own = data.get("notebooks", {}).get("04_forgetting_baselines.ipynb", {}).get("cpu", {}).get("seconds", 0.0)
     return "\n".join([
-        "### Run times (measured per notebook, `make reproduce` / `PROFILE=student`)",
+        "### Run times (measured per notebook: `make reproduce`, `make baselines`, `make student`)",
         "",
         markdown_table(rows),
         "",
         f"Measured on a {machine.get('cpus', '?')}-core CPU (Python {machine.get('python', '?')}); totals: student "
-        f"{totals['student'] / 60:.1f} min, cpu {totals['cpu'] / 60:.1f} min. Machines of this kind differ by up to 2×. "
+        f"{totals['student'] / 60:.1f} min, cpu {totals['cpu'] / 60:.1f} min — of which `make baselines` (notebook 04) "
+        f"{own / 60:.1f} min and `make reproduce` the other {(totals['cpu'] - own) / 60:.1f} min. Machines of this kind "
+        "differ by up to 2×. "
         + (f"T4 column: an estimate, not a measurement — the same FLOPs at an assumed {T4_EFFECTIVE_TFLOPS:g} TFLOP/s "
            f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s (`scripts/bench_flops.py`). " if rate else "")
         + f"From [`synapticnet/expected_times.json`](synapticnet/expected_times.json); every notebook prints its row "
