@@ -221,17 +221,20 @@ def bench_section(bench: Path) -> str | None:
                          "ratio": f"{case['ratio']:.0f}×",
                          "setup": f"{case['data_images_per_second']:,.0f} vs {case['train_images_per_second']:,.0f} "
                                   f"images/s, batch {data['batch_size']}, {data['augmentation']}"})
-    return "\n".join([
-        "### What gating costs (`make bench`)",
-        "",
-        markdown_table(rows),
-        "",
+    return section(
+        "What gating costs (`make bench`)", rows,
         f"Ratios of median times measured side by side in one run (torch {layers['torch']}, "
         f"{layers['threads']} threads). Time ratios: below 1 is faster than the plain counterpart (the "
         f"design target is ≤ 1.05 for the first row). Data rows: images/s of the data path over the "
         f"training step's (target ≥ 10×). From "
         f"[`figures/bench/`](figures/bench/) by `scripts/bench_layers.py` and `scripts/bench_data.py`.",
-    ])
+    )
+
+
+def section(title: str, rows: list[dict[str, Any]], caption: str, image: str | None = None) -> str:
+    """A results subsection: ``### title``, an optional figure, the table, and the caption saying where it came from."""
+    figure = [image, ""] if image else []
+    return "\n".join([f"### {title}", "", *figure, markdown_table(rows), "", caption])
 
 
 def task_inference_section(path: Path) -> str | None:
@@ -255,20 +258,16 @@ def task_inference_section(path: Path) -> str | None:
                           for name, v in stream.items())
     targets = data.get("targets", {})
     word = {True: "met", False: "not met", None: "not measured"}
-    return "\n".join([
-        "### Without the task id (notebook 07)",
-        "",
-        "![Task inference](figures/07_cost.png)",
-        "",
-        markdown_table(rows),
-        "",
+    return section(
+        "Without the task id (notebook 07)", rows,
         f"Profile `{data['profile']}` (reduced, see the notebook), seed {data['seed']}; default scorer "
         f"`{data['default_scorer']}`. Class-incremental baselines on Split CIFAR-10: {baselines or 'not run'}. "
         f"Targets: ≥ 99 % task identification on MNIST → Fashion-MNIST → CIFAR-10 "
         f"{word[targets.get('task_id_99_on_mnist_fashion_cifar10')]}; class-incremental above replay on Split CIFAR-10 "
         f"{word[targets.get('above_replay_on_split_cifar10')]}. From "
         f"[`{path.as_posix()}`]({path.as_posix()}).",
-    ])
+        image="![Task inference](figures/07_cost.png)",
+    )
 
 
 def times_section(path: Path) -> str | None:
@@ -291,11 +290,8 @@ def times_section(path: Path) -> str | None:
         rows.append(row)
     machine = data.get("machine", {})
     own = data.get("notebooks", {}).get("04_forgetting_baselines.ipynb", {}).get("cpu", {}).get("seconds", 0.0)
-    return "\n".join([
-        "### Run times (measured per notebook: `make reproduce`, `make baselines`, `make student`)",
-        "",
-        markdown_table(rows),
-        "",
+    return section(
+        "Run times (measured per notebook: `make reproduce`, `make baselines`, `make student`)", rows,
         f"Measured on a {machine.get('cpus', '?')}-core CPU (Python {machine.get('python', '?')}); totals: student "
         f"{totals['student'] / 60:.1f} min, cpu {totals['cpu'] / 60:.1f} min — of which `make baselines` (notebook 04) "
         f"{own / 60:.1f} min and `make reproduce` the other {(totals['cpu'] - own) / 60:.1f} min. Machines of this kind "
@@ -304,7 +300,7 @@ def times_section(path: Path) -> str | None:
            f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s (`scripts/bench_flops.py`). " if rate else "")
         + f"From [`synapticnet/expected_times.json`](synapticnet/expected_times.json); every notebook prints its row "
         "up front.",
-    ])
+    )
 
 
 def render(figures: Path, times: Path | None = None) -> str:
