@@ -38,6 +38,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,12 +48,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-REFERENCE_PROFILE = "cpu"  # = synapticnet.workspace.REFERENCE_PROFILE: its outputs are committed
-PROFILES = ("smoke", "student", "cpu", "full")
+sys.path.insert(0, str(ROOT))  # the checkout's package, also when it is not installed
+from synapticnet.profiles import PROFILES, default_profile_name  # noqa: E402
+from synapticnet.workspace import REFERENCE_PROFILE, TIMES_FILE  # noqa: E402  (cpu: its outputs are committed)
 # Long multi-seed studies with their own make target (their time is stated there and in the
 # README); `make reproduce` runs every other numbered notebook. An explicit list runs them too.
 OWN_TARGET = {"04_forgetting_baselines.ipynb": "make baselines"}
-TIMES_FILE = "expected_times.json"
 VOLATILE_CELL_KEYS = ("execution", "papermill", "ExecuteTime", "collapsed", "scrolled")
 VOLATILE_NOTEBOOK_KEYS = ("papermill", "widgets", "toc", "varInspector")
 
@@ -71,9 +73,6 @@ def strip_metadata(nb) -> None:
 
 def default_profile() -> str:
     """The package's own default (``cpu``; ``full`` is never chosen without being asked for)."""
-    sys.path.insert(0, str(ROOT))
-    from synapticnet.profiles import default_profile_name
-
     return default_profile_name()
 
 
@@ -103,9 +102,6 @@ def record_times(path: Path, name: str, profile: str, seconds: float) -> None:
 
 def install_copy(profile: str) -> Path:
     """A non-editable install of this checkout in ``build/<profile>/site`` (what ``pip install`` gives a student)."""
-    import shutil
-    import subprocess
-
     site = ROOT / "build" / profile / "site"
     shutil.rmtree(site, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
@@ -143,8 +139,6 @@ def run_as_student(path: Path, profile: str, timeout: int, site: Path) -> float:
     import papermill as pm
 
     folder = ROOT / "build" / profile / "as-student" / path.stem
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     shutil.copy(path, folder / path.name)
@@ -210,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.notebooks or [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
                                if profile in ("smoke", "student") or p.name not in OWN_TARGET]
     for name, target in OWN_TARGET.items():
-        if all(p.name != name for p in paths):
+        if not args.notebooks and all(p.name != name for p in paths):  # said only when the default list skips it
             print(f"{name} is not in this run: `{target}` runs it (a long multi-seed study)")
     missing = [p for p in paths if not p.is_file()]
     if missing or not paths:

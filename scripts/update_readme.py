@@ -304,28 +304,17 @@ def times_section(path: Path) -> str | None:
 
 
 def render(figures: Path, times: Path | None = None) -> str:
-    parts = []
     main = figures / "03_results.json"
-    if main.exists():
-        parts.append(four_task_section(json.loads(main.read_text())))
-    baselines = baselines_section(figures / "04_baselines.json")
-    if baselines:
-        parts.append(baselines)
-    growth = studies_section(figures / "05_studies.json")
-    if growth:
-        parts.append(growth)
-    front = front_section(figures / "growth_front.json")
-    if front:
-        parts.append(front)
-    inference = task_inference_section(figures / "07_task_inference.json")
-    if inference:
-        parts.append(inference)
-    bench = bench_section(figures / "bench")
-    if bench:
-        parts.append(bench)
-    timing = times_section(times if times is not None else figures.parent / "synapticnet" / "expected_times.json")
-    if timing:
-        parts.append(timing)
+    sections = [
+        four_task_section(json.loads(main.read_text())) if main.exists() else None,
+        baselines_section(figures / "04_baselines.json"),
+        studies_section(figures / "05_studies.json"),
+        front_section(figures / "growth_front.json"),
+        task_inference_section(figures / "07_task_inference.json"),
+        bench_section(figures / "bench"),
+        times_section(times if times is not None else figures.parent / "synapticnet" / "expected_times.json"),
+    ]
+    parts = [part for part in sections if part]  # a section whose results are not there yet is left out
     if not parts:
         return "*No results yet: run `make reproduce`.*"
     return "\n\n".join(parts)

@@ -49,6 +49,7 @@ from torch.utils.data import Dataset
 
 from .storage import atomic_write
 from .synthetic import make_synthetic
+from .workspace import is_checkout
 
 __all__ = [
     "ARRAY_KEYS",
@@ -180,12 +181,6 @@ def is_synthetic(name: str) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-def _checkout() -> Path | None:
-    """The repository folder when the package runs from a source checkout (``make``, ``pip install -e``)."""
-    top = Path(__file__).resolve().parent.parent
-    return top if (top / "pyproject.toml").is_file() and (top / "synapticnet").is_dir() else None
-
-
 def default_root() -> Path:
     """``$SYNAPTICNET_DATA`` if set; else ``data/`` in the repository when running from a
     source checkout; else ``data/`` under the current working folder (an installed package,
@@ -193,8 +188,8 @@ def default_root() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    checkout = _checkout()
-    return (checkout if checkout is not None else Path.cwd()) / "data"
+    top = Path(__file__).resolve().parent.parent  # the repository, when the package runs from a source checkout
+    return (top if is_checkout(top) else Path.cwd()) / "data"
 
 
 def _resolve_root(root: str | os.PathLike | None) -> Path:
