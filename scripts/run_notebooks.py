@@ -21,6 +21,12 @@ This is what ``make reproduce`` runs. For every notebook (default: all of
    package's ``synapticnet/expected_times.json``, which every notebook prints up front
    (with a T4 estimate from ``figures/bench/flops.json``, see ``scripts/bench_flops.py``).
 
+Before anything runs, every place it will write — the figures and runs folders, the
+notebooks written back (or ``build/<profile>/``), ``reproduce.json``, the package's
+``expected_times.json``, ``build/`` — is checked for write permission (an actual write of a
+probe file in each folder); if one is not writable, it stops with one line naming them,
+instead of failing after minutes of computation (a read-only checkout).
+
 With ``--as-student`` each notebook runs the way a student's copy does: the package is
 installed *non-editable* into ``build/<profile>/site`` (``pip install --no-deps --target``),
 each notebook is copied alone into an empty folder ``build/<profile>/as-student/<name>/`` and
@@ -50,7 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))  # the checkout's package, also when it is not installed
 from synapticnet.profiles import PROFILES, default_profile_name  # noqa: E402
-from synapticnet.workspace import REFERENCE_PROFILE, TIMES_FILE  # noqa: E402  (cpu: its outputs are committed)
+from synapticnet.storage import probe_writable  # noqa: E402
+# REFERENCE_PROFILE (cpu): its outputs are committed
+from synapticnet.workspace import REFERENCE_PROFILE, TIMES_FILE, workspace  # noqa: E402
 # Long multi-seed studies with their own make target (their time is stated there and in the
 # README); `make reproduce` runs every other numbered notebook. An explicit list runs them too.
 OWN_TARGET = {"04_forgetting_baselines.ipynb": "make baselines"}
@@ -79,6 +87,73 @@ def default_profile() -> str:
 def output_path(path: Path, profile: str) -> Path:
     """Where the executed notebook goes: in place for the reference profile, else ``build/<profile>/notebooks/``."""
     return path if profile == REFERENCE_PROFILE else ROOT / "build" / profile / "notebooks" / path.name
+
+
+def reproduce_folder(profile: str) -> Path:
+    """Where ``reproduce.json`` goes: ``figures/`` for the reference profile, else ``build/<profile>/``."""
+    return ROOT / "figures" if profile == REFERENCE_PROFILE else ROOT / "build" / profile
+
+
+def planned_writes(paths: list[Path], profile: str, as_student: bool) -> tuple[list[Path], list[Path]]:
+    """``(folders, files)`` this run will write: folders get new files, files are rewritten in place.
+
+    Folders: the notebooks' figures and runs folders (:func:`synapticnet.workspace.workspace`
+    seen from ``notebooks/``), where executed notebooks go, ``reproduce.json``'s folder and
+    ``build/`` (the failed copy of a notebook; the install of ``--as-student``); the package
+    folder when ``expected_times.json`` is recorded. Files: the committed notebooks written
+    back and the two time records, where they exist already.
+    """
+    folders = [reproduce_folder(profile), ROOT / "build"]
+    files = [reproduce_folder(profile) / "reproduce.json"]
+    if as_student:
+        folders.append(ROOT / "build" / profile)
+    else:
+        ws = workspace(profile, cwd=NOTEBOOKS)
+        folders += [NOTEBOOKS / ws.figures, NOTEBOOKS / ws.runs, *(output_path(p, profile).parent for p in paths)]
+        files += [output_path(p, profile) for p in paths]
+    if profile in ("student", REFERENCE_PROFILE):
+        folders.append(ROOT / "synapticnet")
+        files.append(ROOT / "synapticnet" / TIMES_FILE)
+    return _unique(folders), [f for f in _unique(files) if f.exists()]
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    """``paths`` normalised (no ``..``), each once, in order."""
+    return list(dict.fromkeys(Path(os.path.normpath(p)) for p in paths))
+
+
+def folder_writable(folder: Path) -> bool:
+    """Can a new file be created in ``folder`` — or, if it does not exist yet, in its nearest existing parent?
+
+    An actual write (a probe file, created exclusively and removed), so a read-only file
+    system is found even when running as root, whom permission bits do not stop.
+    """
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        probe_writable(folder)
+    except OSError:
+        return False
+    return True
+
+
+def file_writable(path: Path) -> bool:
+    """Can the existing file ``path`` be rewritten (permission bits, read-only file system)?"""
+    return os.access(path, os.W_OK)
+
+
+def check_writable(paths: list[Path], profile: str, as_student: bool) -> None:
+    """Stop with one line before anything runs if a place this run writes to is not writable.
+
+    Raises:
+        SystemExit: naming every folder or file that cannot be written.
+    """
+    folders, files = planned_writes(paths, profile, as_student)
+    blocked = [f for f in folders if not folder_writable(f)] + [f for f in files if not file_writable(f)]
+    if blocked:
+        names = ", ".join(str(b.relative_to(ROOT)) if b.is_relative_to(ROOT) else str(b) for b in blocked)
+        raise SystemExit(f"error: not writable: {names} — nothing was run (a read-only checkout? run from a "
+                         f"writable copy, or make these writable)")
 
 
 def record_times(path: Path, name: str, profile: str, seconds: float) -> None:
@@ -210,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing or not paths:
         parser.error(f"no such notebook(s): {', '.join(map(str, missing))}" if missing else "no notebooks found")
 
-    folder = ROOT / "figures" if profile == REFERENCE_PROFILE else ROOT / "build" / profile
+    check_writable([p.resolve() for p in paths], profile, args.as_student)
+    folder = reproduce_folder(profile)
     total = 0.0
     site = install_copy(profile) if args.as_student else None
     for path in paths:

@@ -8,6 +8,10 @@ notebook 05 (``figures/05_studies.json``), the accuracy–parameter front of ``m
 (``figures/bench/*.json``), and rewrites the part of README.md between
 ``<!-- results:start -->`` and ``<!-- results:end -->``.
 
+Every number it reads must be finite: a results file holding ``NaN`` or ``Infinity`` (a
+diverged run, a bug) stops the script with one line naming the file and the key, and the
+README is left as it was — ``nan %`` is never published.
+
 Usage: ``python scripts/update_readme.py [--readme README.md] [--figures figures]``
 """
 
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,40 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 ORIGINAL_CLAIMS = {"mnist": 98.89, "fashion_mnist": 95.62, "cifar10": 93.62, "cifar100": 93.89}
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10 (offline copy)",
           "cifar100": "CIFAR-100"}
+
+
+class NonFiniteResult(ValueError):
+    """A results file holds NaN or ±Infinity where a number is published."""
+
+
+def non_finite_keys(value: Any, where: str = "") -> list[str]:
+    """The key paths (``summary[2].bwt``) of every NaN/±Infinity in a parsed JSON document."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [where or "(top level)"]
+    if isinstance(value, dict):
+        return [k for key, v in value.items() for k in non_finite_keys(v, f"{where}.{key}" if where else str(key))]
+    if isinstance(value, list):
+        return [k for i, v in enumerate(value) for k in non_finite_keys(v, f"{where}[{i}]")]
+    return []
+
+
+def load(path: Path) -> Any:
+    """Read a results JSON file, refusing any non-finite number in it.
+
+    ``json`` reads ``NaN``, ``Infinity`` and overflowing literals such as ``1e999`` as
+    floats that would be published as ``nan`` / ``+inf``; a results file that holds one
+    comes from a broken run and must be fixed or re-run, not published.
+
+    Raises:
+        NonFiniteResult: one line naming the file, the first offending key and its value.
+    """
+    data = json.loads(path.read_text(encoding="utf-8"))
+    bad = non_finite_keys(data)
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise NonFiniteResult(f"{path}: {bad[0]}{more} is not a finite number (NaN or Infinity); re-run what "
+                              "wrote it or fix the file — the README was not changed")
+    return data
 
 
 def pct(value: float | None) -> str:
@@ -93,7 +133,7 @@ def baselines_section(path: Path) -> str | None:
     """The method comparison of notebook 04 (mean ± std over seeds), if it was run."""
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
+    data = load(path)
     rows = [{"method": s["method"],
              "average accuracy (%)": _pm(s["average_accuracy"], s.get("average_accuracy_std")),
              "BWT (points)": _pm(s.get("bwt"), s.get("bwt_std"), signed=True),
@@ -126,7 +166,7 @@ def studies_section(path: Path) -> str | None:
     """The three growth studies of notebook 05 in one table (one seed), if they were run."""
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
+    data = load(path)
     studies = [("growth per task", [*data["growth"]["rows"], data["growth"]["isolate_row"]]),
                ("manual vs trigger", data["trigger"]["rows"]),
                ("freeze vs distil", data["distillation"]["rows"])]
@@ -158,7 +198,7 @@ def front_section(path: Path) -> str | None:
     """The accuracy–parameter front (``make front``): every configuration, mean ± std over seeds."""
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
+    data = load(path)
     rows, notes = [], []
     verdicts = data.get("targets", {})
     for stream, entry in data["streams"].items():
@@ -200,7 +240,7 @@ def bench_section(bench: Path) -> str | None:
     layers_path, data_path = bench / "layers.json", bench / "data_path.json"
     if not layers_path.exists():
         return None
-    layers = json.loads(layers_path.read_text())
+    layers = load(layers_path)
     conv, model, old = layers["conv_step"], layers["model_step"], layers["old_task_inference"]
     rows = [
         {"measurement": "`TaskConv2d` train step (one task) vs plain `Conv2d` + BatchNorm, same width",
@@ -215,7 +255,7 @@ def bench_section(bench: Path) -> str | None:
          "ratio": f"{old['ratio_grown_task0_vs_all_units']:.2f}", "setup": old["setup"]},
     ]
     if data_path.exists():
-        data = json.loads(data_path.read_text())
+        data = load(data_path)
         for case in data["cases"].values():
             rows.append({"measurement": f"data path vs training step, {case['title']} (images/s)",
                          "ratio": f"{case['ratio']:.0f}×",
@@ -243,7 +283,7 @@ def task_inference_section(path: Path) -> str | None:
         return None
     from synapticnet.task_inference import SCORER_TITLES
 
-    data = json.loads(path.read_text())
+    data = load(path)
     streams = data["streams"]
     scorers = ["oracle", *next(iter(streams.values()))["task_id_accuracy"]]
     rows = []
@@ -276,7 +316,7 @@ def times_section(path: Path) -> str | None:
         return None
     from synapticnet.workspace import T4_EFFECTIVE_TFLOPS, t4_minutes
 
-    data = json.loads(path.read_text())
+    data = load(path)
     rate = data.get("machine", {}).get("cpu_train_tflops")
     rows, totals = [], {"student": 0.0, "cpu": 0.0}
     for name, record in sorted(data.get("notebooks", {}).items()):
@@ -306,7 +346,7 @@ def times_section(path: Path) -> str | None:
 def render(figures: Path, times: Path | None = None) -> str:
     main = figures / "03_results.json"
     sections = [
-        four_task_section(json.loads(main.read_text())) if main.exists() else None,
+        four_task_section(load(main)) if main.exists() else None,
         baselines_section(figures / "04_baselines.json"),
         studies_section(figures / "05_studies.json"),
         front_section(figures / "growth_front.json"),
@@ -333,14 +373,20 @@ def update(readme: Path, figures: Path) -> bool:
     return new != text
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite the README's results block; exit 1 with one line if a results file holds NaN/Infinity."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     parser.add_argument("--figures", type=Path, default=Path("figures"))
-    args = parser.parse_args()
-    changed = update(args.readme, args.figures)
+    args = parser.parse_args(argv)
+    try:
+        changed = update(args.readme, args.figures)
+    except NonFiniteResult as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,22 +1,59 @@
 """SynapticNet: task-gated, growing networks that learn tasks in sequence without forgetting.
 
-The pieces, one idea per module:
+The pieces, one idea per module (read them in this order to learn the method):
 
-* :mod:`synapticnet.layers` — ``TaskConv2d`` / ``TaskLinear``: units tagged by task.
-* :mod:`synapticnet.model` — ``MultiTaskConvSynapticNet``: the CNN, ``grow()``, masking.
-* :mod:`synapticnet.data` — ``TaskDataset``: every dataset harmonised to one input shape.
-* :mod:`synapticnet.engine` / :mod:`synapticnet.run` — train, evaluate, run a task sequence.
+* :mod:`synapticnet.layers` — ``TaskConv2d`` / ``TaskLinear``: units tagged by the task that made them.
+* :mod:`synapticnet.model` — ``MultiTaskConvSynapticNet``: the network, ``grow()``, the gradient mask.
+* :mod:`synapticnet.methods` — one continual-learning method per file (SynapticNet's recipe in
+  ``methods/synapticnet.py``; EWC, replay, LwF, GEM, A-GEM, joint, separate networks, …).
+* :mod:`synapticnet.engine` — the one training loop the methods plug into.
+* :mod:`synapticnet.run` — the one runner: any method over a task list, checkpoints, resume.
+* :mod:`synapticnet.data` — ``TaskDataset`` and the streams: every dataset harmonised to one input shape.
 * :mod:`synapticnet.metrics` — accuracy matrix, average accuracy, BWT, forgetting, forward transfer.
-* :mod:`synapticnet.methods` — one continual-learning method per file (EWC, replay, LwF, GEM, A-GEM, …).
-* :mod:`synapticnet.baselines` / :mod:`synapticnet.studies` — run the methods on one stream and compare.
-* :mod:`synapticnet.task_inference` — which task does an image belong to, when nobody says?
-* :mod:`synapticnet.streams` — related-task streams (Split CIFAR-10, Permuted MNIST, …).
-* :mod:`synapticnet.profiles` / :mod:`synapticnet.workspace` — budgets, and where a notebook writes.
+* :mod:`synapticnet.task_inference` / :mod:`synapticnet.pruning` — which task is this image? which units matter?
+* :mod:`synapticnet.profiles` — every training size in one place: profiles and named budgets.
+* :mod:`synapticnet.experiments` — comparisons, growth studies, the accuracy–parameter front.
+
+Everything a notebook needs is importable from here, ``from synapticnet import run, budget, plots``;
+names are loaded on first use, so ``python -m synapticnet --help`` does not wait for PyTorch.
 """
 
-from .layers import TaskConv2d, TaskLinear
-from .data import TaskDataset
-from .model import MultiTaskConvSynapticNet, TaskView
+from __future__ import annotations
 
-__all__ = ["TaskConv2d", "TaskLinear", "MultiTaskConvSynapticNet", "TaskView", "TaskDataset"]
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+# name -> the module that defines it (loaded on first access: PEP 562)
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(["TaskConv2d", "TaskLinear", "BlockBatchNorm"], "layers"),
+    **dict.fromkeys(["MultiTaskConvSynapticNet", "TaskView"], "model"),
+    **dict.fromkeys(["TaskDataset", "CHANNELS", "IMAGE_SIZE", "describe", "dataset_provenance", "get_spec",
+                     "DataError"], "data"),
+    **dict.fromkeys(["train_task", "evaluate", "evaluating", "seed_everything", "task_seed", "select_device",
+                     "TrainingDiverged"], "engine"),
+    **dict.fromkeys(["run", "run_sequence", "run_baseline", "load_task_data", "split_available", "fresh_run_dir",
+                     "CHECKPOINT", "RESULTS"], "run"),
+    **dict.fromkeys(["Method", "register", "get_method", "REGISTRY", "MultiHeadCNN", "SeparateNetworks"], "methods"),
+    **dict.fromkeys(["Profile", "GrowthTrigger", "Compaction", "get_profile", "budget", "BUDGETS", "PROFILES",
+                     "REAL_TASKS", "SYNTHETIC_TASKS", "default_profile_name", "family"], "profiles"),
+    **dict.fromkeys(["save_json", "load_json"], "storage"),
+    **dict.fromkeys(["workspace", "expected_times", "env_profile", "env_smoke"], "workspace"),
+    **dict.fromkeys(["unit_importance", "compaction_sizes"], "pruning"),
+}
+_MODULES = ("layers", "model", "data", "engine", "run", "methods", "metrics", "profiles", "storage", "workspace",
+            "plots", "task_inference", "pruning", "experiments")
+__all__ = sorted([*_EXPORTS, *_MODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'synapticnet' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,11 +1,10 @@
 """Command line: ``python -m synapticnet run --profile cpu --out runs/cpu``.
 
-Runs the continual sequence without Jupyter (e.g. on a GPU box over ssh) and writes
-``OUT/results.json`` and ``OUT/checkpoint.pt``. ``--method NAME`` runs any method of
-:mod:`synapticnet.methods` instead (``--param KEY=VALUE`` sets its hyper-parameters);
-the default, ``synapticnet``, is :func:`synapticnet.run.run_sequence` with checkpoints and
-``--resume``; every other method goes through :func:`synapticnet.baselines.run_baseline`,
-writes the same ``results.json`` keys (plus ``method``, ``hyper``) and no checkpoint. Errors in the arguments or the data,
+Runs the continual sequence without Jupyter (e.g. on a GPU box over ssh) through the one
+runner, :func:`synapticnet.run.run`, and writes ``OUT/results.json`` and ``OUT/checkpoint.pt``.
+``--method NAME`` runs any method of :mod:`synapticnet.methods` (default ``synapticnet``;
+``--param KEY=VALUE`` sets its hyper-parameters); every method is resumed with ``--resume``
+after an interruption. Errors in the arguments or the data,
 and files that cannot be written (disk full, folder made read-only), are reported in
 one readable line (exit code 2), not as a traceback. Ctrl-C stops with exit code 130
 and prints the command that continues the run (``--resume``).
@@ -111,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"the continual-learning method: {', '.join(method_names())} (default synapticnet; "
                           "see synapticnet/methods/)")
     run.add_argument("--param", type=param_arg, action="append", default=[], metavar="KEY=VALUE",
-                     help="a hyper-parameter of a baseline method, e.g. --param ewc_lambda=100 (repeatable)")
+                     help="a hyper-parameter of the method, e.g. --param ewc_lambda=100 (repeatable)")
     run.add_argument("--resume", action="store_true",
-                     help="continue the run in --out after its last finished task (synapticnet only)")
+                     help="continue the run in --out after its last finished task")
     run.add_argument("--no-download", action="store_true",
                      help="never download: fail with instructions if a dataset is not in the data root")
     run.add_argument("--device", default=None, help="cpu, cuda, mps (default: automatic)")
@@ -148,10 +147,6 @@ def interrupted_message(args: argparse.Namespace, profile: str, out: str) -> str
     """What Ctrl-C left behind, and the command that continues from there (or starts again)."""
     from .run import CHECKPOINT
 
-    method = getattr(args, "method", "synapticnet")
-    if method != "synapticnet":
-        return (f"interrupted: {method} runs are not resumed (no checkpoint); start again with: "
-                f"{shlex.join(rerun_parts(args, profile, out))}")
     command = resume_command(args, profile, out)
     if (Path(out) / CHECKPOINT).is_file():
         return f"interrupted: the last finished task is saved in {out}; continue with: {command}"
@@ -159,59 +154,48 @@ def interrupted_message(args: argparse.Namespace, profile: str, out: str) -> str
 
 
 def method_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with ``--method``/``--param``/``--resume`` together, or ``None``."""
+    """What is wrong with ``--method``, or ``None`` (hyper-parameters are checked by the method itself)."""
     names = method_names()
     if args.method not in names:
         return f"unknown method {args.method!r}; known: {', '.join(names)}"
-    if args.method == "synapticnet" and args.param:
-        return "--param sets a baseline method's hyper-parameters; synapticnet takes its settings from --profile"
-    if args.method != "synapticnet" and args.resume:
-        return (f"--resume continues a synapticnet run from its checkpoint; {args.method} runs are short, "
-                "write no checkpoint and are not resumed: run it again without --resume")
     return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return the exit code (0 done, 2 error, 130 interrupted)."""
-    args = build_parser().parse_args(argv)
-    profile = args.profile or default_profile_name()
-    out = args.out or f"runs/{profile}"
-    problem = method_problem(args)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_ERROR
-    if args.method != "synapticnet":
-        out = args.out or f"runs/{profile}_{args.method}"
+    args = profile = out = None
     try:
-        from .data import DataError  # imported late: `--help` stays instant
-        from .engine import TrainingDiverged
-        from .run import run_sequence
-        from .storage import StorageError
-
-        try:
-            if args.method == "synapticnet":
-                results = run_sequence(
-                    tasks=args.tasks, profile=profile, data_root=args.data, out_dir=out,
-                    seed=args.seed, resume=args.resume, device=args.device, progress=not args.quiet,
-                    download=not args.no_download,
-                )
-            else:
-                from .baselines import run_baseline
-
-                results = run_baseline(args.method, tasks=args.tasks, profile=profile, data_root=args.data,
-                                       out_dir=out, seed=args.seed, progress=not args.quiet, device=args.device,
-                                       download=not args.no_download, **dict(args.param))
-        except StorageError as error:  # disk full, folder made read-only: the last checkpoint is intact
-            again = (resume_command(args, profile, out) if args.method == "synapticnet"
-                     else shlex.join(rerun_parts(args, profile, out)))
-            print(f"error: {error}; once fixed, continue with: {again}", file=sys.stderr)
+        args = build_parser().parse_args(argv)
+        profile = args.profile or default_profile_name()
+        default = f"runs/{profile}" if args.method == "synapticnet" else f"runs/{profile}_{args.method}"
+        out = args.out or default
+        problem = method_problem(args)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
             return EXIT_ERROR
-        except (ValueError, DataError, TrainingDiverged, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"\n{interrupted_message(args, profile, out)}", file=sys.stderr)
+        return _run(args, profile, out)
+    except KeyboardInterrupt:  # also during the first seconds, while torch is imported
+        message = interrupted_message(args, profile, out) if args is not None else "interrupted"
+        print(f"\n{message}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, profile: str, out: str) -> int:
+    from .data import DataError  # imported late: `--help` stays instant
+    from .engine import TrainingDiverged
+    from .run import run
+    from .storage import StorageError
+
+    try:
+        results = run(tasks=args.tasks, method=args.method, profile=profile, data_root=args.data, out_dir=out,
+                      seed=args.seed, resume=args.resume, device=args.device, progress=not args.quiet,
+                      download=not args.no_download, **dict(args.param))
+    except StorageError as error:  # disk full, folder made read-only: the last checkpoint is intact
+        print(f"error: {error}; once fixed, continue with: {resume_command(args, profile, out)}", file=sys.stderr)
+        return EXIT_ERROR
+    except (ValueError, DataError, TrainingDiverged, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     if results["average_accuracy"] is not None:
         print(f"{args.method}: average accuracy {100 * results['average_accuracy']:.2f}%, BWT {results['bwt']}, "
               f"forgetting {results['forgetting']}, parameters {results['params_total']:,}")

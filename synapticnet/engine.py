@@ -1,40 +1,47 @@
-"""Training and evaluating one task: the loop every continual method needs.
+"""Training and evaluating: the one loop every continual method shares.
 
-The loop is the ordinary PyTorch one, plus one line::
+The loop is the ordinary PyTorch one::
 
-    loss = F.cross_entropy(model(x, task_id=t), y)
+    logits = model(x, task_id=t)
+    loss = hooks.loss(model, logits, y, x, t)     # cross-entropy, or a method's own loss
     optimizer.zero_grad()
     loss.backward()
-    model.apply_task_gradient_mask(t)   # the only SynapticNet-specific line
+    hooks.after_backward(model, t)                # e.g. SynapticNet's gradient mask, GEM's projection
     optimizer.step()
 
-Around it: a one-cycle learning-rate schedule, a check that stops on a NaN/inf loss
-(naming the task and step), a progress bar (``tqdm.auto``: a widget in Jupyter, a text
-bar in a terminal; in headless notebook runs — ``SYNAPTICNET_HEADLESS=1``, set by
-``make reproduce`` — a text bar updated every 30 s, so the saved notebook shows readable
-progress instead of a frozen widget), and the optional automatic growth trigger.
+A *method* (:mod:`synapticnet.methods`) customises it through these hooks — Avalanche's
+idea of plug-ins on one loop — and the engine knows nothing about any model class or
+method: it trains whatever ``model(x, task_id=t)`` is. Two more hooks run between
+epochs (``after_epoch``: SynapticNet's growth trigger may widen the task there, and the
+optimiser is rebuilt) and after the last epoch (``after_training``: automatic compaction).
+
+Around the loop: a one-cycle learning-rate schedule, a check that stops on a NaN/inf loss
+(naming the task and step), and a progress bar (``tqdm.auto``: a widget in Jupyter, a text
+bar in a terminal; in headless notebook runs — ``SYNAPTICNET_HEADLESS=1``, set by ``make
+reproduce`` — a text bar updated every 30 s, so the saved notebook shows readable progress).
+
+Two batch sources share that one step: :func:`train_task` (one task, epoch after epoch)
+and :func:`train_interleaved` (several tasks at once, for joint training).
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import math
+import os
 import random
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-import os
-
 from tqdm import tqdm as text_tqdm
 from tqdm.auto import tqdm
 
-from .model import MultiTaskConvSynapticNet
-from .profiles import Compaction, GrowthTrigger, Profile, family
+from .profiles import Profile
 
 
 class TrainingDiverged(RuntimeError):
@@ -46,7 +53,7 @@ def check_finite(model: nn.Module, where: str) -> None:
 
     A finite loss is not enough: a learning rate far too high can blow BatchNorm's running
     variance up to ``inf`` while the last batches' losses still look like numbers, and
-    every later evaluation would then be garbage. Checked after every task.
+    every later evaluation would then be garbage. The runner checks after every task.
     """
     for name, tensor in (*model.named_parameters(), *model.named_buffers()):
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
@@ -60,10 +67,40 @@ class TaskData(Protocol):
     task_id: int
     name: str
     num_classes: int
+    n_val: int
 
     def train_batches(self, batch_size: int, epoch: int = 0): ...
     def eval_batches(self, split: str = "test", batch_size: int = 512): ...
     def num_train_batches(self, batch_size: int) -> int: ...
+
+
+class Hooks(Protocol):
+    """What a method plugs into the loop (:class:`synapticnet.methods.Method` has every hook)."""
+
+    def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor: ...
+    def after_backward(self, model: nn.Module, task: int) -> None: ...
+    def after_epoch(self, model: nn.Module, data: TaskData, epoch: int, epochs: int, report: "TaskReport",
+                    log: Callable[[str], None]) -> bool: ...
+    def after_training(self, model: nn.Module, data: TaskData, report: "TaskReport", progress: bool) -> None: ...
+
+
+class PlainHooks:
+    """Cross-entropy (with the profile's label smoothing) and nothing else: the loop of any tutorial."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+
+    def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor:
+        return F.cross_entropy(logits, y, label_smoothing=self.profile.label_smoothing)
+
+    def after_backward(self, model: nn.Module, task: int) -> None:
+        pass
+
+    def after_epoch(self, model, data, epoch, epochs, report, log) -> bool:
+        return False
+
+    def after_training(self, model, data, report, progress) -> None:
+        pass
 
 
 HEADLESS_REFRESH_SECONDS = 30.0  # how often a headless bar redraws (one line per redraw in a saved notebook)
@@ -77,6 +114,9 @@ def progress_bar(**kwargs: Any):
     return tqdm(**kwargs)
 
 
+# --------------------------------------------------------------------------------------
+# Seeds and devices
+# --------------------------------------------------------------------------------------
 SEED_LIMIT = 2**64  # torch.manual_seed takes 0 … 2**64 - 1 ("Overflow when unpacking long long" beyond)
 
 
@@ -85,8 +125,7 @@ def seed_everything(seed: int) -> None:
 
     ``seed`` must be an integer in ``0 … 2**64 - 1`` (what ``torch.manual_seed``
     accepts); anything else is a ``ValueError`` naming the seed. The run's per-task seeds
-    (``seed * 1000 + task``, :func:`synapticnet.run.task_seed`) stay far inside that
-    range for every seed the command line accepts (``0 … 2**32 - 1``).
+    (:func:`task_seed`) stay far inside that range for every run seed (``0 … 2**32 - 1``).
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < SEED_LIMIT:
         raise ValueError(f"seed must be an integer in 0 … 2**64 - 1 (the range torch.manual_seed accepts), "
@@ -95,6 +134,11 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def task_seed(seed: int, index: int) -> int:
+    """The seed of task ``index`` of a run: independent of what ran before, so a resumed run is exact."""
+    return seed * 1000 + index
 
 
 def _unavailable(device: torch.device, requested: str) -> str | None:
@@ -145,24 +189,40 @@ def select_device(requested: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-@torch.no_grad()
+# --------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``with evaluating(model):`` — eval mode (no dropout, BatchNorm's running statistics) and
+    no gradients inside; the model's previous mode is restored afterwards, even after an error."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
 def evaluate(model: nn.Module, data: TaskData, split: str = "test", device: torch.device | str = "cpu",
              task_id: int | None = None, batch_size: int = 512) -> float:
     """Accuracy (fraction in [0, 1]) of ``model`` on one split of one task, in eval mode."""
     task_id = data.task_id if task_id is None else task_id
-    was_training = model.training
-    model.eval()
     correct = total = 0
-    for x, y in data.eval_batches(split, batch_size):
-        x, y = x.to(device), y.to(device)
-        correct += (model(x, task_id=task_id).argmax(dim=1) == y).sum().item()
-        total += y.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for x, y in data.eval_batches(split, batch_size):
+            x, y = x.to(device), y.to(device)
+            correct += (model(x, task_id=task_id).argmax(dim=1) == y).sum().item()
+            total += y.numel()
     if total == 0:
         raise ValueError(f"task {data.name!r} has an empty {split!r} split")
     return correct / total
 
 
+# --------------------------------------------------------------------------------------
+# Optimiser, schedule, one step
+# --------------------------------------------------------------------------------------
 def make_optimizer(model: nn.Module, profile: Profile) -> torch.optim.Optimizer:
     """SGD with Nesterov momentum over *all* parameters: frozen ones are skipped by
     PyTorch itself, because they never have a gradient."""
@@ -170,7 +230,7 @@ def make_optimizer(model: nn.Module, profile: Profile) -> torch.optim.Optimizer:
                            nesterov=True, weight_decay=profile.weight_decay)
 
 
-def _schedule(optimizer: torch.optim.Optimizer, profile: Profile, total_steps: int):
+def make_schedule(optimizer: torch.optim.Optimizer, profile: Profile, total_steps: int):
     """One-cycle schedule: warm up to ``lr``, then anneal to almost zero.
 
     Below 8 steps (a brief fine-tune of a tiny task) there is no room for a cycle: the
@@ -184,206 +244,132 @@ def _schedule(optimizer: torch.optim.Optimizer, profile: Profile, total_steps: i
     )
 
 
+def step_budget(data: TaskData, profile: Profile) -> tuple[int, int]:
+    """``(epochs, steps)`` task ``data`` trains for under ``profile`` (``max_steps_per_task`` caps the steps)."""
+    epochs = profile.epochs_for(data.name)
+    total = epochs * data.num_train_batches(profile.batch_size)
+    if profile.max_steps_per_task is not None:
+        total = min(total, profile.max_steps_per_task)
+    return epochs, total
+
+
 @dataclass
 class TaskReport:
-    """What happened while training one task."""
+    """What happened while training one task (or, for joint training, all of them)."""
 
     steps: int = 0
     epochs: int = 0
     final_loss: float = math.nan
     train_accuracy: float = math.nan  # running accuracy of the last epoch (augmented batches)
-    val_accuracy: float | None = None
+    val_accuracy: float | list[float | None] | None = None
     growth_decisions: list[dict[str, Any]] = field(default_factory=list)
     compaction: dict[str, Any] | None = None  # what automatic compaction tried and chose
+    extra: dict[str, Any] = field(default_factory=dict)  # a method's own record (e.g. joint's step budgets)
 
 
-def train_task(
-    model: nn.Module,
-    data: TaskData,
-    profile: Profile,
-    device: torch.device | str = "cpu",
-    progress: bool = True,
-    loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
-    after_backward: Callable[[], None] | None = None,
-) -> TaskReport:
-    """Train task ``data.task_id`` of ``model`` for the profile's epochs.
+class _Trainer:
+    """The optimiser, schedule and one training step shared by both batch sources."""
 
-    ``model`` is usually a :class:`MultiTaskConvSynapticNet` (then the task must be its
-    newest and the gradient mask is applied), but any module called as
-    ``model(x, task_id=t)`` works — the baselines use this same loop.
-    ``loss_fn(logits, y, x)``, if given, replaces plain cross-entropy (baselines use it
-    to add their penalties). ``after_backward()``, if given, runs after the backward pass
-    (and the gradient mask), before the optimiser step: methods that edit the gradient
-    itself, such as GEM's projection, hook in there. With ``profile.growth_trigger`` set, the task may be
-    widened (``model.widen``) at probe points; the optimiser and schedule are then
-    rebuilt for the remaining steps.
+    def __init__(self, model: nn.Module, profile: Profile, hooks: Hooks, total: int, device, bar) -> None:
+        self.model, self.profile, self.hooks, self.device, self.bar = model, profile, hooks, device, bar
+        self.step, self.total = 0, total
+        self.correct = self.seen = 0
+        self.restart()
+
+    def restart(self) -> None:
+        """(Re)build the optimiser and schedule for the remaining steps (after the model's parameters changed)."""
+        self.optimizer = make_optimizer(self.model, self.profile)
+        self.scheduler = make_schedule(self.optimizer, self.profile, self.total - self.step)
+        self.model.train()
+
+    def __call__(self, x: Tensor, y: Tensor, task: int, name: str, epoch: int, report: TaskReport) -> None:
+        x, y = x.to(self.device), y.to(self.device)
+        logits = self.model(x, task_id=task)
+        loss = self.hooks.loss(self.model, logits, y, x, task)
+        if not torch.isfinite(loss):
+            self.bar.close()
+            raise TrainingDiverged(
+                f"task {task} ({name}): loss became {loss.item()} at step {self.step} (epoch {epoch}); "
+                f"stopping instead of writing garbage results. Try a lower learning rate than {self.profile.lr}."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.hooks.after_backward(self.model, task)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        self.correct += (logits.argmax(1) == y).sum().item()
+        self.seen += y.numel()
+        report.final_loss = loss.item()
+        self.bar.update(1)
+        if self.step % 20 == 0 or self.step == self.total:
+            # refresh=False: the bar redraws at its own pace (mininterval); forcing it printed hundreds of lines
+            self.bar.set_postfix(loss=f"{report.final_loss:.3f}", acc=f"{self.correct / self.seen:.3f}", epoch=epoch,
+                                 refresh=False)
+
+
+def train_task(model: nn.Module, data: TaskData, profile: Profile, device: torch.device | str = "cpu",
+               progress: bool = True, hooks: Hooks | None = None) -> TaskReport:
+    """Train task ``data.task_id`` of ``model`` for the profile's epochs (capped by ``max_steps_per_task``).
+
+    ``model`` is anything called as ``model(x, task_id=t)``. ``hooks`` (a method from
+    :mod:`synapticnet.methods`, or anything with its four hooks) customises the loss and
+    what happens after each backward pass, each epoch and the whole task; default: plain
+    cross-entropy. When ``after_epoch`` returns ``True`` (it changed the model's parameters,
+    e.g. widened the task) the optimiser and schedule are rebuilt for the remaining steps.
     """
+    hooks = hooks if hooks is not None else PlainHooks(profile)
     task = data.task_id
-    masked = isinstance(model, MultiTaskConvSynapticNet)
-    if masked and task != model.trainable_task:
-        raise ValueError(f"task {task} ({data.name}) is not the model's newest task ({model.trainable_task})")
-    epochs = profile.epochs_for(data.name)
-    per_epoch = data.num_train_batches(profile.batch_size)
-    total = epochs * per_epoch
-    if profile.max_steps_per_task is not None:
-        total = min(total, profile.max_steps_per_task)
-    trigger = profile.growth_trigger
+    epochs, total = step_budget(data, profile)
     report = TaskReport()
-    optimizer = make_optimizer(model, profile)
-    scheduler = _schedule(optimizer, profile, total)
-    model.train()
     bar = progress_bar(total=total, desc=f"task {task} {data.name}", unit="batch", disable=not progress, leave=True)
-    step = 0
+    trainer = _Trainer(model, profile, hooks, total, device, bar)
     for epoch in range(epochs):
-        if step >= total:
+        if trainer.step >= total:
             break
-        correct = seen = 0
+        trainer.correct = trainer.seen = 0
         for x, y in data.train_batches(profile.batch_size, epoch=epoch):
-            if step >= total:
+            if trainer.step >= total:
                 break
-            x, y = x.to(device), y.to(device)
-            logits = model(x, task_id=task)
-            loss = F.cross_entropy(logits, y, label_smoothing=profile.label_smoothing) if loss_fn is None \
-                else loss_fn(logits, y, x)
-            if not torch.isfinite(loss):
-                bar.close()
-                raise TrainingDiverged(
-                    f"task {task} ({data.name}): loss became {loss.item()} at step {step} (epoch {epoch}); "
-                    f"stopping instead of writing garbage results. Try a lower learning rate than {profile.lr}."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if masked:
-                model.apply_task_gradient_mask(task)
-            if after_backward is not None:
-                after_backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += y.numel()
-            report.final_loss = loss.item()
-            bar.update(1)
-            if step % 20 == 0 or step == total:
-                # refresh=False: the bar redraws at its own pace (mininterval). Forcing a redraw here
-                # printed a line every 20 steps into headless notebooks, hundreds per task.
-                bar.set_postfix(loss=f"{report.final_loss:.3f}", acc=f"{correct / seen:.3f}", epoch=epoch,
-                                refresh=False)
+            trainer(x, y, task, data.name, epoch, report)
         report.epochs = epoch + 1
-        report.train_accuracy = correct / max(seen, 1)
-        if masked and trigger is not None and _target(trigger, data) is not None and _probe_due(trigger, epoch, epochs):
-            decision = _growth_decision(model, data, trigger, device, epoch)
-            report.growth_decisions.append(decision)
-            bar.write(f"  growth trigger, task {task} after epoch {epoch + 1}: val acc "
-                      f"{decision['val_accuracy']:.4f} vs {decision['threshold']:.4f} -> {decision['action']}")
-            if decision["action"] == "widen":
-                optimizer = make_optimizer(model, profile)
-                scheduler = _schedule(optimizer, profile, total - step)
-                model.train()
+        report.train_accuracy = trainer.correct / max(trainer.seen, 1)
+        if hooks.after_epoch(model, data, epoch, epochs, report, bar.write):
+            trainer.restart()
     bar.close()
-    report.steps = step
-    compaction = profile.compaction
-    if masked and compaction is not None and (task > 0 or compaction.include_first_task):
-        report.compaction = compact_task(model, data, profile, device, progress)
-        report.steps += report.compaction["finetune_steps"]
+    report.steps = trainer.step
+    hooks.after_training(model, data, report, progress)
     if getattr(data, "n_val", 1):
         report.val_accuracy = evaluate(model, data, "val", device)
     return report
 
 
-def compaction_sizes(model: MultiTaskConvSynapticNet, fraction: float) -> tuple[list[int], list[int]]:
-    """Units per layer that keep ``fraction`` of the newest task's own units (at least one)."""
-    task = model.trainable_task
-    keep = lambda layer: max(1, math.ceil(fraction * layer.blocks[task].out_units))  # noqa: E731
-    return [keep(layer) for layer in model.convs], [keep(layer) for layer in model.dense]
+def train_interleaved(model: nn.Module, datasets: Sequence[TaskData], order: Sequence[int], profile: Profile,
+                      device: torch.device | str = "cpu", progress: bool = True, hooks: Hooks | None = None
+                      ) -> TaskReport:
+    """Train several tasks at once: step ``s`` takes the next batch of task ``order[s]``.
 
-
-def finetune_profile(profile: Profile) -> Profile:
-    """The brief fine-tune after compaction: ``finetune_epochs`` at ``finetune_lr_factor`` × the learning rate."""
-    rule: Compaction = profile.compaction or Compaction()
-    return profile.replace(epochs={"default": rule.finetune_epochs}, lr=profile.lr * rule.finetune_lr_factor,
-                           max_steps_per_task=min((n for n in (rule.finetune_steps, profile.max_steps_per_task)
-                                                   if n is not None), default=None),
-                           compaction=None, growth_trigger=None)
-
-
-def compact_task(model: MultiTaskConvSynapticNet, data: TaskData, profile: Profile, device,
-                 progress: bool = False) -> dict[str, Any]:
-    """Automatic compaction of the newest task (see :class:`~synapticnet.profiles.Compaction`).
-
-    ``params_task_*`` in the record count what the task's forward pass uses (frozen units
-    it reads included), ``params_created_*`` only the units the task owns.
-
-    Each candidate is tried on a copy: compact, fine-tune briefly, measure validation
-    accuracy. The first (smallest) candidate within the tolerance is then applied to
-    ``model`` itself — the same units are chosen, because importance depends only on the
-    weights — and the copy's fine-tuned weights are loaded. Returns the decision record
-    that ``results.json`` keeps (``compaction`` list).
+    Each task's batches come epoch after epoch, each epoch with its own seeded shuffle,
+    for as long as ``order`` asks for them. The same step, loss hook and schedule as
+    :func:`train_task` (one schedule over ``len(order)`` steps).
     """
-    rule: Compaction = profile.compaction
-    if not getattr(data, "n_val", 0):
-        raise ValueError(f"automatic compaction of task {data.task_id} ({data.name}) needs a validation split "
-                         "(val_size > 0): it compares the task with itself on held-out data")
-    finetune = finetune_profile(profile)
-    task = model.trainable_task
-    full_val = evaluate(model, data, "val", device)
-    params_before = model.num_parameters(task)
-    created_before = model.parameters_per_task()[task]
-    tried, chosen, steps = [], None, 0
-    for fraction in sorted(rule.fractions):
-        conv, hidden = compaction_sizes(model, fraction)
-        candidate = copy.deepcopy(model)
-        candidate.compact(conv, hidden)
-        report = train_task(candidate, data, finetune, device=device, progress=False)
-        steps += report.steps
-        val = evaluate(candidate, data, "val", device)
-        tried.append(dict(fraction=fraction, conv_channels=conv, hidden=hidden, val_accuracy=val,
-                          params_task=candidate.num_parameters(task),
-                          params_created=candidate.parameters_per_task()[task]))
-        if val >= full_val - rule.tolerance:
-            chosen = tried[-1]
-            model.compact(conv, hidden)
-            model.load_state_dict(candidate.state_dict())
-            break
-    decision = dict(task=task, dataset=data.name, full_val_accuracy=full_val, tolerance=rule.tolerance,
-                    tried=tried, chosen_fraction=None if chosen is None else chosen["fraction"],
-                    params_task_before=params_before, params_task_after=model.num_parameters(task),
-                    params_created_before=created_before, params_created_after=model.parameters_per_task()[task],
-                    finetune_steps=steps)
-    if progress:
-        kept = "full width kept" if chosen is None else f"kept {chosen['fraction']:g} of its units"
-        print(f"  compaction, task {task} ({data.name}): val {100 * full_val:.2f}% at full width; "
-              + ", ".join(f"×{t['fraction']:g}: {100 * t['val_accuracy']:.2f}%" for t in tried) + f" -> {kept}")
-    return decision
+    hooks = hooks if hooks is not None else PlainHooks(profile)
 
+    def endless(d: TaskData) -> Iterator[tuple[Tensor, Tensor]]:
+        epoch = 0
+        while True:
+            yield from d.train_batches(profile.batch_size, epoch=epoch)
+            epoch += 1
 
-def _probe_due(trigger: GrowthTrigger, epoch: int, epochs: int) -> bool:
-    """A probe after every ``probe_epochs`` epochs, except after the last one."""
-    return (epoch + 1) % trigger.probe_epochs == 0 and epoch + 1 < epochs
-
-
-def _target(trigger: GrowthTrigger, data: TaskData) -> float | None:
-    """The validation accuracy the trigger wants for this task's dataset family, or None.
-
-    A family with no threshold (and no ``"default"``) has no target: the trigger does not
-    probe that task at all — no validation passes, no "keep" decisions against a target of 0.
-    """
-    return trigger.threshold.get(family(data.name), trigger.threshold.get("default"))
-
-
-def _growth_decision(model: MultiTaskConvSynapticNet, data: TaskData, trigger: GrowthTrigger,
-                     device, epoch: int) -> dict[str, Any]:
-    """Measure validation accuracy; widen the newest task if it is below the threshold."""
-    val = evaluate(model, data, "val", device)
-    threshold = _target(trigger, data)
-    widenings = sum(1 for d in model.growth if d.get("op") == "widen" and d.get("task") == data.task_id)
-    if val >= threshold:
-        action = "keep"
-    elif widenings >= trigger.max_widenings:
-        action = "cap reached"
-    else:
-        action = "widen"
-        model.widen(trigger.grow_conv_channels, trigger.grow_hidden)
-    return dict(task=data.task_id, dataset=data.name, after_epoch=epoch + 1, val_accuracy=val,
-                threshold=threshold, action=action, params_total=model.num_parameters(),
-                params_task=model.num_parameters(data.task_id))
+    streams = [endless(d) for d in datasets]
+    report = TaskReport()
+    bar = progress_bar(total=len(order), desc="all tasks", unit="batch", disable=not progress, leave=True)
+    trainer = _Trainer(model, profile, hooks, len(order), device, bar)
+    for t in order:
+        x, y = next(streams[t])
+        trainer(x, y, int(t), datasets[int(t)].name, 0, report)
+    bar.close()
+    report.steps, report.epochs = trainer.step, 1
+    report.train_accuracy = trainer.correct / max(trainer.seen, 1)
+    report.val_accuracy = [evaluate(model, d, "val", device) if d.n_val else None for d in datasets]
+    return report

@@ -34,10 +34,8 @@ tasks' data — a silent source of forgetting even when every weight is frozen.
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import warnings
-from collections.abc import Iterator
 from typing import Literal
 
 import torch
@@ -68,15 +66,6 @@ def check_count(value: object, what: str, minimum: int = 0) -> int:
     return number
 
 
-@contextlib.contextmanager
-def _quiet_if_empty(out_units: int) -> Iterator[None]:
-    """Silence torch's "zero-element tensor" init warning for a zero-growth block."""
-    with warnings.catch_warnings():
-        if out_units == 0:
-            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-        yield
-
-
 class BlockBatchNorm(nn.BatchNorm2d):
     """BatchNorm for one task's units that stops learning for good once frozen.
 
@@ -94,10 +83,8 @@ class BlockBatchNorm(nn.BatchNorm2d):
         # One value per channel (a training batch of one feature vector) has no variance to
         # estimate: normalise it with the running statistics instead of failing.
         use_batch_stats = self.training and not self.frozen and x.numel() > x.shape[1]
-        return F.batch_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias,
-            training=use_batch_stats, momentum=self.momentum, eps=self.eps,
-        )
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=use_batch_stats, momentum=self.momentum, eps=self.eps)
 
 
 class UnitBlock(nn.Module):
@@ -117,10 +104,7 @@ class UnitBlock(nn.Module):
     def __init__(self, unit: nn.Conv2d | nn.Linear, norm: BlockBatchNorm | None = None,
                  adapter: BlockBatchNorm | None = None) -> None:
         super().__init__()
-        self.unit = unit
-        self.norm = norm
-        self.adapter = adapter
-        self.frozen = False
+        self.unit, self.norm, self.adapter, self.frozen = unit, norm, adapter, False
 
     @property
     def out_units(self) -> int:
@@ -144,13 +128,35 @@ class UnitBlock(nn.Module):
         return y if self.norm is None else self.norm(y)
 
 
+@torch.no_grad()
+def _transplant(new: UnitBlock, old: UnitBlock, rows: Tensor | slice = slice(None),
+                columns: Tensor | slice = slice(None)) -> None:
+    """Copy ``old``'s units ``rows`` reading its inputs ``columns`` (weights, bias, BatchNorm parameters and
+    statistics) into the first units and inputs of ``new``; connections from any further inputs start at zero."""
+    weight = old.unit.weight[rows][:, columns]
+    n, m = weight.shape[:2]
+    new.unit.weight[:n, :m] = weight
+    new.unit.weight[:n, m:] = 0.0
+    if old.unit.bias is not None:
+        new.unit.bias[:n] = old.unit.bias[rows]
+    if old.norm is not None:
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(new.norm, name)[:n] = getattr(old.norm, name)[rows]
+        new.norm.num_batches_tracked.copy_(old.norm.num_batches_tracked)
+
+
 class _TaskLayer(nn.Module):
     """What :class:`TaskConv2d` and :class:`TaskLinear` share: blocks, tags and slicing.
 
     ``in_units_per_task[k]`` is how many *input* units task ``k`` contributed (for the
     first layer, whose input is the image, this is ``[in_channels]`` and the image is
     shared by every task). ``task_ids`` tags every *output* unit with its task.
+
+    Every change (grow, widen, compact) builds its new block first and only then swaps
+    it in: a failure while building (out of memory, say) leaves the layer as it was.
     """
+
+    input_dims: int = 0  # 4 for images, 2 for feature vectors (set by subclasses)
 
     def __init__(self, in_units: int, mode: str, shared_input: bool) -> None:
         super().__init__()
@@ -159,7 +165,7 @@ class _TaskLayer(nn.Module):
         self.in_units_per_task: list[int] = [check_count(in_units, "in_units", 1)]
         self.blocks = nn.ModuleList()
         self.register_buffer("task_ids", torch.empty(0, dtype=torch.long))
-        # Subclasses set their own attributes, then call self._add_block(out_units) for task 0.
+        # Subclasses set their own attributes, then call self._add_task(out_units, in_units) for task 0.
 
     # -- bookkeeping -------------------------------------------------------------------
     @property
@@ -170,22 +176,13 @@ class _TaskLayer(nn.Module):
     def out_units_per_task(self) -> list[int]:
         return [block.out_units for block in self.blocks]
 
-    def _block_input_range(self, task_id: int) -> tuple[int, int]:
-        """Input units ``[start, stop)`` that block ``task_id`` reads, within its input."""
-        if self.shared_input:
-            return 0, self.in_units_per_task[0]
-        before = sum(self.in_units_per_task[:task_id])
-        if self.mode == "reuse":
-            return 0, before + self.in_units_per_task[task_id]
-        return 0, self.in_units_per_task[task_id]  # isolate: the input holds only task's own units
-
     def expected_in_units(self, task_id: int) -> int:
-        """How many input units (channels / features) ``forward(x, task_id)`` expects."""
+        """How many input units (channels / features) ``forward(x, task_id)`` expects — and block ``task_id`` reads."""
         if self.shared_input:
             return self.in_units_per_task[0]
         if self.mode == "reuse":
             return sum(self.in_units_per_task[: task_id + 1])
-        return self.in_units_per_task[task_id]
+        return self.in_units_per_task[task_id]  # isolate: the input holds only the task's own units
 
     def active_tasks(self, task_id: int) -> list[int]:
         """The tasks whose units ``task_id`` uses: all ``<= task_id``, or itself alone."""
@@ -199,15 +196,9 @@ class _TaskLayer(nn.Module):
         """Validate a task id against the tasks this layer knows."""
         tid = check_count(task_id, "task_id")
         if tid >= self.num_tasks:
-            raise ValueError(
-                f"task_id {tid} does not exist yet: this layer has {self.num_tasks} task(s), "
-                f"ids 0..{self.num_tasks - 1}. Call grow() to add a task."
-            )
+            raise ValueError(f"task_id {tid} does not exist yet: this layer has {self.num_tasks} task(s), "
+                             f"ids 0..{self.num_tasks - 1}. Call grow() to add a task.")
         return tid
-
-    def _new_block(self, out_units: int, read_units: int, old_units: int = 0) -> UnitBlock:  # pragma: no cover
-        """A block of ``out_units`` reading ``read_units`` inputs, the first ``old_units`` reused."""
-        raise NotImplementedError
 
     def _old_units(self, task_id: int) -> int:
         """How many reused input units of older tasks block ``task_id`` reads (reuse mode)."""
@@ -215,120 +206,92 @@ class _TaskLayer(nn.Module):
             return 0
         return sum(self.in_units_per_task[:task_id])
 
-    def _add_block(self, out_units: int) -> None:
-        task = len(self.blocks)
-        start, stop = self._block_input_range(task)
-        reference = self.blocks[0].unit.weight if self.blocks else None
-        block = self._new_block(out_units, stop - start, self._old_units(task))
+    # -- changes: build the new block, then swap it in ---------------------------------
+    def _build(self, task: int, out_units: int, own_in: int, like: UnitBlock | None = None) -> UnitBlock:
+        """A fresh block for ``task`` (made by the subclass's ``_new_block``): ``out_units`` units reading
+        ``own_in`` inputs of the task (and, in reuse mode, every older task's), where and as the layer is
+        (device, dtype, train/eval). ``like``, the block it replaces, passes on its adapter statistics (the
+        reused inputs did not change). The layer itself is not touched."""
+        old_units = self._old_units(task)
+        read = self.in_units_per_task[0] if self.shared_input else old_units + own_in
+        with warnings.catch_warnings():  # a zero-growth block: no "Initializing zero-element tensors" warning
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            block = self._new_block(out_units, read, old_units)
+        reference = like if like is not None else (self.blocks[0] if self.blocks else None)
         if reference is not None:  # a grown block lives where the model lives
-            block.to(device=reference.device, dtype=reference.dtype)
-        self.blocks.append(block)
-        new_ids = torch.full((out_units,), task, dtype=torch.long, device=self.task_ids.device)
-        self.task_ids = torch.cat([self.task_ids, new_ids])
+            block.to(device=reference.unit.weight.device, dtype=reference.unit.weight.dtype).train(reference.training)
+        if like is not None and like.adapter is not None:
+            block.adapter.load_state_dict(like.adapter.state_dict())
+        return block
+
+    def _swap_in(self, task: int, block: UnitBlock, own_in: int) -> None:
+        """Make ``block`` task ``task``'s (a new task's is appended), with ``own_in`` input units."""
+        older = sum(self.out_units_per_task[:task])  # older tasks' units are tagged first
+        if task == self.num_tasks:
+            self.blocks.append(block)
+            if task and not self.shared_input:
+                self.in_units_per_task.append(own_in)
+        else:
+            self.blocks[task] = block
+            if not self.shared_input:
+                self.in_units_per_task[task] = own_in
+        new_ids = torch.full((block.out_units,), task, dtype=torch.long, device=self.task_ids.device)
+        self.task_ids = torch.cat([self.task_ids[:older], new_ids])
+
+    def _add_task(self, out_units: int, in_units: int) -> None:
+        block = self._build(self.num_tasks, out_units, in_units)
+        for old in self.blocks:
+            old.freeze()
+        self._swap_in(self.num_tasks, block, in_units)
 
     def grow(self, out_units: int, in_units: int = 0) -> int:
-        """Add a block for a new task ("NeuronGenesis"); freeze every existing block.
-
-        Args:
-            out_units: units (filters / neurons) the new task adds to this layer (may be 0).
-            in_units: units the new task added to the *previous* layer (ignored by the
-                first layer, whose input, the image, is shared by all tasks).
-
-        Returns:
-            The new task id.
-        """
+        """Add a block of ``out_units`` units (may be 0) for a new task ("NeuronGenesis") and freeze every
+        existing block; return the new task id. ``in_units``: units the new task added to the *previous*
+        layer (ignored by the first layer, whose input, the image, is shared by all tasks)."""
         out_units = check_count(out_units, "out_units")
         in_units = check_count(in_units, "in_units")
         if self.mode == "isolate" and (out_units == 0 or (in_units == 0 and not self.shared_input)):
-            raise ValueError(
-                "in isolate mode every layer must grow by at least one unit: a task reads only "
-                "its own units, so a layer without any would cut its path"
-            )
-        # Everything is validated above: from here on nothing can fail half-way.
-        for block in self.blocks:
-            block.freeze()
-        if not self.shared_input:
-            self.in_units_per_task.append(in_units)
-        self._add_block(out_units)
+            raise ValueError("in isolate mode every layer must grow by at least one unit: a task reads only "
+                             "its own units, so a layer without any would cut its path")
+        self._add_task(out_units, in_units)
         return self.num_tasks - 1
 
-    def _successor(self, old: UnitBlock, out_units: int) -> UnitBlock:
-        """A fresh block for the newest task with ``out_units`` units, reading the task's current
-        inputs (``in_units_per_task`` already updated), where and as ``old`` is (device, dtype,
-        train/eval); the reused inputs did not change, so ``old``'s adapter statistics carry over.
-        :meth:`widen` and :meth:`compact` then copy the weights they keep."""
-        start, stop = self._block_input_range(self.num_tasks - 1)
-        new = self._new_block(out_units, stop - start, self._old_units(self.num_tasks - 1))
-        new.to(device=self.task_ids.device, dtype=old.unit.weight.dtype).train(old.training)
-        if old.adapter is not None:
-            new.adapter.load_state_dict(old.adapter.state_dict())
-        return new
-
     def widen(self, extra_out: int, extra_in: int = 0) -> None:
-        """Give the newest task more units in this layer, without changing what it computes.
+        """Give the newest task ``extra_out`` more units, without changing what it computes.
 
-        Used by the automatic growth trigger: when the newest task turns out to need
-        more capacity, its block is replaced by a wider copy. Existing weights are
-        copied; connections from the previous layer's new units (``extra_in``) into
-        the existing units start at zero, so the task's current function is preserved
-        (up to float rounding); the new units are initialised like any fresh layer.
-        Older tasks are not touched at all.
+        Its block is replaced by a wider copy: existing weights are copied; connections from
+        the previous layer's new units (``extra_in``) into the existing units start at zero,
+        so the task's function is preserved (up to float rounding); the new units are
+        initialised like any fresh layer. Older tasks are not touched at all.
         """
         extra_out = check_count(extra_out, "extra_out")
         extra_in = 0 if self.shared_input else check_count(extra_in, "extra_in")
         task = self.num_tasks - 1
         old = self.blocks[task]
-        if not self.shared_input:
-            self.in_units_per_task[task] += extra_in
-        new = self._successor(old, old.out_units + extra_out)
-        rows, cols = old.unit.weight.shape[:2]
-        with torch.no_grad():
-            new.unit.weight[:rows, :cols] = old.unit.weight
-            new.unit.weight[:rows, cols:] = 0.0
-            if old.unit.bias is not None:
-                new.unit.bias[:rows] = old.unit.bias
-            if old.norm is not None:
-                for name in ("weight", "bias", "running_mean", "running_var"):
-                    getattr(new.norm, name)[:rows] = getattr(old.norm, name)
-                new.norm.num_batches_tracked.copy_(old.norm.num_batches_tracked)
-        self.blocks[task] = new
-        new_ids = torch.full((extra_out,), task, dtype=torch.long, device=self.task_ids.device)
-        self.task_ids = torch.cat([self.task_ids, new_ids])
+        own_in = 0 if self.shared_input else self.in_units_per_task[task] + extra_in
+        new = self._build(task, old.out_units + extra_out, own_in, like=old)
+        _transplant(new, old)
+        self._swap_in(task, new, own_in)
 
     def compact(self, keep_out: Tensor, keep_in: Tensor | None = None) -> None:
-        """Keep only some units of the newest task ("synaptic pruning"); older tasks untouched.
+        """Keep only the newest task's units ``keep_out`` ("synaptic pruning"); older tasks untouched.
 
-        Args:
-            keep_out: indices (ascending) of the newest task's own output units to keep.
-            keep_in: indices (ascending) of the newest task's own *input* units that the
-                previous layer kept (``None`` for the first layer, whose input is the image).
-
-        The block is replaced by a smaller copy: the kept rows of its weights (and of its
-        BatchNorm parameters and statistics), and, among its input columns, every reused
-        column of older tasks plus the kept columns of its own task. The optimiser must be
-        rebuilt afterwards, as after :meth:`widen`.
+        ``keep_in``: the task's own *input* units the previous layer kept (``None`` for the
+        first layer, whose input is the image); indices ascending. The block is replaced by a
+        smaller copy: the kept rows of its weights (and of its BatchNorm parameters and
+        statistics) and, among its input columns, every reused column of older tasks plus the
+        kept columns of its own task. The optimiser must be rebuilt, as after :meth:`widen`.
         """
         task = self.num_tasks - 1
         old = self.blocks[task]
-        reused = self._old_units(task)  # input columns of older tasks come first (reuse mode)
-        columns = None
+        own_in, columns = (0 if self.shared_input else self.in_units_per_task[task]), slice(None)
         if keep_in is not None and not self.shared_input:
+            reused = self._old_units(task)  # input columns of older tasks come first (reuse mode)
             columns = torch.cat([torch.arange(reused), reused + keep_in.cpu()]).to(old.unit.weight.device)
-            self.in_units_per_task[task] = len(keep_in)
-        new = self._successor(old, len(keep_out))
-        rows = keep_out.to(old.unit.weight.device)
-        with torch.no_grad():
-            weight = old.unit.weight[rows]
-            new.unit.weight.copy_(weight if columns is None else weight[:, columns])
-            if old.unit.bias is not None:
-                new.unit.bias.copy_(old.unit.bias[rows])
-            if old.norm is not None:
-                for name in ("weight", "bias", "running_mean", "running_var"):
-                    getattr(new.norm, name).copy_(getattr(old.norm, name)[rows])
-                new.norm.num_batches_tracked.copy_(old.norm.num_batches_tracked)
-        self.blocks[task] = new
-        kept_ids = torch.full((len(keep_out),), task, dtype=torch.long, device=self.task_ids.device)
-        self.task_ids = torch.cat([self.task_ids[self.task_ids != task], kept_ids])
+            own_in = len(keep_in)
+        new = self._build(task, len(keep_out), own_in, like=old)
+        _transplant(new, old, keep_out.to(old.unit.weight.device), columns)
+        self._swap_in(task, new, own_in)
 
     def forward_parts(self, parts: list[Tensor | None], task_id: int) -> list[Tensor | None]:
         """Run the blocks ``task_id`` uses, keeping every task's units in a separate tensor.
@@ -366,8 +329,6 @@ class _TaskLayer(nn.Module):
             parts = [p if p.shape[1] else None for p in torch.split(x, sizes, dim=1)]
         return cat_parts(self.forward_parts(parts, task_id))
 
-    input_dims: int = 0  # 4 for images, 2 for feature vectors (set by subclasses)
-
     def _check_input(self, x: Tensor, task_id: int) -> None:
         dims = self.input_dims
         what = "a 4-D input (N, C, H, W)" if dims == 4 else "a 2-D input (N, features)"
@@ -377,10 +338,8 @@ class _TaskLayer(nn.Module):
             raise ValueError(f"{type(self).__name__} expects {what}, got shape {tuple(x.shape)}")
         expected = self.expected_in_units(task_id)
         if x.shape[1] != expected:
-            raise ValueError(
-                f"{type(self).__name__}: task {task_id} expects {expected} input units "
-                f"(dim 1), got {x.shape[1]} (input shape {tuple(x.shape)})"
-            )
+            raise ValueError(f"{type(self).__name__}: task {task_id} expects {expected} input units "
+                             f"(dim 1), got {x.shape[1]} (input shape {tuple(x.shape)})")
 
     def extra_repr(self) -> str:
         return f"units_per_task={self.out_units_per_task}, mode={self.mode!r}"
@@ -412,30 +371,20 @@ class TaskConv2d(_TaskLayer):
 
     input_dims = 4
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        padding: int | None = None,
-        batch_norm: bool = True,
-        mode: Mode = "reuse",
-        shared_input: bool = False,
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+                 padding: int | None = None, batch_norm: bool = True, mode: Mode = "reuse",
+                 shared_input: bool = False) -> None:
         super().__init__(in_channels, mode, shared_input)
         self.kernel_size = check_count(kernel_size, "kernel_size", 1)
         self.stride = check_count(stride, "stride", 1)
         self.padding = self.kernel_size // 2 if padding is None else check_count(padding, "padding")
         self.batch_norm = batch_norm
-        self._add_block(check_count(out_channels, "out_channels", 1))
+        self._add_task(check_count(out_channels, "out_channels", 1), self.in_units_per_task[0])
 
     def _new_block(self, out_units: int, read_units: int, old_units: int = 0) -> UnitBlock:
-        with _quiet_if_empty(out_units):
-            conv = nn.Conv2d(read_units, out_units, self.kernel_size, self.stride, self.padding, bias=not self.batch_norm)
+        conv = nn.Conv2d(read_units, out_units, self.kernel_size, self.stride, self.padding, bias=not self.batch_norm)
         return UnitBlock(conv, BlockBatchNorm(out_units) if self.batch_norm else None,
                          BlockBatchNorm(old_units, affine=False) if old_units else None)
-
 
 
 class TaskLinear(_TaskLayer):
@@ -443,28 +392,19 @@ class TaskLinear(_TaskLayer):
 
     Same rules as :class:`TaskConv2d`: block ``k`` holds task ``k``'s neurons, reads
     the input features of tasks ``<= k`` (``"reuse"``) or of task ``k`` only
-    (``"isolate"``), and is frozen as soon as a later task is added.
-
-    ``in_features_per_task`` lets the first dense layer after a convolution say how
-    many flattened features each task's filters contribute (channels × height × width).
+    (``"isolate"``), and is frozen as soon as a later task is added. After a convolution,
+    a task's input features are its filters' flattened maps (channels × height × width).
     """
 
     input_dims = 2
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        mode: Mode = "reuse",
-        shared_input: bool = False,
-    ) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, mode: Mode = "reuse",
+                 shared_input: bool = False) -> None:
         super().__init__(in_features, mode, shared_input)
         self.use_bias = bias
-        self._add_block(check_count(out_features, "out_features", 1))
+        self._add_task(check_count(out_features, "out_features", 1), self.in_units_per_task[0])
 
     def _new_block(self, out_units: int, read_units: int, old_units: int = 0) -> UnitBlock:
-        with _quiet_if_empty(out_units):
-            return UnitBlock(nn.Linear(read_units, out_units, bias=self.use_bias),
-                             adapter=BlockBatchNorm(old_units, affine=False) if old_units else None)
+        return UnitBlock(nn.Linear(read_units, out_units, bias=self.use_bias),
+                         adapter=BlockBatchNorm(old_units, affine=False) if old_units else None)
 

@@ -21,10 +21,11 @@ Continual learning with it:
    own (``mode="isolate"``); old units never read new ones, so old outputs cannot change.
 3. Train the new task with any optimiser. ``apply_task_gradient_mask(task_id)`` after
    ``backward()`` makes sure only that task's parameters carry a gradient.
-
 4. Optionally, before the next ``grow()``: ``model.compact(...)`` ("synaptic pruning")
-   keeps only the newest task's most important units, so the next tasks pay less to
-   read them.
+   keeps only the newest task's most important units (:mod:`synapticnet.pruning` says
+   which), so the next tasks pay less to read them.
+5. Without the task id: ``model.predict(x)`` asks every task (:meth:`all_outputs`) and
+   picks the one the image looks most at home with (:mod:`synapticnet.task_inference`).
 
 What reading old units costs. A new task's dense layer reads every older task's
 features. With ``pooled_size=None`` those are the *flattened* maps (channels × 4 × 4
@@ -40,8 +41,10 @@ statistics are never updated again. Old tasks keep their outputs bit for bit.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,24 +52,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import pruning, task_inference
+from .layers import BlockBatchNorm, TaskConv2d, TaskLinear, UnitBlock, cat_parts, check_count, check_mode
 from .storage import save_torch
-from .layers import BlockBatchNorm, TaskConv2d, TaskLinear, cat_parts, check_count, check_mode
-from . import task_inference
 
-CHECKPOINT_FORMAT = "synapticnet.MultiTaskConvSynapticNet"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "synapticnet.MultiTaskConvSynapticNet", 1
+RUN_CHECKPOINT = "checkpoint.pt"  # in a run folder: {"model": model.checkpoint(), "state": the run's progress}
+# The largest network a checkpoint may describe: anything bigger is refused *before* memory is allocated,
+# so a damaged (or hostile) file cannot make load() reserve gigabytes.
+MAX_UNITS, MAX_CLASSES, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_GROWTH_STEPS = 2048, 100_000, 512, 16, 1000
+MAX_PARAMETERS = 200_000_000
 
 
 def _per_layer(value: int | Sequence[int] | None, default: Sequence[int], what: str) -> list[int]:
     """Expand a growth size (``None``, one int for all layers, or one per layer)."""
-    n = len(default)
     if value is None:
         return [max(1, d // 2) for d in default]
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        if len(value) != n:
-            raise ValueError(f"{what} must have one entry per layer ({n}), got {len(value)}: {list(value)}")
+        if len(value) != len(default):
+            raise ValueError(f"{what} must have one entry per layer ({len(default)}), got {len(value)}: {list(value)}")
         return [check_count(v, f"{what}[{i}]") for i, v in enumerate(value)]
-    return [check_count(value, what)] * n  # one int for every layer (TypeError otherwise)
+    return [check_count(value, what)] * len(default)  # one int for every layer (TypeError otherwise)
 
 
 class _FrozenTask(torch.autograd.Function):
@@ -90,8 +96,7 @@ class TaskView(nn.Module):
 
     def __init__(self, model: "MultiTaskConvSynapticNet", task_id: int) -> None:
         super().__init__()
-        self.model = model
-        self.task_id = model.check_task_id(task_id)
+        self.model, self.task_id = model, model.check_task_id(task_id)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x, task_id=self.task_id)
@@ -121,19 +126,10 @@ class MultiTaskConvSynapticNet(nn.Module):
             to every older task's flattened maps.
     """
 
-    def __init__(
-        self,
-        in_channels: int = 3,
-        conv_channels: Sequence[int] = (32, 64, 128),
-        hidden: Sequence[int] = (256,),
-        num_classes: int = 10,
-        image_size: int = 32,
-        dropout: float = 0.3,
-        mode: str = "reuse",
-        kernel_size: int = 3,
-        pooled_size: int | None = None,
-        dense_mode: str | None = None,
-    ) -> None:
+    def __init__(self, in_channels: int = 3, conv_channels: Sequence[int] = (32, 64, 128),
+                 hidden: Sequence[int] = (256,), num_classes: int = 10, image_size: int = 32, dropout: float = 0.3,
+                 mode: str = "reuse", kernel_size: int = 3, pooled_size: int | None = None,
+                 dense_mode: str | None = None) -> None:
         super().__init__()
         in_channels = check_count(in_channels, "in_channels", 1)
         conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
@@ -146,10 +142,8 @@ class MultiTaskConvSynapticNet(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         downsample = 2 ** len(conv_channels)
         if image_size % downsample:
-            raise ValueError(
-                f"image_size {image_size} must be divisible by 2**{len(conv_channels)} = {downsample} "
-                f"(one 2x2 max-pool per conv layer)"
-            )
+            raise ValueError(f"image_size {image_size} must be divisible by 2**{len(conv_channels)} = {downsample} "
+                             f"(one 2x2 max-pool per conv layer)")
         self.spatial = image_size // downsample  # feature-map side after the last pool
         if pooled_size is not None:
             pooled_size = check_count(pooled_size, "pooled_size", 1)
@@ -168,16 +162,12 @@ class MultiTaskConvSynapticNet(nn.Module):
         self.growth: list[dict[str, Any]] = []  # the grow() / widen() / compact() calls, replayed by load()
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
         self.feature_side = self.spatial if pooled_size is None else pooled_size
-
         widths = [in_channels, *conv_channels]
-        self.convs = nn.ModuleList(
-            TaskConv2d(widths[i], widths[i + 1], kernel_size, mode=mode, shared_input=(i == 0))
-            for i in range(len(conv_channels))
-        )
+        self.convs = nn.ModuleList(TaskConv2d(widths[i], widths[i + 1], kernel_size, mode=mode, shared_input=(i == 0))
+                                   for i in range(len(conv_channels)))
         features = [conv_channels[-1] * self.feature_side**2, *hidden]
-        self.dense = nn.ModuleList(
-            TaskLinear(features[i], features[i + 1], mode=self.dense_mode) for i in range(len(hidden))
-        )
+        self.dense = nn.ModuleList(TaskLinear(features[i], features[i + 1], mode=self.dense_mode)
+                                   for i in range(len(hidden)))
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleList([nn.Linear(features[-1], num_classes)])
         # Per task, an affine-free BatchNorm over the reused old features its head reads
@@ -208,6 +198,11 @@ class MultiTaskConvSynapticNet(nn.Module):
         """All task-gated layers in forward order."""
         return [*self.convs, *self.dense]
 
+    def task_blocks(self, task_id: int) -> tuple[list[UnitBlock], list[UnitBlock]]:
+        """The blocks ``task_id`` created: ``(one per conv layer, one per dense layer)``."""
+        tid = self.check_task_id(task_id)
+        return [conv.blocks[tid] for conv in self.convs], [layer.blocks[tid] for layer in self.dense]
+
     def num_classes(self, task_id: int) -> int:
         """Classes of ``task_id``'s head."""
         return self.heads[self.check_task_id(task_id)].out_features
@@ -216,42 +211,47 @@ class MultiTaskConvSynapticNet(nn.Module):
         """Return ``task_id`` as an int, or raise a ValueError that says which ids exist."""
         tid = check_count(task_id, "task_id")
         if tid >= self.num_tasks:
-            raise ValueError(
-                f"task_id {tid} does not exist: the model has {self.num_tasks} task(s), "
-                f"ids 0..{self.num_tasks - 1}. Call model.grow() to create a new task."
-            )
+            raise ValueError(f"task_id {tid} does not exist: the model has {self.num_tasks} task(s), "
+                             f"ids 0..{self.num_tasks - 1}. Call model.grow() to create a new task.")
         return tid
 
     # -- forward ---------------------------------------------------------------------
-    def features(self, x: Tensor, task_id: int) -> Tensor:
-        """The penultimate features that ``task_id``'s head reads."""
-        tid = self.check_task_id(task_id)
-        self._check_images(x)
-        # Each task's units travel as a separate tensor ("part") so that frozen units
-        # never enter the backward pass; see TaskConv2d.forward_parts.
+    # One forward pass in two halves, which features(), shared_features() and all_outputs()
+    # combine. Each task's units travel as a separate tensor ("part") so that frozen units
+    # never enter the backward pass; see TaskConv2d.forward_parts.
+    def _conv_features(self, x: Tensor, task_id: int, shared: list[Tensor] | None = None) -> list[Tensor | None]:
+        """Conv layers → one feature vector per task that ``task_id`` uses (``None``: no units there).
+
+        Every conv is followed by ReLU and 2×2 max-pooling; the last maps are flattened
+        (channel-major), average-pooled first if ``pooled_size`` is set. ``shared``, if
+        given, collects task 0's maps after every conv layer, averaged over space.
+        """
         parts: list[Tensor | None] = [x]
         for conv in self.convs:
-            parts = [None if p is None else F.max_pool2d(F.relu(p), 2) for p in conv.forward_parts(parts, tid)]
-        parts = [None if p is None else self._flatten(p) for p in parts]
-        if self.dense_mode == "isolate" and self.config["mode"] == "reuse" and self.dense:
-            parts = parts[-1:]  # the dense layers read this task's own features only
-        for layer in self.dense:
-            parts = [None if p is None else self.dropout(F.relu(p)) for p in layer.forward_parts(parts, tid)]
-        return self._head_input(parts, tid)
-
-    def _flatten(self, maps: Tensor) -> Tensor:
-        """Conv maps → feature vectors (channel-major), average-pooled first if configured."""
+            parts = [None if p is None else F.max_pool2d(F.relu(p), 2) for p in conv.forward_parts(parts, task_id)]
+            if shared is not None:
+                shared.append(parts[0].mean(dim=(2, 3)))
         if self.config["pooled_size"] is not None:
-            maps = F.adaptive_avg_pool2d(maps, self.config["pooled_size"])
-        return torch.flatten(maps, 1)
+            parts = [None if p is None else F.adaptive_avg_pool2d(p, self.config["pooled_size"]) for p in parts]
+        return [None if p is None else torch.flatten(p, 1) for p in parts]
 
     def _head_input(self, parts: list[Tensor | None], task_id: int) -> Tensor:
-        """What the head reads: reused old features (re-normalised for this task) + its own."""
+        """Dense layers → what ``task_id``'s head reads: reused old features (re-normalised for this task) + its own."""
+        if self.dense_mode == "isolate" and self.dense:
+            parts = parts[-1:]  # the dense layers read this task's own conv features only
+        for layer in self.dense:
+            parts = [None if p is None else self.dropout(F.relu(p)) for p in layer.forward_parts(parts, task_id)]
         old = [p for p in parts[:-1] if p is not None]
         if not old:  # task 0, or isolate mode
             return parts[-1]
         old_features = self.head_adapters[task_id](cat_parts(old))
         return old_features if parts[-1] is None else torch.cat([old_features, parts[-1]], dim=1)
+
+    def features(self, x: Tensor, task_id: int) -> Tensor:
+        """The penultimate features that ``task_id``'s head reads."""
+        tid = self.check_task_id(task_id)
+        self._check_images(x)
+        return self._head_input(self._conv_features(x, tid), tid)
 
     def forward(self, x: Tensor, task_id: int) -> Tensor:
         """Logits of task ``task_id`` for images ``x`` of shape (N, C, H, W)."""
@@ -265,7 +265,48 @@ class MultiTaskConvSynapticNet(nn.Module):
             logits = _FrozenTask.apply(logits, torch.zeros((), device=logits.device, requires_grad=True), message)
         return logits
 
-    # -- without the task id ----------------------------------------------------------
+    def _check_images(self, x: Tensor) -> None:
+        c, s = self.config["in_channels"], self.config["image_size"]
+        if not isinstance(x, Tensor):
+            raise TypeError(f"expected a torch.Tensor of shape (N, {c}, {s}, {s}), got {type(x).__name__}")
+        weight = self.heads[0].weight
+        if x.dtype != weight.dtype:
+            hint = ("convert and normalise it first (TaskDataset does: its batches are float32, normalised)"
+                    if not x.is_floating_point() else f"use x.to({weight.dtype}) (or model.to({x.dtype}))")
+            raise TypeError(f"the model computes in {weight.dtype} but the images are {x.dtype}: {hint}")
+        if x.dim() != 4 or x.shape[1] != c or x.shape[2] != s or x.shape[3] != s:
+            raise ValueError(f"expected images of shape (N, {c}, {s}, {s}), got {tuple(x.shape)}"
+                             + (" — a single image needs a batch dimension: x.unsqueeze(0)" if x.dim() == 3 else ""))
+
+    # -- every task at once, without the task id ------------------------------------------
+    def shared_features(self, x: Tensor) -> Tensor:
+        """``g(x)``: task 0's conv maps after every conv layer, averaged over space and concatenated.
+
+        Task 0's units read nothing but the image and are frozen once task 1 exists, so
+        every task — in ``reuse`` and ``isolate`` mode alike — sees the same ``g(x)``.
+        """
+        self._check_images(x)
+        shared: list[Tensor] = []
+        self._conv_features(x, 0, shared)
+        return torch.cat(shared, dim=1)
+
+    def all_outputs(self, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """``(shared_features(x), [(features(x, t), logits of task t) for every task t])``, computed together.
+
+        Asking every task is what task inference costs: ``T`` forward passes instead of one.
+        In ``reuse`` mode the conv layers are shared: the newest task's conv pass computes
+        every older task's filters too (old units never read new ones, so they compute the
+        same thing whoever asks), and only the dense layers and heads run once per task.
+        """
+        T = self.num_tasks
+        if self.config["mode"] != "reuse":  # isolate: every task has its own column, nothing to share
+            return self.shared_features(x), [(f, self.heads[t](f)) for t in range(T) for f in (self.features(x, t),)]
+        self._check_images(x)
+        shared: list[Tensor] = []
+        parts = self._conv_features(x, T - 1, shared)  # every task's filters, one part per task, task 0's first
+        features = [self._head_input(parts[: t + 1], t) for t in range(T)]
+        return torch.cat(shared, dim=1), [(f, self.heads[t](f)) for t, f in enumerate(features)]
+
     def infer_task(self, x: Tensor, scorer: str = task_inference.DEFAULT_SCORER) -> Tensor:
         """The task every image of ``x`` most likely belongs to (LongTensor, shape (N,)), no task id given.
 
@@ -282,28 +323,9 @@ class MultiTaskConvSynapticNet(nn.Module):
         """``(task ids, class labels within the task)`` for images ``x`` — the class-incremental answer."""
         return task_inference.predict(self, x, scorer)
 
-    def _check_images(self, x: Tensor) -> None:
-        c, s = self.config["in_channels"], self.config["image_size"]
-        if not isinstance(x, Tensor):
-            raise TypeError(f"expected a torch.Tensor of shape (N, {c}, {s}, {s}), got {type(x).__name__}")
-        weight = self.heads[0].weight
-        if x.dtype != weight.dtype:
-            hint = ("convert and normalise it first (TaskDataset does: its batches are float32, normalised)"
-                    if not x.is_floating_point() else f"use x.to({weight.dtype}) (or model.to({x.dtype}))")
-            raise TypeError(f"the model computes in {weight.dtype} but the images are {x.dtype}: {hint}")
-        if x.dim() != 4 or x.shape[1] != c or x.shape[2] != s or x.shape[3] != s:
-            raise ValueError(
-                f"expected images of shape (N, {c}, {s}, {s}), got {tuple(x.shape)}"
-                + (" — a single image needs a batch dimension: x.unsqueeze(0)" if x.dim() == 3 else "")
-            )
-
     # -- growth ----------------------------------------------------------------------
-    def grow(
-        self,
-        num_classes: int,
-        grow_conv_channels: int | Sequence[int] | None = None,
-        grow_hidden: int | Sequence[int] | None = None,
-    ) -> int:
+    def grow(self, num_classes: int, grow_conv_channels: int | Sequence[int] | None = None,
+             grow_hidden: int | Sequence[int] | None = None) -> int:
         """NeuronGenesis: add a task. Returns the new task id.
 
         Every existing parameter is frozen; every conv and hidden layer gets a block of
@@ -313,51 +335,30 @@ class MultiTaskConvSynapticNet(nn.Module):
         mode (the new task then relies on frozen features there). Old outputs are
         unchanged bit for bit, because old units never read new ones.
 
-        All arguments are checked before anything changes: a rejected call leaves the
-        model exactly as it was.
+        A rejected call (say, zero growth where a task reads only its own units) leaves the
+        model exactly as it was — and so does one that fails half-way (out of memory).
         """
         num_classes = check_count(num_classes, "num_classes", 1)
         conv_growth = _per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
         hidden_growth = _per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
-        isolated = conv_growth if self.config["mode"] == "isolate" else []
-        if self.dense_mode == "isolate" and self.dense:
-            isolated = isolated + conv_growth[-1:] + hidden_growth  # dense layers read the task's own last conv units
-        if 0 in isolated:
-            raise ValueError(
-                "isolate mode needs at least one new unit in every isolated layer (a task reads only its own units "
-                f"there); got grow_conv_channels={conv_growth}, grow_hidden={hidden_growth}"
-            )
-        reference = self.heads[0].weight  # new parameters go where the model is
-
-        previous = 0
-        for conv, g in zip(self.convs, conv_growth):
-            conv.grow(g, in_units=previous)
-            previous = g
-        previous *= self.feature_side**2  # flattened features contributed by the new filters
-        for layer, g in zip(self.dense, hidden_growth):
-            layer.grow(g, in_units=previous)
-            previous = g
-        for head in self.heads:
-            head.requires_grad_(False)
-            head.weight.grad = head.bias.grad = None
-        for adapter in self.head_adapters:
-            adapter.frozen = True
-        new_task = self.num_tasks
-        head_inputs = self._head_in_features(new_task)
-        self.heads.append(nn.Linear(head_inputs, num_classes).to(reference.device, reference.dtype))
-        reused = self._head_in_features(new_task) - self._head_own_features(new_task)
-        adapter = BlockBatchNorm(reused, affine=False) if reused > 0 else nn.Identity()
-        self.head_adapters.append(adapter.to(reference.device, reference.dtype))
-        self.growth.append(
-            dict(op="grow", num_classes=num_classes, grow_conv_channels=conv_growth, grow_hidden=hidden_growth)
-        )
+        new_task, reference = self.num_tasks, self.heads[0].weight  # new parameters go where the model is
+        with self._all_or_nothing():
+            self._grow_layers("grow", conv_growth, hidden_growth)
+            for head in self.heads:
+                head.requires_grad_(False)
+                head.weight.grad = head.bias.grad = None
+            for adapter in self.head_adapters:
+                adapter.frozen = True
+            reused, own = self._head_inputs(new_task)
+            self.heads.append(nn.Linear(reused + own, num_classes).to(reference.device, reference.dtype))
+            adapter = BlockBatchNorm(reused, affine=False) if reused > 0 else nn.Identity()
+            self.head_adapters.append(adapter.to(reference.device, reference.dtype).train(self.training))
+            self.growth.append(dict(op="grow", num_classes=num_classes, grow_conv_channels=conv_growth,
+                                    grow_hidden=hidden_growth))
         return new_task
 
-    def widen(
-        self,
-        grow_conv_channels: int | Sequence[int] | None = None,
-        grow_hidden: int | Sequence[int] | None = None,
-    ) -> int:
+    def widen(self, grow_conv_channels: int | Sequence[int] | None = None,
+              grow_hidden: int | Sequence[int] | None = None) -> int:
         """Give the *newest* task more units in every layer (no new task, no new head).
 
         This is what the automatic growth trigger calls when a task turns out to be
@@ -368,68 +369,69 @@ class MultiTaskConvSynapticNet(nn.Module):
         """
         conv_growth = _per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
         hidden_growth = _per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
-        previous = 0
-        for conv, g in zip(self.convs, conv_growth):
-            conv.widen(g, extra_in=previous)
-            previous = g
-        previous *= self.feature_side**2
-        for layer, g in zip(self.dense, hidden_growth):
-            layer.widen(g, extra_in=previous)
-            previous = g
-        task = self.trainable_task
-        old = self.heads[task]
-        head = nn.Linear(self._head_in_features(task), old.out_features).to(old.weight.device, old.weight.dtype)
-        with torch.no_grad():
-            head.weight.zero_()
-            head.weight[:, : old.in_features] = old.weight
-            head.bias.copy_(old.bias)
-        self.heads[task] = head
-        self.growth.append(dict(op="widen", task=task, grow_conv_channels=conv_growth, grow_hidden=hidden_growth))
+        task, old = self.trainable_task, self.heads[self.trainable_task]
+        with self._all_or_nothing():
+            self._grow_layers("widen", conv_growth, hidden_growth)
+            head = nn.Linear(sum(self._head_inputs(task)), old.out_features).to(old.weight.device, old.weight.dtype)
+            with torch.no_grad():
+                head.weight.zero_()
+                head.weight[:, : old.in_features] = old.weight
+                head.bias.copy_(old.bias)
+            self.heads[task] = head
+            self.growth.append(dict(op="widen", task=task, grow_conv_channels=conv_growth, grow_hidden=hidden_growth))
         return task
 
-    # -- compaction ("synaptic pruning") ----------------------------------------------
-    def unit_importance(self) -> tuple[list[Tensor], list[Tensor]]:
-        """How much each unit of the newest task matters: ``(per conv layer, per dense layer)``.
+    def _grow_layers(self, op: str, conv_growth: list[int], hidden_growth: list[int]) -> None:
+        """``layer.grow`` or ``layer.widen`` on every layer, each told how many units the previous layer added."""
+        previous = 0
+        for i, (layer, g) in enumerate(zip(self.task_layers, conv_growth + hidden_growth)):
+            if i == len(self.convs):
+                previous *= self.feature_side**2  # flattened features contributed by the new filters
+            getattr(layer, op)(g, previous)
+            previous = g
 
-        * A **filter** is as important as the scale its BatchNorm gives it, ``|γ|``
-          (network slimming, Liu et al. 2017): BatchNorm standardises the filter's
-          output, so ``γ`` alone decides how loudly the filter speaks to the next layer.
-          (Without BatchNorm: the L2 norm of the filter's weights.)
-        * A **neuron** of a dense layer has no BatchNorm; its importance is the product of
-          the L2 norms of its incoming and its outgoing weights (into the task's next dense
-          layer, or into its head) — a neuron that hears little or says little matters little.
+    def _head_inputs(self, task_id: int) -> tuple[int, int]:
+        """``(reused older features, own features)`` that ``task_id``'s head reads."""
+        last, side2 = (self.dense[-1], 1) if self.dense else (self.convs[-1], self.feature_side**2)
+        own = last.blocks[task_id].out_units * side2
+        return last.out_units_for(task_id) * side2 - own, own
+
+    @contextlib.contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Complete a change of the network's structure, or undo all of it if it fails half-way.
+
+        grow(), widen() and compact() replace blocks layer by layer; should the third layer
+        fail (out of memory, Ctrl-C), the first two are put back: same modules, sizes, tags,
+        frozen flags and gradients as before the call.
         """
-        task = self.trainable_task
-        conv = []
-        for layer in self.convs:
-            block = layer.blocks[task]
-            norm = block.norm.weight if block.norm is not None else block.unit.weight.flatten(1).norm(dim=1)
-            conv.append(norm.detach().abs().float().cpu())
-        dense = []
-        for i, layer in enumerate(self.dense):
-            block = layer.blocks[task]
-            incoming = block.unit.weight.detach().norm(dim=1)
-            if i + 1 < len(self.dense):
-                nxt = self.dense[i + 1].blocks[task].unit.weight
-                first = self.dense[i + 1]._old_units(task)
-            else:
-                nxt = self.heads[task].weight
-                first = nxt.shape[1] - block.out_units  # the head reads [reused old features, own]
-            outgoing = nxt.detach()[:, first:first + block.out_units].norm(dim=0)
-            dense.append((incoming * outgoing).float().cpu())
-        return conv, dense
+        # Every module's attributes (its submodules, buffers, sizes, flags) and every parameter's gradient.
+        saved = [(m, {k: copy.copy(v) if isinstance(v, (dict, list)) else v for k, v in vars(m).items()})
+                 for m in self.modules()]
+        params = [(p, p.requires_grad, p.grad) for p in self.parameters()]
+        try:
+            yield
+        except BaseException:
+            for module, attributes in saved:
+                vars(module).clear()
+                vars(module).update(attributes)
+            for p, requires_grad, grad in params:
+                p.requires_grad_(requires_grad)
+                p.grad = grad
+            raise
 
+    # -- compaction ("synaptic pruning") ----------------------------------------------
     def compact(self, conv_channels: Sequence[int], hidden: Sequence[int] = (),
-                scores: tuple[Sequence[Tensor], Sequence[Tensor]] | None = None) -> int:
+                scores: pruning.Scores | None = None) -> int:
         """Synaptic pruning: keep the newest task's most important units; return parameters removed.
 
         ``conv_channels[i]`` / ``hidden[i]`` is how many of the newest task's own units
-        layer ``i`` keeps (by :meth:`unit_importance`, the most important first, in their
-        original order). ``scores`` replaces that criterion: ``(per conv layer, per dense
-        layer)`` tensors with one score per unit of the newest task, higher = kept first. Call it after the task is trained and *before* the next
-        ``grow()`` freezes it, then fine-tune briefly: the removed units' contributions
-        are gone, so the task's accuracy usually dips a little. The optimiser must be
-        rebuilt (the task's blocks are new, smaller parameters).
+        layer ``i`` keeps: the most important (:func:`synapticnet.pruning.unit_importance`),
+        in their original order. ``scores`` replaces that criterion: ``(per conv layer, per
+        dense layer)`` tensors with one score per unit of the newest task, higher = kept first.
+        Call it after the task is trained and *before* the next ``grow()`` freezes it, then
+        fine-tune briefly: the removed units' contributions are gone, so the task's accuracy
+        usually dips a little. The optimiser must be rebuilt (the task's blocks are new,
+        smaller parameters).
 
         Older tasks are not touched (bit for bit): only the newest task's blocks and head
         change. Every argument is checked first — a rejected call leaves the model as it
@@ -437,66 +439,29 @@ class MultiTaskConvSynapticNet(nn.Module):
         as in :meth:`grow`) and the units the task has now.
         """
         task = self.trainable_task
-        sizes = []
-        for layers, wanted, what in ((self.convs, conv_channels, "conv_channels"), (self.dense, hidden, "hidden")):
-            if isinstance(wanted, (str, bytes)) or not isinstance(wanted, Sequence):
-                raise TypeError(f"{what} must be a sequence of {len(layers)} integers, got {wanted!r}")
-            if len(wanted) != len(layers):
-                raise ValueError(f"{what} must have one entry per layer ({len(layers)}), got {len(wanted)}: {list(wanted)}")
-            minimum = 0 if (layers[0].mode == "reuse" and task > 0) else 1
-            for i, (layer, k) in enumerate(zip(layers, wanted)):
-                k = check_count(k, f"{what}[{i}]", minimum)
-                have = layer.blocks[task].out_units
-                if k > have:
-                    raise ValueError(f"{what}[{i}] = {k}, but task {task} has only {have} units in that layer; "
-                                     "compact() can only remove units (use widen() to add some)")
-                sizes.append(k)
-        if self.dense and self.dense_mode == "isolate" and sizes[len(self.convs) - 1] == 0:
-            raise ValueError("the last conv layer must keep at least one unit: this task's dense layers read "
-                             "only its own conv units (dense_mode='isolate')")
-        if scores is not None:
-            expected = [layer.blocks[task].out_units for layer in self.task_layers]
-            given = [len(s) for part in scores for s in part]
-            if given != expected:
-                raise ValueError(f"scores must hold one value per unit of task {task} in each layer: "
-                                 f"expected lengths {expected}, got {given}")
-        before = self.num_parameters()
-        conv_importance, dense_importance = self.unit_importance() if scores is None else map(list, scores)
-        conv_importance = [torch.as_tensor(s, dtype=torch.float32).cpu() for s in conv_importance]
-        dense_importance = [torch.as_tensor(s, dtype=torch.float32).cpu() for s in dense_importance]
-        keep = [scores.argsort(descending=True, stable=True)[:k].sort().values
-                for scores, k in zip(conv_importance + dense_importance, sizes)]
-        conv_keep, dense_keep = keep[: len(self.convs)], keep[len(self.convs):]
-        previous = None
-        for layer, kept in zip(self.convs, conv_keep):
-            layer.compact(kept, previous)
-            previous = kept
-        side2 = self.feature_side**2  # channel c of the last conv gives features c*side² … c*side²+side²-1
-        previous = (previous[:, None] * side2 + torch.arange(side2)).flatten()
-        for layer, kept in zip(self.dense, dense_keep):
-            layer.compact(kept, previous)
-            previous = kept
-        old_head = self.heads[task]
-        reused = self._head_in_features(task) - self._head_own_features(task)  # old features: unchanged
-        columns = torch.cat([torch.arange(reused), reused + previous]).to(old_head.weight.device)
-        head = nn.Linear(len(columns), old_head.out_features).to(old_head.weight.device, old_head.weight.dtype)
-        with torch.no_grad():
-            head.weight.copy_(old_head.weight[:, columns])
-            head.bias.copy_(old_head.bias)
-        self.heads[task] = head
-        self.growth.append(dict(op="compact", task=task, conv_channels=sizes[: len(self.convs)],
-                                hidden=sizes[len(self.convs):]))
+        keep = pruning.units_to_keep(self, conv_channels, hidden, scores)  # checks every argument first
+        sizes, before = [len(kept) for kept in keep], self.num_parameters()
+        with self._all_or_nothing():
+            previous = None
+            for layer, kept in zip(self.convs, keep):
+                layer.compact(kept, previous)
+                previous = kept
+            side2 = self.feature_side**2  # channel c of the last conv gives features c*side² … c*side²+side²-1
+            previous = (previous[:, None] * side2 + torch.arange(side2)).flatten()
+            for layer, kept in zip(self.dense, keep[len(self.convs):]):
+                layer.compact(kept, previous)
+                previous = kept
+            old = self.heads[task]
+            reused = self._head_inputs(task)[0]  # the older tasks' features: unchanged
+            columns = torch.cat([torch.arange(reused), reused + previous]).to(old.weight.device)
+            head = nn.Linear(len(columns), old.out_features).to(old.weight.device, old.weight.dtype)
+            with torch.no_grad():
+                head.weight.copy_(old.weight[:, columns])
+                head.bias.copy_(old.bias)
+            self.heads[task] = head
+            self.growth.append(dict(op="compact", task=task, conv_channels=sizes[: len(self.convs)],
+                                    hidden=sizes[len(self.convs):]))
         return before - self.num_parameters()
-
-    def _head_in_features(self, task_id: int) -> int:
-        if self.dense:
-            return self.dense[-1].out_units_for(task_id)
-        return self.convs[-1].out_units_for(task_id) * self.feature_side**2
-
-    def _head_own_features(self, task_id: int) -> int:
-        if self.dense:
-            return self.dense[-1].blocks[task_id].out_units
-        return self.convs[-1].blocks[task_id].out_units * self.feature_side**2
 
     # -- gradient masking ------------------------------------------------------------
     def task_parameters(self, task_id: int) -> list[nn.Parameter]:
@@ -515,10 +480,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         """
         tid = self.check_task_id(task_id)
         if tid != self.trainable_task:
-            raise ValueError(
-                f"task {tid} is frozen; only the newest task ({self.trainable_task}) can be trained. "
-                "Old tasks are kept exactly as they were learned."
-            )
+            raise ValueError(f"task {tid} is frozen; only the newest task ({self.trainable_task}) can be trained. "
+                             "Old tasks are kept exactly as they were learned.")
         own = {id(p) for p in self.task_parameters(tid)}
         for p in self.parameters():
             if id(p) not in own:
@@ -534,13 +497,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         if task_id is None:
             return sum(p.numel() for p in self.parameters())
         tid = self.check_task_id(task_id)
-        used = sum(
-            p.numel()
-            for layer in self.task_layers
-            for k in layer.active_tasks(tid)
-            for p in layer.blocks[k].parameters()
-        )
-        return used + sum(p.numel() for p in self.heads[tid].parameters())
+        used = [self.heads[tid]] + [layer.blocks[k] for layer in self.task_layers for k in layer.active_tasks(tid)]
+        return sum(p.numel() for module in used for p in module.parameters())
 
     def parameters_per_task(self) -> list[int]:
         """Parameters created by each task (task 0's network, then what each grow() added)."""
@@ -553,10 +511,8 @@ class MultiTaskConvSynapticNet(nn.Module):
     # -- checkpoints -----------------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
         """Everything needed to rebuild the model: config, growth history and weights."""
-        return dict(
-            format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, config=self.config,
-            growth=self.growth, state_dict=self.state_dict(),
-        )
+        return dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, config=self.config, growth=self.growth,
+                    state_dict=self.state_dict())
 
     def save(self, path: str | os.PathLike) -> None:
         """Save atomically: write a temporary file next to ``path``, then rename it.
@@ -566,43 +522,88 @@ class MultiTaskConvSynapticNet(nn.Module):
         save_torch(self.checkpoint(), path)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: dict[str, Any], source: str = "checkpoint") -> "MultiTaskConvSynapticNet":
-        """Rebuild a model (grown shapes, task ids, frozen blocks) from :meth:`checkpoint`."""
-        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(
-                f"{source} is not a SynapticNet checkpoint: expected a dict with "
-                f"format={CHECKPOINT_FORMAT!r} as written by MultiTaskConvSynapticNet.save()"
-            )
-        if checkpoint.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"{source} has checkpoint version {checkpoint.get('version')!r}; "
-                             f"this code reads version {CHECKPOINT_VERSION}")
-        try:
-            model = cls(**checkpoint["config"])
-            for step in checkpoint["growth"]:
-                step = dict(step)
-                step.pop("task", None)  # widen() and compact() always act on the newest task
-                op = step.pop("op")
-                if op not in ("grow", "widen", "compact"):
-                    raise ValueError(f"unknown growth operation {op!r}")
-                getattr(model, op)(**step)  # replay grow() / widen() / compact() in order
-            model.load_state_dict(checkpoint["state_dict"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ValueError(f"{source} is damaged: its config and growth record do not rebuild the network its "
-                             f"weights belong to ({first[:200]})") from error
-        return model
-
-    @classmethod
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "MultiTaskConvSynapticNet":
-        """Load a model saved with :meth:`save` (safe: ``weights_only`` unpickling)."""
+        """Load what was trained — the one call for it, whatever wrote it.
+
+        ``path`` is a file written by :meth:`save`, a run's ``checkpoint.pt`` (a dict whose
+        ``"model"`` entry is :meth:`checkpoint`, next to the run's own ``"state"``), or a run
+        folder holding one. The network comes back with every task grown, frozen and trained
+        as it was, task-inference statistics included. Unpickling is safe (``weights_only``)
+        and the contents are checked as in :meth:`from_checkpoint`.
+        """
         path = Path(path)
+        path = path / RUN_CHECKPOINT if path.is_dir() else path
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path}")
         try:
             checkpoint = torch.load(path, map_location=map_location, weights_only=True)
         except Exception as error:  # not a torch file at all, or truncated
-            raise ValueError(
-                f"{path} is not a SynapticNet checkpoint (torch.load failed: {type(error).__name__}: "
-                f"{str(error).splitlines()[0] if str(error) else ''})"
-            ) from error
+            raise ValueError(f"{path} is not a SynapticNet checkpoint (torch.load failed: {type(error).__name__}: "
+                             f"{str(error).splitlines()[0] if str(error) else ''})") from error
         return cls.from_checkpoint(checkpoint, source=str(path))
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any], source: str = "checkpoint") -> "MultiTaskConvSynapticNet":
+        """Rebuild a model (grown shapes, task ids, frozen blocks) from :meth:`checkpoint` (or a run's checkpoint).
+
+        Nothing in it is trusted: a record that does not rebuild the network its weights belong
+        to, holds NaN/inf weights, or describes an implausibly large network (beyond a ``MAX_*``
+        bound) is refused with a ``ValueError`` — the last before memory is allocated for it.
+        """
+        if isinstance(checkpoint, dict) and "format" not in checkpoint and isinstance(checkpoint.get("model"), dict):
+            checkpoint = checkpoint["model"]  # a run's checkpoint: the model next to the run's state
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{source} is not a SynapticNet checkpoint: expected a dict with "
+                             f"format={CHECKPOINT_FORMAT!r} as written by MultiTaskConvSynapticNet.save()")
+        if checkpoint.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"{source} has checkpoint version {checkpoint.get('version')!r}; "
+                             f"this code reads version {CHECKPOINT_VERSION}")
+        config, growth, state = (checkpoint.get(key) for key in ("config", "growth", "state_dict"))
+        lengths = [len(v) for v in (config.values() if isinstance(config, dict) else ()) if isinstance(v, (list, tuple))]
+        if (isinstance(growth, list) and len(growth) > MAX_GROWTH_STEPS) or max(lengths, default=0) > MAX_LAYERS:
+            raise ValueError(f"{source} is damaged or implausible: more than {MAX_GROWTH_STEPS} growth steps or "
+                             f"{MAX_LAYERS} layers; refusing to build it")
+        for name, value in (state.items() if isinstance(state, dict) else ()):
+            if isinstance(value, Tensor) and value.is_floating_point() and not bool(value.isfinite().all()):
+                raise ValueError(f"{source} holds NaN or inf in {name}: the training that wrote it diverged, or the "
+                                 "file is damaged; refusing to load it")
+        try:
+            with torch.device("meta"):  # shapes without memory: is the network it describes plausible at all?
+                implausible = _implausible(cls._rebuild(checkpoint, compact=False))  # (compact() only shrinks)
+            if not implausible:
+                model = cls._rebuild(checkpoint)
+                model.load_state_dict(state)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"{source} is damaged: its config and growth record do not rebuild the network its "
+                             f"weights belong to ({first[:200]})") from error
+        if implausible:
+            raise ValueError(f"{source} is damaged or implausible: it asks for {implausible}; refusing to build it")
+        return model
+
+    @classmethod
+    def _rebuild(cls, checkpoint: dict[str, Any], compact: bool = True) -> "MultiTaskConvSynapticNet":
+        """A fresh model of the checkpoint's config, its grow() / widen() / compact() calls replayed in order."""
+        model = cls(**checkpoint["config"])
+        for step in checkpoint["growth"]:
+            step = dict(step)
+            step.pop("task", None)  # widen() and compact() always act on the newest task
+            op = step.pop("op")
+            if op not in ("grow", "widen", "compact"):
+                raise ValueError(f"unknown growth operation {op!r}")
+            if compact or op != "compact":
+                getattr(model, op)(**step)
+        return model
+
+
+def _implausible(model: MultiTaskConvSynapticNet) -> str:
+    """What makes the network ``model`` describes too large to believe ("" if nothing does)."""
+    units = [model.config["in_channels"]] + [b.out_units for layer in model.task_layers for b in layer.blocks]
+    for what, value, limit in (("image_size", model.config["image_size"], MAX_IMAGE_SIZE),
+                               ("layers", max(len(model.convs), len(model.dense)), MAX_LAYERS),
+                               ("units in one block", max(units), MAX_UNITS),
+                               ("classes in one head", max(head.out_features for head in model.heads), MAX_CLASSES),
+                               ("parameters", model.num_parameters(), MAX_PARAMETERS)):
+        if value > limit:
+            return f"{what} {value:,} (at most {limit:,})"
+    return ""

@@ -9,6 +9,18 @@
   every notebook in about 30 minutes on a 2-core CPU. The committed figures use it, and
   it is the default everywhere — on a GPU too, where it is estimated to take minutes (each
   notebook prints its measured CPU time and a T4 estimate).
+
+  Its recipe is conv-reuse + compaction: new filters read every frozen older channel, the
+  dense layers only the task's own maps, and every task is compacted to the smallest width
+  within 1 point of its own full-width validation accuracy (fine-tune capped at 150 steps).
+  It was chosen from the accuracy-parameter front (``make front``, ``figures/growth_front.json``);
+  the README's "Growth that pays" section gives the numbers behind that choice. Earlier
+  measurements (CIFAR-10 as the second task, 4 epochs): plain reuse 75.9 % in 535 s vs
+  isolate 77.4 % in 246 s; flip-only augmentation (77.7 %) beat random crop + flip (74.7 %)
+  at a few epochs; dropout 0.1 beat 0.3 with label smoothing.
+* ``student`` uses the cpu recipe with 8,000 training images per task, 2/3/6 epochs
+  (MNIST/Fashion-MNIST/CIFAR) and a 40-step compaction fine-tune (5,000 images and 1/2/4
+  epochs left MNIST at 78 % in 1.1 min: too little for a lesson).
 * ``full``    — capacity and epochs comparable to the original design (18.6 M parameters
   after four tasks): a GPU, hours, and only when asked for (``SYNAPTICNET_PROFILE=full``).
 
@@ -16,7 +28,9 @@ Choose one with the environment variable ``SYNAPTICNET_PROFILE`` (notebooks, ``m
 reproduce PROFILE=...``) or ``--profile`` (the command line).
 
 A profile only holds numbers; :mod:`synapticnet.run` does the same thing with any of
-them. Per-dataset settings (epochs, growth) are looked up by dataset *family*, so the
+them. **Budgets** (:data:`BUDGETS`, :func:`budget`) are the named, smaller variants of a
+profile that single notebooks and studies train with (fewer images, a narrower network):
+this module is the one place where any training size is set. Per-dataset settings (epochs, growth) are looked up by dataset *family*, so the
 synthetic stand-in ``synthetic_cifar10`` gets the settings of ``cifar10``.
 """
 
@@ -31,6 +45,13 @@ from typing import Any
 REAL_TASKS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 # A run's seed: 0 … MAX_SEED. Per-task seeds are seed * 1000 + task, far inside torch.manual_seed's range.
 MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: object) -> int:
+    """A run's seed: an integer in ``0 … 2**32 - 1`` (the one place this range is checked), else a ``ValueError``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in 0 … {MAX_SEED} (2**32 - 1), got {seed!r}")
+    return seed
 SYNTHETIC_TASKS: tuple[str, ...] = tuple(f"synthetic_{name}" for name in REAL_TASKS)
 
 
@@ -41,7 +62,7 @@ def family(dataset: str) -> str:
     ``split_cifar10/3`` and ``synthetic_split_cifar10/3`` → ``cifar10``,
     ``permuted_mnist/2`` → ``mnist``, ``split_cifar100/4`` → ``cifar100``.
     """
-    from .streams import base_dataset  # imported here: this module stays free of torch until needed
+    from .data.streams import base_dataset  # imported here: this module stays free of torch until needed
 
     return base_dataset(dataset).removeprefix("synthetic_")
 
@@ -120,7 +141,6 @@ class Profile:
     mode: str = "reuse"
     pooled_size: int | None = None  # None: dense layers read the flattened maps; 1: global average pooling
     dense_mode: str | None = None  # None: as mode; "isolate" with mode="reuse": reuse old filters only
-    notes: str = ""
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot train, before any data is loaded (not after a silent no-op run)."""
@@ -195,17 +215,6 @@ CPU = Profile(
     mode="reuse",
     dense_mode="isolate",
     compaction=Compaction(finetune_steps=150),
-    notes=(
-        "Conv-reuse + compaction: new filters read every frozen older channel, the dense layers only the task's "
-        "own maps, and every task is compacted to the smallest width within 1 point of its own full-width "
-        "validation accuracy (fine-tune capped at 150 steps). Chosen from the accuracy-parameter front "
-        "(make front, figures/growth_front.json, 3 seeds, narrow budget): it is the one configuration more "
-        "accurate than separate networks x1 with fewer parameters on both streams (validation and test), "
-        "MNIST -> Fashion-MNIST -> CIFAR-10 and Split CIFAR-10; plain reuse pays for its accuracy with "
-        "parameters. Earlier measurement (CIFAR-10 as the second task, 4 epochs): plain reuse 75.9 % in 535 s vs "
-        "isolate 77.4 % in 246 s. With only a few epochs, flip-only augmentation (77.7 %) beat random crop + "
-        "flip (74.7 %), dropout 0.1 beat 0.3 with label smoothing."
-    ),
 )
 
 # The cpu profile's network and recipe on less data and fewer epochs: about 9x fewer images
@@ -216,9 +225,6 @@ STUDENT = CPU.replace(
     n_train=8000,
     epochs={"default": 2, "mnist": 2, "fashion_mnist": 3, "cifar10": 6, "cifar100": 6},
     compaction=Compaction(finetune_steps=40),
-    notes="The cpu profile with 8,000 training images per task, 2/3/6 epochs (MNIST/Fashion-MNIST/CIFAR) and a "
-          "40-step compaction fine-tune: for a class or a first reading, not for comparisons with published numbers. "
-          "(5,000 images and 1/2/4 epochs left MNIST at 78 % in 1.1 min: too little for a lesson.)",
 )
 
 FULL = Profile(
@@ -254,3 +260,57 @@ def default_profile_name() -> str:
     (:func:`synapticnet.engine.select_device`), so on a GPU the ``cpu`` budget simply runs faster.
     """
     return "cpu"
+
+
+# --------------------------------------------------------------------------------------
+# Budgets: the named, smaller variants of a profile that one notebook or study trains with
+# --------------------------------------------------------------------------------------
+# Each budget maps a profile name to the changes it makes to that profile (a profile not
+# listed runs as it is). Sizes were set by timing single runs on a 2-core CPU so that each
+# notebook fits its share of ``make reproduce``; every figure title names its budget
+# (``synapticnet.experiments.budget_label``).
+_COMPARISON = {  # notebooks 04 and 05, and the growth front (06)
+    # The shared network of five baselines is as wide as SynapticNet's final width and every method runs
+    # 3 seeds plus validation sweeps: on a CPU a stratified subset of each task and a narrow task-0 network.
+    # Plain reuse without compaction (the design's default) so that 04 and 05 study growth itself; in
+    # isolate mode with growth equal to task 0's width SynapticNet would be exactly "separate".
+    "smoke": dict(n_train=160, val_size=40, epochs={"default": 2}, max_steps_per_task=3, batch_size=32),
+    "cpu": dict(n_train=4000, val_size=500, epochs={"default": 3}, conv_channels=(8, 16, 32), hidden=(64,),
+                growth={"default": ((8, 16, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None),
+    "student": dict(n_train=1000, val_size=300, epochs={"default": 2}, conv_channels=(8, 16, 32), hidden=(64,),
+                    growth={"default": ((8, 16, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None),
+}
+_INFERENCE = {  # notebook 07: the cpu profile at half its width, no compaction, fewer images and epochs
+    "smoke": dict(n_train=300, val_size=60),
+    "cpu": dict(n_train=2000, compaction=None, epochs={"default": 3, "mnist": 2, "fashion_mnist": 2, "cifar10": 4},
+                conv_channels=(16, 32, 64), hidden=(128,), growth={"default": ((16, 32, 64), (128,))}),
+    "student": dict(n_train=1000, compaction=None, epochs={"default": 2, "mnist": 1, "fashion_mnist": 1, "cifar10": 2},
+                    conv_channels=(16, 32, 64), hidden=(128,), growth={"default": ((16, 32, 64), (128,))}),
+}
+_PLAIN_GROWTH = dict(compaction=None, dense_mode=None)  # notebook 02 is about grow() itself
+BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
+    # notebook 01: the profile's network and optimiser on a stratified subset of MNIST → Fashion-MNIST
+    "masking": {"smoke": dict(n_train=300, val_size=60, epochs={"default": 1}),
+                "student": dict(n_train=3000, val_size=500, epochs={"default": 2}),
+                "cpu": dict(n_train=6000, val_size=500, epochs={"default": 2})},
+    # notebook 02: plain growth (no compaction, dense layers connected like the conv layers)
+    "genesis": {"smoke": dict(n_train=300, val_size=60, epochs={"default": 1}, **_PLAIN_GROWTH),
+                "student": dict(n_train=5000, val_size=500, epochs={"default": 2}, **_PLAIN_GROWTH),
+                "cpu": dict(n_train=12_000, val_size=500, epochs={"default": 3}, **_PLAIN_GROWTH),
+                "full": dict(_PLAIN_GROWTH)},
+    "comparison": _COMPARISON,
+    # the growth front on Split CIFAR-10: 2,000 images per two-class task (easier than a ten-class one)
+    "front_split_cifar10": dict(_COMPARISON, cpu=dict(_COMPARISON["cpu"], n_train=2000)),
+    "inference": _INFERENCE,
+    # notebook 07's Split CIFAR-10: three learners (SynapticNet, replay, GEM) on five tasks, so fewer images/epochs
+    "inference_split": dict(_INFERENCE, cpu=dict(_INFERENCE["cpu"], n_train=1000, epochs={"default": 2}),
+                            student=dict(_INFERENCE["student"], n_train=500, epochs={"default": 1})),
+}
+
+
+def budget(name: str, profile: Profile | str) -> Profile:
+    """``profile`` with budget ``name`` applied (see :data:`BUDGETS`); a ``ValueError`` lists the budgets."""
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}; known budgets: {', '.join(BUDGETS)}")
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    return profile.replace(**BUDGETS[name].get(profile.name, {}))

@@ -56,7 +56,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:  # only for type hints: model.py imports this module
@@ -138,23 +137,10 @@ def _batches(data: Any, split: str, batch_size: int) -> Iterable[tuple[Tensor, T
     return data.eval_batches(split, batch_size)
 
 
-def _pooled(maps: Tensor) -> Tensor:
-    return F.max_pool2d(F.relu(maps), 2)
-
-
 def shared_features(model: "MultiTaskConvSynapticNet", x: Tensor) -> Tensor:
-    """``g(x)``: task 0's conv maps after every conv layer, averaged over space and concatenated.
-
-    Task 0's column reads nothing but the image and is frozen once task 1 exists, so
-    every task — in ``reuse`` and ``isolate`` mode alike — sees the same ``g(x)``.
-    """
-    model._check_images(x)
-    parts: list[Tensor | None] = [x]
-    pooled = []
-    for conv in model.convs:
-        parts = [_pooled(p) for p in conv.forward_parts(parts, 0)]  # task 0 uses only its own units
-        pooled.append(parts[0].mean(dim=(2, 3)))
-    return torch.cat(pooled, dim=1)
+    """``g(x)``: task 0's conv maps after every conv layer, averaged over space and concatenated
+    (:meth:`~synapticnet.model.MultiTaskConvSynapticNet.shared_features`): the same for every task."""
+    return model.shared_features(x)
 
 
 @torch.no_grad()
@@ -280,31 +266,20 @@ def all_outputs(model: "MultiTaskConvSynapticNet", x: Tensor) -> tuple[Tensor, l
     """``(shared features, [(features, logits)] of every task)`` for images ``x``.
 
     Asking every task is what task inference costs: ``T`` forward passes instead of one.
-    In ``reuse`` mode the conv layers can be shared: the newest task's conv pass computes
-    every older task's filters too (old units never read new ones, so they compute the
-    same thing whoever asks), and only the dense layers and heads run once per task.
+    The model computes them together (:meth:`~synapticnet.model.MultiTaskConvSynapticNet.all_outputs`):
+    in ``reuse`` mode the newest task's conv pass computes every older task's filters too
+    (old units never read new ones), and only the dense layers and heads run once per task.
     """
-    T = model.num_tasks
-    if model.config["mode"] != "reuse":  # isolate: every task has its own column, nothing to share
-        outputs = [(f, model.heads[t](f)) for t in range(T) for f in (model.features(x, t),)]
-        return shared_features(model, x), outputs
-    model._check_images(x)
-    parts: list[Tensor | None] = [x]
-    pooled = []
-    for conv in model.convs:  # every task's filters, one tensor ("part") per task; task 0's first
-        parts = [None if p is None else _pooled(p) for p in conv.forward_parts(parts, T - 1)]
-        pooled.append(parts[0].mean(dim=(2, 3)))
-    parts = [None if p is None else model._flatten(p) for p in parts]
-    out = []
-    for t in range(T):  # the rest of model.features(x, t), from the shared conv parts
-        own = parts[: t + 1]
-        if model.dense_mode == "isolate" and model.dense:
-            own = own[-1:]
-        for layer in model.dense:
-            own = [None if p is None else model.dropout(F.relu(p)) for p in layer.forward_parts(own, t)]
-        f = model._head_input(own, t)
-        out.append((f, model.heads[t](f)))
-    return torch.cat(pooled, dim=1), out
+    return model.all_outputs(x)
+
+
+def check_finite_images(x: Tensor) -> None:
+    """Raise a one-line ``ValueError`` if images hold NaN or ±inf: every task would score them NaN, and
+    ``argmax`` would silently send them all to task 0, class 0."""
+    if isinstance(x, Tensor) and x.is_floating_point() and x.dim() > 0 and not bool(torch.isfinite(x).all()):
+        bad = (~torch.isfinite(x)).reshape(len(x), -1).any(1).nonzero().flatten().tolist()
+        raise ValueError(f"{len(bad)} image(s) hold NaN or ±inf values (first: {bad[:5]}): task inference cannot "
+                         "score them; clean or drop them first")
 
 
 def score_tasks(model: "MultiTaskConvSynapticNet", shared: Tensor, outputs: Sequence[tuple[Tensor, Tensor]],
@@ -350,10 +325,11 @@ def predict(model: "MultiTaskConvSynapticNet", x: Tensor, scorer: str = DEFAULT_
 
     Runs in eval mode (restored afterwards); needs every task's statistics (see
     :func:`fit_task_statistics`) — for every scorer, because having them is what marks
-    a task as finished.
+    a task as finished — and finite images (NaN or ±inf: a ``ValueError``).
     """
     check_scorer(scorer)
     require_statistics(model)
+    check_finite_images(x)
     was_training = model.training
     model.eval()
     try:
@@ -432,6 +408,7 @@ def evaluate_task_inference(model: "MultiTaskConvSynapticNet", datasets: Sequenc
     try:
         for j, data in enumerate(datasets):
             for x, y in _spread(data.eval_batches(split, batch_size), _stride(data, split, max_images)):
+                check_finite_images(x)
                 shared, outputs = all_outputs(model, x.to(device))
                 labels = torch.stack([z.argmax(1).cpu() for _, z in outputs], 1)
                 oracle.append(labels[:, j])

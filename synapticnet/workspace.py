@@ -14,6 +14,11 @@ A notebook runs in one of two places:
 
 :func:`workspace` decides once; notebooks print paths relative to their working folder.
 
+:func:`env_profile` reads which profile a notebook runs from the environment, strictly:
+``SYNAPTICNET_PROFILE`` (a profile name) wins; else ``SYNAPTICNET_SMOKE`` or, when that is
+unset, ``CI`` switch the smoke profile on or off (``true``/``false``, ``yes``/``no``,
+``on``/``off``, ``1``/``0``); else ``cpu``. A value it does not understand is an error, never a guess.
+
 ``REPO_URL`` is where the project lives. The notebooks' first cell repeats it (it has to
 install the package before it can import it) and ``pyproject.toml`` names it under
 ``[project.urls]``; ``tests/test_workspace.py`` fails if the three ever differ, and
@@ -25,9 +30,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from .profiles import PROFILES, default_profile_name
 
 REPO_URL = "https://github.com/synapticnet/synapticnet"
 REFERENCE_PROFILE = "cpu"  # the profile whose outputs are committed in figures/
@@ -88,6 +96,65 @@ def workspace(profile: str, cwd: Path | str | None = None) -> Workspace:
 
     return Workspace(root=rel(root), figures=rel(figures), runs=rel(runs), committed=rel(root / "figures"),
                      in_checkout=in_checkout)
+
+
+# --- the environment switches ------------------------------------------------------------------
+
+PROFILE_VAR, SMOKE_VAR, CI_VAR = "SYNAPTICNET_PROFILE", "SYNAPTICNET_SMOKE", "CI"
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool | None = False, environ: Mapping[str, str] | None = None) -> bool | None:
+    """The boolean environment variable ``name``, parsed strictly.
+
+    ``1``/``true``/``yes``/``on`` are true and ``0``/``false``/``no``/``off`` false (any case,
+    surrounding blanks ignored); unset or empty gives ``default``. Anything else raises: a
+    ``SYNAPTICNET_SMOKE=flase`` must not silently mean either.
+
+    Raises:
+        ValueError: naming the variable, its value and the allowed values.
+    """
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    if not value:
+        return default
+    if value.lower() in TRUE_WORDS:
+        return True
+    if value.lower() in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name}={value!r} is not a yes/no value: use one of {', '.join(TRUE_WORDS)} (on) or "
+                     f"{', '.join(FALSE_WORDS)} (off), or leave it unset")
+
+
+def env_profile(environ: Mapping[str, str] | None = None) -> str:
+    """The profile a notebook runs with, from the environment (``os.environ`` unless ``environ`` is given).
+
+    1. ``SYNAPTICNET_PROFILE``, if set and non-empty, wins over everything: an explicit
+       ``student`` stays ``student`` in CI;
+    2. else ``SYNAPTICNET_SMOKE``, if set: true → ``smoke``, false → the default (an
+       explicit ``SYNAPTICNET_SMOKE=0`` turns smoke off in CI too);
+    3. else ``CI``: true → ``smoke`` (``CI=0`` or ``CI=false`` is not CI);
+    4. else the package default, ``cpu``.
+
+    Raises:
+        ValueError: an unknown profile name (the message lists the known ones) or a
+            switch that is not a yes/no value (see :func:`env_flag`).
+    """
+    environ = os.environ if environ is None else environ
+    name = environ.get(PROFILE_VAR, "").strip()
+    if name:
+        if name not in PROFILES:
+            raise ValueError(f"{PROFILE_VAR}={name!r} is not a profile; known profiles: {', '.join(PROFILES)}")
+        return name
+    smoke = env_flag(SMOKE_VAR, default=None, environ=environ)
+    if smoke is None:
+        smoke = env_flag(CI_VAR, default=False, environ=environ)
+    return "smoke" if smoke else default_profile_name()
+
+
+def env_smoke(environ: Mapping[str, str] | None = None) -> bool:
+    """``True`` when :func:`env_profile` chooses the smoke profile (synthetic data, seconds per task)."""
+    return env_profile(environ) == "smoke"
 
 
 # --- expected run times ------------------------------------------------------------------------

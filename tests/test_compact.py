@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.baselines import MultiHeadCNN, run_baseline
-from synapticnet.engine import compaction_sizes, train_task
+from synapticnet.engine import train_task
+from synapticnet.pruning import compaction_sizes
 from synapticnet.profiles import SMOKE, Compaction
 from synapticnet.run import load_task_data, run_sequence
 from synapticnet.storage import load_json

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from synapticnet import data
+from synapticnet.data import sources
 from synapticnet.data import DATASETS, DataError, TaskDataset, load_arrays, make_synthetic
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ def forbid_torchvision(monkeypatch) -> None:
 
     for cls in ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100"):
         monkeypatch.setattr(tvd, cls, boom)
-    monkeypatch.setattr(data, "_read_torchvision", boom)
+    monkeypatch.setattr(sources, "_read_torchvision", boom)
 
 
 # --------------------------------------------------------------------------------------
@@ -307,7 +308,7 @@ def test_an_interrupted_cache_write_leaves_no_file_behind(tmp_path, monkeypatch)
 
     monkeypatch.setattr(np, "savez_compressed", disk_full)
     with pytest.raises(OSError):
-        data._write_cache(tmp_path / "mnist.npz", tiny_arrays("mnist"))
+        sources._write_cache(tmp_path / "mnist.npz", tiny_arrays("mnist"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -619,3 +620,99 @@ def test_an_installed_package_looks_for_data_under_the_working_folder(tmp_path):
     root, package = result.stdout.split()
     assert Path(package).is_relative_to(site)  # the copy was imported, not the checkout
     assert Path(root) == work / "data"
+
+
+# --------------------------------------------------------------------------------------
+# Provenance: a content hash for every data source
+# --------------------------------------------------------------------------------------
+
+
+def one_pixel_changed(arrays: dict[str, np.ndarray], key: str = "x_train") -> dict[str, np.ndarray]:
+    x = arrays[key].copy()
+    x.flat[123] ^= 1
+    return {**arrays, key: x}
+
+
+def test_sha256_arrays_sees_one_pixel_dtype_and_shape():
+    a = tiny_arrays("mnist")
+    assert data.sha256_arrays(a) == data.sha256_arrays({k: v.copy() for k, v in a.items()})
+    assert data.sha256_arrays(a) != data.sha256_arrays(one_pixel_changed(a))
+    assert data.sha256_arrays({"y": np.arange(4)}) != data.sha256_arrays({"y": np.arange(4, dtype=np.int32)})
+    assert data.sha256_arrays({"x": np.zeros((2, 3))}) != data.sha256_arrays({"x": np.zeros((3, 2))})
+    assert data.sha256_arrays({"x": torch.arange(5)}) == data.sha256_arrays({"x": np.arange(5)})
+
+
+@pytest.mark.parametrize("key", ["x_train", "x_test"])
+def test_one_changed_pixel_changes_the_task_fingerprint_and_its_record(grey, key):
+    """A run records each task's sha256; a resume on changed images must see another one."""
+    a = TaskDataset(grey, task_id=0, n_train=200, val_size=20, seed=0, name="custom")
+    copy = {k: v.copy() for k, v in grey.items()}
+    same = TaskDataset(copy, task_id=0, n_train=200, val_size=20, seed=0, name="custom")
+    if key == "x_train":  # change a pixel of an image that is in the training subset
+        x = grey["x_train"].copy()
+        x[a.train_index[0], 14, 14] ^= 1
+        changed = {**grey, "x_train": x}
+    else:
+        changed = one_pixel_changed(grey, "x_test")
+    b = TaskDataset(changed, task_id=0, n_train=200, val_size=20, seed=0, name="custom")
+    ra, rsame, rb = (data.data_record(d) for d in (a, same, b))
+    assert ra["sha256"] == rsame["sha256"] == a.fingerprint and len(ra["sha256"]) == 64
+    assert rb["sha256"] != ra["sha256"]
+    assert ra["source"] == "TaskDataset passed in" and (ra["n_train"], ra["n_val"]) == (200, 20)
+    other_subset = TaskDataset(grey, task_id=0, n_train=200, val_size=20, seed=1, name="custom")
+    assert other_subset.fingerprint != a.fingerprint  # the data the task uses, not just the source
+
+
+def test_data_record_always_has_the_content_hash_and_keeps_the_file_hash(tmp_path):
+    np.savez_compressed(tmp_path / "mnist.npz", **tiny_arrays("mnist", n_train=60))
+    ds = TaskDataset("mnist", task_id=0, root=tmp_path, val_size=10, download=False)
+    record = data.data_record(ds, tmp_path)
+    assert record["file_sha256"] == hashlib.sha256((tmp_path / "mnist.npz").read_bytes()).hexdigest()
+    assert record["sha256"] == ds.fingerprint != record["file_sha256"]
+    assert record["source"] == "npz cache" and record["n_train"] == 50 and str(tmp_path) not in json.dumps(record)
+    syn = TaskDataset("synthetic_mnist", task_id=0, n_train=100, val_size=0)
+    assert data.data_record(syn)["sha256"] == syn.fingerprint and data.data_record(syn)["source"] == "synthetic"
+    assert syn.fingerprint is syn.fingerprint  # hashed once, then remembered
+
+
+def test_provenance_hashes_torchvision_files_when_there_is_no_cache(tmp_path):
+    write_mnist_files(tmp_path, "mnist", tiny_arrays("mnist"))
+    prov = data.dataset_provenance("mnist", root=tmp_path)
+    files = list(DATASETS["mnist"].torchvision_files)
+    listing = "".join(f"{hashlib.sha256((tmp_path / f).read_bytes()).hexdigest()}  {f}\n" for f in files)
+    assert prov["source"] == "torchvision files" and prov["files"] == files
+    assert prov["sha256"] == hashlib.sha256(listing.encode()).hexdigest()  # = sha256sum <files> | sha256sum
+    raw = tmp_path / files[0]
+    blob = bytearray(raw.read_bytes())
+    blob[-1] ^= 1
+    raw.write_bytes(bytes(blob))
+    assert data.dataset_provenance("mnist", root=tmp_path)["sha256"] != prov["sha256"]
+
+
+# --------------------------------------------------------------------------------------
+# Custom arrays: classes and images that cannot make a meaningful task
+# --------------------------------------------------------------------------------------
+
+
+def test_test_classes_without_training_examples_are_a_one_line_value_error(grey):
+    arrays = {**grey, "y_test": np.where(grey["y_test"] == 9, 10, grey["y_test"])}  # class 10 exists only in test
+    with pytest.raises(ValueError, match=r"y_test has class\(es\) 10 that never occur in y_train") as info:
+        TaskDataset(arrays, task_id=0, val_size=0, name="my_digits")
+    assert "\n" not in str(info.value)
+    keep = grey["y_train"] < 5  # classes 5…9 only in test
+    fewer = {**grey, "x_train": grey["x_train"][keep], "y_train": grey["y_train"][keep]}
+    with pytest.raises(ValueError, match=r"class\(es\) 5, 6, 7, 8, 9 that never occur") as info:
+        TaskDataset(fewer, task_id=0, val_size=0)
+    assert "\n" not in str(info.value)
+    assert TaskDataset(grey, task_id=0, val_size=0).num_classes == 10  # test ⊆ train: fine
+
+
+@pytest.mark.parametrize("images", ["zeros", "one_image_repeated"])
+def test_identical_training_images_warn_naming_the_task(grey, images):
+    first = grey["x_train"][:1]
+    x = np.zeros_like(grey["x_train"]) if images == "zeros" else np.repeat(first, len(grey["x_train"]), axis=0)
+    with pytest.warns(UserWarning, match=r"task 3 \('flat'\): all 300 training images are identical"):
+        TaskDataset({**grey, "x_train": x}, task_id=3, val_size=0, name="flat")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ordinary images: no warning
+        TaskDataset(grey, task_id=3, val_size=0, name="fine")

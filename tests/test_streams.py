@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from synapticnet import run as run_module
 from synapticnet import data as data_lib
-from synapticnet import streams
+from synapticnet.data import tasks as tasks_module
 from synapticnet.__main__ import main
 from synapticnet.data import DataError, load_arrays
 from synapticnet.profiles import SMOKE, family
@@ -38,8 +37,9 @@ def test_stream_names_expand_to_their_tasks():
     assert check_tasks("mnist,split_cifar10") == ["mnist"] + [f"split_cifar10/{i}" for i in range(5)]
     assert check_tasks(["split_cifar10/3", "synthetic_mnist", "permuted_mnist/7"]) == [
         "split_cifar10/3", "synthetic_mnist", "permuted_mnist/7"]
-    assert streams.is_stream("permuted_mnist:4") and not streams.is_stream("split_mnist/1")
-    assert streams.is_stream_task("split_mnist/1") and not streams.is_stream_task("mnist")
+    assert len(data_lib.expand_tasks(["permuted_mnist:4"])) == 4
+    assert data_lib.expand_tasks(["split_mnist/1"]) == ["split_mnist/1"]
+    assert data_lib.stream_task("split_mnist/1") is not None and data_lib.stream_task("mnist") is None
 
 
 @pytest.mark.parametrize("tasks, message", [
@@ -90,8 +90,8 @@ def test_split_tasks_hold_exactly_their_classes_relabelled(base, stream, base_na
     datasets = load_task_data(names, ALL, None, 0)
     for i, (name, ds) in enumerate(zip(names, datasets)):
         classes = list(range(i * k, (i + 1) * k))
-        assert streams.parse_task(name).classes == tuple(classes)
-        arrays = streams.load_task_arrays(name, cache={base_name: src})
+        assert data_lib.stream_task(name).classes == tuple(classes)
+        arrays = data_lib.task_arrays(name, src)
         for split in ("train", "test"):
             keep = np.isin(src[f"y_{split}"], classes)  # the base dataset's examples of these classes, in order
             np.testing.assert_array_equal(arrays[f"x_{split}"], src[f"x_{split}"][keep])
@@ -104,8 +104,8 @@ def test_split_tasks_hold_exactly_their_classes_relabelled(base, stream, base_na
 
 def test_stream_arrays_never_change_the_base_arrays(base):
     src = {key: value.copy() for key, value in base["synthetic_mnist"].items()}
-    streams.task_arrays("synthetic_split_mnist/1", src)
-    streams.task_arrays("synthetic_permuted_mnist/3", src)
+    data_lib.task_arrays("synthetic_split_mnist/1", src)
+    data_lib.task_arrays("synthetic_permuted_mnist/3", src)
     for key in src:
         np.testing.assert_array_equal(src[key], base["synthetic_mnist"][key])
 
@@ -114,18 +114,18 @@ def test_stream_arrays_never_change_the_base_arrays(base):
 
 
 def test_permutations_are_seeded_distinct_and_keep_every_pixel(base):
-    np.testing.assert_array_equal(streams.permutation(2), streams.permutation(2))
-    perms = [streams.permutation(k) for k in range(1, 6)]
+    np.testing.assert_array_equal(data_lib.permutation(2), data_lib.permutation(2))
+    perms = [data_lib.permutation(k) for k in range(1, 6)]
     assert all(sorted(p.tolist()) == list(range(784)) for p in perms)
     assert len({p.tobytes() for p in perms}) == 5 and not any(np.array_equal(p, np.arange(784)) for p in perms)
 
     src = base["synthetic_mnist"]
     names = check_tasks("synthetic_permuted_mnist:4")
-    tasks = [streams.load_task_arrays(n, cache={"synthetic_mnist": src}) for n in names]
+    tasks = [data_lib.task_arrays(n, src) for n in names]
     for key in data_lib.ARRAY_KEYS:  # task 0 is the original dataset
         np.testing.assert_array_equal(tasks[0][key], src[key])
     for k, arrays in enumerate(tasks[1:], start=1):
-        order = streams.permutation(k)
+        order = data_lib.permutation(k)
         for split in ("train", "test"):  # one permutation for both splits, labels unchanged
             x, x0 = arrays[f"x_{split}"].reshape(len(src[f"x_{split}"]), -1), src[f"x_{split}"].reshape(
                 len(src[f"x_{split}"]), -1)
@@ -140,13 +140,13 @@ def test_permutations_are_seeded_distinct_and_keep_every_pixel(base):
 
 
 def test_titles_name_the_classes_and_say_when_data_is_synthetic():
-    assert streams.parse_task("split_cifar10/1").title == "Split CIFAR-10 task 1: bird/cat"
-    assert streams.parse_task("split_mnist/0").title == "Split MNIST task 0: 0/1"
-    assert streams.parse_task("permuted_mnist/2").title == "Permuted MNIST task 2 (pixel permutation seed 2)"
-    assert streams.parse_task("split_cifar100/0").title.endswith(
+    assert data_lib.stream_task("split_cifar10/1").title == "Split CIFAR-10 task 1: bird/cat"
+    assert data_lib.stream_task("split_mnist/0").title == "Split MNIST task 0: 0/1"
+    assert data_lib.stream_task("permuted_mnist/2").title == "Permuted MNIST task 2 (pixel permutation seed 2)"
+    assert data_lib.stream_task("split_cifar100/0").title.endswith(
         "apple/aquarium_fish/baby/bear/beaver/bed/bee/beetle/bicycle/bottle")
-    assert streams.parse_task("split_cifar100/9").class_names[-1] == "worm"
-    assert len(streams.CLASS_NAMES["cifar100"]) == len(set(streams.CLASS_NAMES["cifar100"])) == 100
+    assert data_lib.stream_task("split_cifar100/9").class_names[-1] == "worm"
+    assert len(data_lib.CLASS_NAMES["cifar100"]) == len(set(data_lib.CLASS_NAMES["cifar100"])) == 100
     ds = load_task_data(["synthetic_split_cifar10/1", "synthetic_permuted_mnist/2"], TINY, None, 0)
     assert ds[0].title == "Synthetic Split CIFAR-10-like task 1: classes 2/3 (not real data)"
     assert "seed 2" in ds[1].title and "not real data" in ds[1].title
@@ -155,15 +155,15 @@ def test_titles_name_the_classes_and_say_when_data_is_synthetic():
 
 def test_provenance_names_stream_task_and_classes_or_seed():
     load_task_data(["synthetic_split_cifar10/3"], TINY, None, 0)
-    p = streams.task_provenance("synthetic_split_cifar10/3")
+    p = data_lib.task_provenance("synthetic_split_cifar10/3")
     assert p["name"] == "synthetic_split_cifar10/3" and p["stream"] == "synthetic_split_cifar10" and p["task"] == 3
     assert p["classes"] == [6, 7] and p["dataset"] == "synthetic_cifar10" and p["synthetic"] is True
     assert p["source"] == "synthetic" and p["seed"] == data_lib.DATASETS["synthetic_cifar10"].seed
-    assert streams.task_provenance("synthetic_permuted_mnist/2")["permutation_seed"] == 2
-    assert streams.task_provenance("synthetic_permuted_mnist/0")["permutation_seed"] is None
-    assert streams.task_provenance("synthetic_mnist") == data_lib.dataset_provenance("synthetic_mnist")
+    assert data_lib.task_provenance("synthetic_permuted_mnist/2")["permutation_seed"] == 2
+    assert data_lib.task_provenance("synthetic_permuted_mnist/0")["permutation_seed"] is None
+    assert data_lib.task_provenance("synthetic_mnist") == data_lib.dataset_provenance("synthetic_mnist")
     d = load_task_data(["synthetic_split_mnist/4"], TINY, None, 0)[0]
-    b = run_module.data_record(d, None)
+    b = data_lib.data_record(d, None)
     assert b["stream"] == "synthetic_split_mnist" and b["classes"] == [8, 9] and b["n_train"] == d.n_train
 
 
@@ -182,7 +182,7 @@ def test_a_missing_base_dataset_is_the_same_data_error(tmp_path):
 def test_each_base_dataset_is_loaded_once_per_call(monkeypatch):
     calls = []
     real = data_lib.load_arrays
-    monkeypatch.setattr(data_lib, "load_arrays", lambda name, *a, **k: calls.append(name) or real(name, *a, **k))
+    monkeypatch.setattr(tasks_module, "load_arrays", lambda name, *a, **k: calls.append(name) or real(name, *a, **k))
     datasets = load_task_data(["synthetic_split_mnist", "synthetic_mnist", "synthetic_permuted_mnist:2"], TINY, None, 0)
     assert len(datasets) == 8 and calls == ["synthetic_mnist"]
 
@@ -220,3 +220,44 @@ def test_run_sequence_on_a_stream_writes_tasks_titles_and_provenance(tmp_path):
     assert [p["stream"] for p in results["data"]] == ["synthetic_split_cifar10"] * 5
     assert [p["classes"] for p in results["data"]] == [[2 * i, 2 * i + 1] for i in range(5)]
     assert [p["name"] for p in results["data"]] == names
+
+
+# ---- limits and the smoke profile -----------------------------------------------------
+
+
+def test_a_huge_permuted_stream_is_refused_before_any_work(tmp_path, capsys):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"at most 100 \(MAX_PERMUTED_TASKS\)"):
+        check_tasks("permuted_mnist:100000")
+    assert len(check_tasks("synthetic_permuted_mnist:100")) == data_lib.MAX_PERMUTED_TASKS == 100
+    args = ["run", "--profile", "smoke", "--out", str(tmp_path), "--quiet", "--tasks", "permuted_mnist:100000"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "at most 100" in err and "Traceback" not in err
+    assert time.perf_counter() - start < 10  # seconds, not minutes (most of it is importing the CLI)
+
+
+@pytest.mark.parametrize("stream", ["synthetic_split_mnist", "synthetic_split_cifar10", "synthetic_permuted_mnist",
+                                    "synthetic_split_cifar100"])
+def test_every_synthetic_stream_builds_under_the_smoke_profile(stream):
+    assert (SMOKE.n_train, SMOKE.val_size) == (600, 100)
+    names = check_tasks(stream)
+    datasets = load_task_data(names, SMOKE, None, 0)
+    for name, d in zip(names, datasets):
+        pool = len(data_lib.task_arrays(name, load_arrays(data_lib.base_dataset(name)))["y_train"])
+        assert d.n_val == 100 and d.n_train == min(600, pool - 100), (name, pool)
+        assert data_lib.data_record(d)["n_train"] == d.n_train
+
+
+def test_n_train_is_capped_for_synthetic_data_only(tmp_path):
+    assert data_lib.fit_n_train(600, 600, 100) == 500 and data_lib.fit_n_train(3000, 600, 100) == 600
+    assert data_lib.fit_n_train(600, 600, 0.05) == 570  # 570 + round(0.05 * 570 / 0.95) = 600
+    assert data_lib.fit_n_train(600, None, 100) is None and data_lib.fit_n_train(50, 600, 100) == 600  # nothing fits
+    d = data_lib.task_dataset("synthetic_split_mnist/2", 0, n_train=10_000, val_size=0.1)
+    assert d.n_train + d.n_val == 600 and d.n_val == 60
+    arrays = data_lib.make_synthetic(10, 28, 1, 60, 20, seed=0)
+    np.savez_compressed(tmp_path / "mnist.npz", **arrays)
+    with pytest.raises(ValueError, match="only 60"):  # real data: never silently fewer examples
+        data_lib.task_dataset("mnist", 0, root=tmp_path, download=False, n_train=100, val_size=10)

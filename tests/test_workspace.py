@@ -111,3 +111,51 @@ def test_every_notebook_has_measured_cpu_and_student_times_shipped_with_the_pack
         record = times["notebooks"].get(path.name, {})
         assert {"cpu", "student"} <= set(record), f"{path.name}: run make reproduce PROFILE=student / cpu"
         assert record["student"]["seconds"] <= 5 * 60, f"{path.name} exceeds the student budget of 5 minutes"
+
+
+# --- the environment switches: parsed strictly, an explicit profile wins ------------------------------
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("Yes", True), (" ON ", True),
+                                             ("0", False), ("false", False), ("NO", False), ("off", False),
+                                             ("", None), (None, None)])
+def test_boolean_switches_are_parsed_strictly(value, expected):
+    environ = {} if value is None else {"SYNAPTICNET_SMOKE": value}
+    assert W.env_flag("SYNAPTICNET_SMOKE", default=None, environ=environ) is expected
+
+
+@pytest.mark.parametrize("value", ["2", "flase", "y", "enabled", "-1"])
+def test_a_switch_that_is_not_yes_or_no_is_an_error_naming_the_variable_and_the_choices(value):
+    with pytest.raises(ValueError, match=rf"SYNAPTICNET_SMOKE='{value}' is not a yes/no value: .*true.*false"):
+        W.env_profile({"SYNAPTICNET_SMOKE": value})
+    with pytest.raises(ValueError, match=r"^CI="):
+        W.env_profile({"CI": value})
+
+
+@pytest.mark.parametrize("environ, profile", [
+    ({}, "cpu"),
+    ({"SYNAPTICNET_SMOKE": "false"}, "cpu"),  # today: "false" switched smoke ON
+    ({"SYNAPTICNET_SMOKE": "no"}, "cpu"),
+    ({"SYNAPTICNET_SMOKE": "off"}, "cpu"),
+    ({"SYNAPTICNET_SMOKE": "1"}, "smoke"),
+    ({"CI": "0"}, "cpu"),  # today: any non-empty CI meant smoke
+    ({"CI": "false"}, "cpu"),
+    ({"CI": "true"}, "smoke"),
+    ({"CI": "true", "SYNAPTICNET_SMOKE": "0"}, "cpu"),  # the explicit smoke switch beats CI
+    ({"CI": "true", "SYNAPTICNET_PROFILE": "student"}, "student"),  # today: CI overrode it
+    ({"SYNAPTICNET_SMOKE": "1", "SYNAPTICNET_PROFILE": "cpu"}, "cpu"),
+    ({"SYNAPTICNET_PROFILE": "full"}, "full"),
+    ({"SYNAPTICNET_PROFILE": "", "CI": "1"}, "smoke"),  # empty is unset
+])
+def test_an_explicit_profile_wins_over_ci_and_the_smoke_switch(environ, profile):
+    assert W.env_profile(environ) == profile
+    assert W.env_smoke(environ) is (profile == "smoke")
+
+
+def test_an_unknown_profile_is_an_error_listing_the_profiles(monkeypatch):
+    with pytest.raises(ValueError, match=r"SYNAPTICNET_PROFILE='gpu' is not a profile; known profiles: smoke, "
+                                         r"student, cpu, full$"):
+        W.env_profile({"SYNAPTICNET_PROFILE": "gpu"})
+    monkeypatch.setenv("SYNAPTICNET_PROFILE", "CPU")  # os.environ by default; names are exact
+    with pytest.raises(ValueError, match="not a profile"):
+        W.env_profile()

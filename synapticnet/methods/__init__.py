@@ -3,8 +3,8 @@
 Every method is a class on :class:`~synapticnet.methods.base.Method` with named hooks
 (``build``, ``next_task``, ``before_task``, ``loss``, ``after_backward``,
 ``after_task``) that the one training loop (:func:`synapticnet.engine.train_task`) and
-the runner (:func:`synapticnet.baselines.run_baseline`) call. A class decorated with
-:func:`register` can be run by name everywhere (``run_baseline``, ``sweep``,
+the runner (:func:`synapticnet.run.run`) call. A class decorated with
+:func:`register` can be run by name everywhere (``run``, ``sweep``,
 ``compare``, ``python -m synapticnet run --method NAME``)::
 
     from synapticnet.methods import Method, register
@@ -33,5 +33,7 @@ from __future__ import annotations
 
 from . import finetune, ewc, replay, lwf, gem, agem, joint, separate, synapticnet, synapticnet_distill  # noqa: F401
 from .base import REGISTRY, Method, class_incremental_accuracy, get_method, register
+from .networks import MultiHeadCNN, SeparateNetworks, final_width
 
-__all__ = ["REGISTRY", "Method", "class_incremental_accuracy", "get_method", "register"]
+__all__ = ["REGISTRY", "Method", "MultiHeadCNN", "SeparateNetworks", "class_incremental_accuracy", "final_width",
+           "get_method", "register"]

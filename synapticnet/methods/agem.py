@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..run import task_seed
-from .base import Method, head_loss, register, stratified_memory
+from ..engine import task_seed
+from .base import MemoryMixin, Method, head_loss, register
 from .gem import flat_grad, shared_parameters, write_grad
 
 
@@ -34,11 +34,12 @@ def agem_project(g: Tensor, g_ref: Tensor) -> Tensor:
 
 
 @register
-class AGEM(Method):
+class AGEM(MemoryMixin, Method):
     """Project each step's gradient against one averaged gradient of a random memory sample."""
 
     name = "agem"
     defaults = {"memory_per_task": 500, "sample_size": 64}
+    ranges = {"memory_per_task": (1, 100_000), "sample_size": (1, 100_000)}
     swept = "memory_per_task"
 
     def __init__(self, *args, **kwargs) -> None:
@@ -74,6 +75,4 @@ class AGEM(Method):
             write_grad(params, projected)
 
     def after_task(self, model: nn.Module, datasets: list, i: int) -> None:
-        if i + 1 < len(datasets):
-            self.memory.append(stratified_memory(datasets[i], int(self.hyper["memory_per_task"]),
-                                                 task_seed(self.seed, i)))
+        self.store_memory(datasets, i)

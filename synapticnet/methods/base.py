@@ -1,29 +1,34 @@
 """The common base of every continual-learning method, and the registry that names them.
 
-A method is a small class with a name, its hyper-parameters' defaults and a few
-*hooks* that the one training loop (:func:`synapticnet.engine.train_task`) and the
-runner (:func:`synapticnet.baselines.run_baseline`) call at fixed points::
+A method is a small class with a name, its hyper-parameters (defaults, types and ranges)
+and a few *hooks* that the one runner (:func:`synapticnet.run.run`) and the one training
+loop (:func:`synapticnet.engine.train_task`) call at fixed points::
 
-    model = method.build(tasks, classes_of_task_0)        # before task 0
+    model = method.build(tasks, classes_of_task_0)          # before task 0
     for each task i:
-        method.next_task(model, data_i)                    # i > 0: a new head (or growth)
-        method.before_task(model, datasets, i)             # e.g. take a frozen teacher
-        train_task(...):  for every batch
-            loss = method.loss(model, logits, y, x, i)      # CE + a penalty, replayed examples, …
+        method.next_task(model, data_i)                      # i > 0: a new head (or growth)
+        method.before_task(model, datasets, i)               # e.g. take a frozen teacher
+        train_task(model, data_i, hooks=method):  for every batch
+            loss = method.loss(model, logits, y, x, i)        # CE + a penalty, replayed examples, …
             loss.backward()
-            method.after_backward(model, i)                 # e.g. project the gradient (GEM)
+            method.after_backward(model, i)                   # e.g. a gradient mask, GEM's projection
             optimizer.step()
-        method.after_task(model, datasets, i)              # e.g. store a memory, a Fisher
+          after every epoch:  method.after_epoch(...)         # e.g. SynapticNet's growth trigger
+          after the last one: method.after_training(...)      # e.g. SynapticNet's compaction
+        method.after_task(model, datasets, i)                # e.g. store a memory, a Fisher
+    method.final_metrics(model, datasets, split)             # e.g. accuracy without the task id
 
 Every hook has a default that does nothing special (plain cross-entropy), so a method
 overrides only what makes it different — fine-tuning overrides nothing. One object
 lives for one run: whatever a method remembers across tasks (memories, Fishers) is an
-attribute of that object, never global state.
+attribute of that object, saved with the run's checkpoint through :meth:`Method.state_dict`
+so that an interrupted run resumes exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import data as data_lib
-from ..engine import TaskReport, train_task
+from ..engine import TaskReport, evaluating, task_seed, train_task
 from ..profiles import Profile
 from .networks import MultiHeadCNN, build_shared
 
@@ -40,7 +45,7 @@ REGISTRY: dict[str, type[Method]] = {}
 
 
 def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: make a method known by its ``name`` (to ``run_baseline``, the CLI, sweeps).
+    """Class decorator: make a method known by its ``name`` (to ``run``, the CLI, sweeps).
 
     Redefining the same class (re-running a notebook cell) replaces it; another class
     under a name already taken is an error.
@@ -61,29 +66,72 @@ def get_method(name: str) -> type[Method]:
     return REGISTRY[name]
 
 
+TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def parse_hyper(method: str, key: str, value: Any, default: Any, bounds: tuple[float, float] | None) -> Any:
+    """Check one hyper-parameter against its default's type and its allowed range; return it parsed.
+
+    A boolean accepts ``True``/``False`` or the words true/false/yes/no/1/0 (any case) and
+    nothing else; an integer accepts whole numbers only (``2.5`` is refused, not rounded);
+    a float any finite number. Anything else is a one-line ``ValueError`` naming the
+    method, the parameter, the value and what is allowed.
+    """
+    where = f"{method}: hyper-parameter {key}={value!r}"
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (str, int)) and str(value).strip().lower() in TRUE + FALSE:
+            return str(value).strip().lower() in TRUE
+        raise ValueError(f"{where} must be a boolean: true/false, yes/no or 1/0")
+    if isinstance(value, str):
+        try:
+            value = float(value) if isinstance(default, float) else int(value)
+        except ValueError:
+            raise ValueError(f"{where} must be {'a number' if isinstance(default, float) else 'an integer'}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{where} must be {'a number' if isinstance(default, float) else 'an integer'}")
+    if isinstance(default, int):
+        if float(value) != int(value):
+            raise ValueError(f"{where} must be an integer")
+        value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{where} must be a finite number")
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{where} is out of range: allowed {bounds[0]} … {bounds[1]}")
+    return value
+
+
 class Method:
     """Base class: plain cross-entropy on the newest head, one new head per task.
 
-    Subclasses set ``name``, ``defaults`` (every hyper-parameter and its default; no
-    other keyword is accepted) and ``swept`` (the one a validation sweep tunes), and
-    override hooks. ``shared_network`` says the model is the shared
-    :class:`~synapticnet.methods.networks.MultiHeadCNN` of SynapticNet's final width.
+    Subclasses set ``name``, ``defaults`` (every hyper-parameter and its default; its type
+    is the default's type, and no other keyword is accepted), ``ranges`` (allowed
+    ``(low, high)`` per hyper-parameter) and ``swept`` (the one a validation sweep tunes),
+    and override hooks. ``shared_network`` says the model is the shared
+    :class:`~synapticnet.methods.networks.MultiHeadCNN` of SynapticNet's final width;
+    ``joint`` that the method trains all tasks in one stage (see ``stages``).
     """
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    ranges: ClassVar[dict[str, tuple[float, float]]] = {}
     swept: ClassVar[str | None] = None
     shared_network: ClassVar[bool] = True
+    joint: ClassVar[bool] = False
 
     def __init__(self, profile: Profile, device: torch.device | str = "cpu", seed: int = 0, **hyper: Any) -> None:
         unknown = set(hyper) - set(self.defaults)
         if unknown:
             raise ValueError(f"{self.name} has no hyper-parameter(s) {sorted(unknown)}; "
-                             f"it takes {sorted(self.defaults)}")
+                             f"it takes {sorted(self.defaults) or 'none'}")
         self.profile, self.device, self.seed = profile, device, seed
-        self.hyper: dict[str, Any] = {**self.defaults, **hyper}
+        self.hyper: dict[str, Any] = {k: parse_hyper(self.name, k, hyper.get(k, d), d, self.ranges.get(k))
+                                      for k, d in self.defaults.items()}
 
-    # ---- the hooks -------------------------------------------------------------------
+    # ---- the network ---------------------------------------------------------------------
     def build(self, tasks: Sequence[str], first_classes: int) -> nn.Module:
         """The network before task 0 (one head). Default: the shared multi-head CNN."""
         return build_shared(self.profile, tasks, first_classes)
@@ -91,6 +139,32 @@ class Method:
     def next_task(self, model: nn.Module, data) -> None:
         """Make room for a new task. Default: one new output head."""
         model.add_head(data.num_classes)
+
+    def model_checkpoint(self, model: nn.Module) -> dict[str, Any]:
+        """What the run's checkpoint keeps of the network (default: its weights)."""
+        return {"state_dict": model.state_dict()}
+
+    def restore(self, checkpoint: dict[str, Any], datasets: list, finished: int) -> nn.Module:
+        """The network after ``finished`` tasks, from :meth:`model_checkpoint`: rebuilt the way the run
+        built it (``build`` + ``next_task``), then its weights loaded."""
+        model = self.build([d.name for d in datasets], datasets[0].num_classes)
+        for data in datasets[1:finished]:
+            self.next_task(model, data)
+        model.load_state_dict(checkpoint["state_dict"])
+        return model
+
+    # ---- what the method remembers between tasks --------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What this method remembers across tasks (memories, Fishers), for the run's checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`state_dict` returned (when a run resumes)."""
+
+    # ---- the hooks ---------------------------------------------------------------------------
+    def stages(self, num_tasks: int) -> list[list[int]]:
+        """How the runner groups tasks: one after another (default), or all at once (joint)."""
+        return [list(range(num_tasks))] if self.joint else [[i] for i in range(num_tasks)]
 
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
         """Called once before task ``i`` trains (teachers, unfreezing, …)."""
@@ -102,24 +176,31 @@ class Method:
     def after_backward(self, model: nn.Module, i: int) -> None:
         """Called after ``loss.backward()``, before the optimiser step: edit ``p.grad`` here."""
 
+    def after_epoch(self, model: nn.Module, data, epoch: int, epochs: int, report: TaskReport,
+                    log: Callable[[str], None]) -> bool:
+        """Called after every epoch; return ``True`` if the model's parameters changed (the optimiser is rebuilt)."""
+        return False
+
+    def after_training(self, model: nn.Module, data, report: TaskReport, progress: bool) -> None:
+        """Called after the task's last epoch, before its validation accuracy is measured."""
+
     def after_task(self, model: nn.Module, datasets: list, i: int) -> None:
         """Called once task ``i`` is learned (store a memory, a Fisher, refreeze, …)."""
 
-    # ---- helpers ---------------------------------------------------------------------
+    def final_metrics(self, model: nn.Module, datasets: list, split: str) -> dict[str, Any]:
+        """Extra results after the last task (default: none)."""
+        return {}
+
+    def fit(self, model: nn.Module, datasets: list, tasks: list[int], progress: bool = False) -> TaskReport:
+        """Train the tasks of one stage: ``before_task`` then the engine's loop with this method's hooks."""
+        (i,) = tasks
+        self.before_task(model, datasets, i)
+        return train_task(model, datasets[i], self.profile, device=self.device, progress=progress, hooks=self)
+
+    # ---- helpers -----------------------------------------------------------------------------
     def ce(self, logits: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
         """Cross-entropy with the profile's label smoothing."""
         return F.cross_entropy(logits, y, label_smoothing=self.profile.label_smoothing, reduction=reduction)
-
-    def trainee(self, model: nn.Module) -> nn.Module:
-        """The module ``train_task`` trains (a wrapper can switch the gradient mask off)."""
-        return model
-
-    def fit(self, model: nn.Module, datasets: list, i: int, progress: bool = False) -> TaskReport:
-        """``before_task`` then the engine's loop over task ``i`` with this method's hooks."""
-        self.before_task(model, datasets, i)
-        return train_task(self.trainee(model), datasets[i], self.profile, device=self.device, progress=progress,
-                          loss_fn=lambda logits, y, x: self.loss(model, logits, y, x, i),
-                          after_backward=lambda: self.after_backward(model, i))
 
 
 # --------------------------------------------------------------------------------------
@@ -134,6 +215,23 @@ def stratified_memory(data, per_task: int, seed: int) -> tuple[Tensor, Tensor]:
     index = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n] for c, n in enumerate(counts)])
     index = torch.from_numpy(np.sort(index))
     return data._finish(images[index]), labels[index].clone()  # the task's own normalisation
+
+
+class MemoryMixin:
+    """An episodic memory of ``memory_per_task`` stratified examples per finished task (replay, GEM, A-GEM)."""
+
+    memory: list[tuple[Tensor, Tensor]]
+
+    def store_memory(self, datasets: list, i: int) -> None:
+        if i + 1 < len(datasets):  # the last task's memory would never be used
+            self.memory.append(stratified_memory(datasets[i], int(self.hyper["memory_per_task"]),
+                                                 task_seed(self.seed, i)))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"memory": [(x.clone(), y.clone()) for x, y in self.memory]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.memory = [(x, y) for x, y in state["memory"]]
 
 
 def class_offsets(model: nn.Module, tasks: int) -> list[int]:
@@ -161,7 +259,6 @@ def head_loss(method: Method, model: MultiHeadCNN, features: Tensor, y: Tensor, 
     return method.ce(all_head_logits(model, features, seen), y + class_offsets(model, seen)[task], reduction)
 
 
-@torch.no_grad()
 def class_incremental_accuracy(model: nn.Module, datasets: Sequence, device: torch.device | str = "cpu",
                                split: str = "test", batch_size: int = 512) -> float:
     """Accuracy without the task identity: argmax over the concatenated heads of *all* tasks.
@@ -170,15 +267,22 @@ def class_incremental_accuracy(model: nn.Module, datasets: Sequence, device: tor
     output is class ``y`` of head ``t`` (task and class both right). Pooled over every
     task's ``split`` (each example weighs the same). Works for any ``model(x, task_id=k)``.
     """
-    was_training = model.training
-    model.eval()
     offsets = np.concatenate([[0], np.cumsum([d.num_classes for d in datasets])[:-1]])
     correct = total = 0
-    for t, data in enumerate(datasets):
-        for x, y in data.eval_batches(split, batch_size):
-            x = x.to(device)
-            logits = torch.cat([model(x, task_id=k) for k in range(len(datasets))], dim=1)
-            correct += (logits.argmax(1).cpu() == y + int(offsets[t])).sum().item()
-            total += y.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for t, data in enumerate(datasets):
+            for x, y in data.eval_batches(split, batch_size):
+                x = x.to(device)
+                logits = torch.cat([model(x, task_id=k) for k in range(len(datasets))], dim=1)
+                correct += (logits.argmax(1).cpu() == y + int(offsets[t])).sum().item()
+                total += y.numel()
     return correct / max(total, 1)
+
+
+class ClassIncrementalMixin:
+    """``class_incremental=True``: trained over the concatenated heads, and scored without the task id too."""
+
+    def final_metrics(self, model: nn.Module, datasets: list, split: str) -> dict[str, Any]:
+        if not self.hyper["class_incremental"]:
+            return {}
+        return {"class_incremental_accuracy": class_incremental_accuracy(model, datasets, self.device, split)}

@@ -71,6 +71,7 @@ class EWC(Method):
 
     name = "ewc"
     defaults = {"ewc_lambda": 100.0, "fisher_samples": 512, "fisher_batch": 8}
+    ranges = {"ewc_lambda": (0.0, 1e12), "fisher_samples": (1, 1_000_000), "fisher_batch": (1, 4096)}
     swept = "ewc_lambda"
 
     def __init__(self, *args, **kwargs) -> None:
@@ -87,3 +88,9 @@ class EWC(Method):
         fisher = empirical_fisher(model, datasets[i], i, self.device, int(self.hyper["fisher_samples"]),
                                   int(self.hyper["fisher_batch"]))
         self.anchors.append((fisher, [p.detach().clone() for p in model.backbone_parameters()]))
+
+    def state_dict(self) -> dict:
+        return {"anchors": self.anchors}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.anchors = [(list(fisher), list(anchor)) for fisher, anchor in state["anchors"]]

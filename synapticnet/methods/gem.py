@@ -29,8 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..run import task_seed
-from .base import Method, head_loss, register, stratified_memory
+from .base import ClassIncrementalMixin, MemoryMixin, Method, head_loss, register
 
 
 def gem_project(g: Tensor, G: Tensor, margin: float = 0.0, eps: float = 1e-6) -> Tensor:
@@ -77,11 +76,12 @@ def write_grad(params: list[nn.Parameter], flat: Tensor) -> None:
 
 
 @register
-class GEM(Method):
+class GEM(ClassIncrementalMixin, MemoryMixin, Method):
     """Project every step's gradient so that no old task's memory loss increases."""
 
     name = "gem"
     defaults = {"memory_per_task": 200, "margin": 0.5, "class_incremental": False}
+    ranges = {"memory_per_task": (1, 100_000), "margin": (0.0, 100.0)}
     swept = "memory_per_task"
 
     def __init__(self, *args, **kwargs) -> None:
@@ -96,7 +96,7 @@ class GEM(Method):
 
     def memory_gradients(self, model: nn.Module, params: list[nn.Parameter], i: int) -> Tensor:
         """One row per old task: the gradient of its loss on its whole memory."""
-        ci, rows = bool(self.hyper["class_incremental"]), []
+        ci, rows = self.hyper["class_incremental"], []
         for k, (mx, my) in enumerate(self.memory):
             feats = model.features(mx.to(self.device))
             loss = head_loss(self, model, feats, my.to(self.device), k, i + 1, ci)
@@ -108,7 +108,7 @@ class GEM(Method):
     def after_backward(self, model: nn.Module, i: int) -> None:
         if not self.memory:
             return
-        params = shared_parameters(model, i + 1, bool(self.hyper["class_incremental"]))
+        params = shared_parameters(model, i + 1, self.hyper["class_incremental"])
         g = flat_grad(params)
         G = self.memory_gradients(model, params, i)
         projected = gem_project(g, G, float(self.hyper["margin"]))
@@ -117,6 +117,4 @@ class GEM(Method):
             write_grad(params, projected)
 
     def after_task(self, model: nn.Module, datasets: list, i: int) -> None:
-        if i + 1 < len(datasets):
-            self.memory.append(stratified_memory(datasets[i], int(self.hyper["memory_per_task"]),
-                                                 task_seed(self.seed, i)))
+        self.store_memory(datasets, i)

@@ -64,6 +64,7 @@ class LwF(Method):
 
     name = "lwf"
     defaults = {"lwf_lambda": 0.3, "temperature": 2.0}
+    ranges = {"lwf_lambda": (0.0, 1e6), "temperature": (0.05, 100.0)}
     swept = "lwf_lambda"
 
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:

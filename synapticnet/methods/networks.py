@@ -7,8 +7,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ..data import CHANNELS, IMAGE_SIZE
 from ..profiles import Profile
-from ..run import CHANNELS, IMAGE_SIZE
 
 
 class MultiHeadCNN(nn.Module):
@@ -64,7 +64,7 @@ class MultiHeadCNN(nn.Module):
     def backbone_parameters(self) -> list[nn.Parameter]:
         return list(self.body.parameters())
 
-    # The accounting methods of MultiTaskConvSynapticNet, so run.build_results works unchanged.
+    # The accounting methods of MultiTaskConvSynapticNet, so the runner's results read the same for every method.
     def num_parameters(self, task_id: int | None = None) -> int:
         body = sum(p.numel() for p in self.body.parameters())
         if task_id is None:

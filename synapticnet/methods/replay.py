@@ -10,7 +10,7 @@ classified by its own task's head: the task identity is given, as everywhere in 
 project. With ``class_incremental=True`` every example is classified over the
 *concatenated* heads of all tasks seen so far, its label shifted by the number of
 classes of the earlier tasks — the harder setting where the network must also tell the
-tasks apart (score it with :func:`synapticnet.baselines.class_incremental_accuracy`).
+tasks apart (scored by :func:`synapticnet.methods.class_incremental_accuracy`).
 """
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..run import task_seed
-from .base import Method, head_loss, register, stratified_memory
+from ..engine import task_seed
+from .base import ClassIncrementalMixin, MemoryMixin, Method, head_loss, register
 
 
 @register
-class Replay(Method):
+class Replay(ClassIncrementalMixin, MemoryMixin, Method):
     """Mix one replayed batch from a stratified per-task memory into every step."""
 
     name = "replay"
     defaults = {"memory_per_task": 200, "class_incremental": False}
+    ranges = {"memory_per_task": (1, 100_000)}
     swept = "memory_per_task"
 
     def __init__(self, *args, **kwargs) -> None:
@@ -39,7 +40,7 @@ class Replay(Method):
         self.generator.manual_seed(task_seed(self.seed, i) + 7)
 
     def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, i: int) -> Tensor:
-        ci = bool(self.hyper["class_incremental"])
+        ci = self.hyper["class_incremental"]
         seen = i + 1
         if not self.memory and not ci:
             return self.ce(logits, y)  # task 0: nothing to replay yet
@@ -57,6 +58,4 @@ class Replay(Method):
         return loss / count  # every example, new or replayed, weighs the same
 
     def after_task(self, model: nn.Module, datasets: list, i: int) -> None:
-        if i + 1 < len(datasets):
-            self.memory.append(stratified_memory(datasets[i], int(self.hyper["memory_per_task"]),
-                                                 task_seed(self.seed, i)))
+        self.store_memory(datasets, i)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ..run import CHANNELS, IMAGE_SIZE
+from ..data import CHANNELS, IMAGE_SIZE
 from .base import Method, register
 from .networks import SeparateNetworks
 

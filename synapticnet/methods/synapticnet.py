@@ -1,21 +1,39 @@
 """SynapticNet itself, as a method: grow new units per task, freeze the old ones.
 
-The same algorithm as :func:`synapticnet.run.run_sequence` (which adds checkpoints and
-resuming, and is what ``compare`` and the command line use for ``"synapticnet"``);
-here it runs through the same runner as the baselines, for custom streams. The
-engine applies the gradient mask itself, so no hook is overridden except how the
-network is built and how it makes room for a new task.
+The whole recipe is in this file, as hooks on the one loop (:mod:`synapticnet.engine`)
+and the one runner (:func:`synapticnet.run.run`):
+
+* ``build`` / ``next_task`` — task 0's network, then ``model.grow()`` (NeuronGenesis) by
+  the profile's growth for each new task: old units are frozen, new ones added.
+* ``after_backward`` — the gradient mask: only the newest task's parameters keep a gradient.
+* ``after_epoch`` — the optional **growth trigger** (:class:`~synapticnet.profiles.GrowthTrigger`):
+  widen the task while its validation accuracy is below a target.
+* ``after_training`` — optional **automatic compaction** (:class:`~synapticnet.profiles.Compaction`):
+  keep the smallest width whose validation accuracy stays within a tolerance.
+* ``after_task`` — store the task's statistics for task inference (frozen with the task).
+* ``final_metrics`` — after the last task: infer every test image's task
+  (:mod:`synapticnet.task_inference`): task-id and class-incremental accuracy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from torch import nn
 
+from ..data import CHANNELS, IMAGE_SIZE
+from ..engine import TaskReport, evaluate, train_task
 from ..model import MultiTaskConvSynapticNet
-from ..run import CHANNELS, IMAGE_SIZE
+from ..profiles import Compaction, GrowthTrigger, Profile, family
+from ..pruning import compaction_sizes
+from ..task_inference import evaluate_task_inference, fit_task_statistics
 from .base import Method, register
+
+# Test images per task for the task-inference metrics (evenly spread over the split): every image goes
+# through every task's network, so the full test sets would cost T times a normal evaluation.
+TASK_INFERENCE_IMAGES = 5000
 
 
 @register
@@ -25,6 +43,7 @@ class SynapticNet(Method):
     name = "synapticnet"
     shared_network = False
 
+    # ---- the network ---------------------------------------------------------------------
     def build(self, tasks: Sequence[str], first_classes: int) -> nn.Module:
         return MultiTaskConvSynapticNet(in_channels=CHANNELS, num_classes=first_classes, image_size=IMAGE_SIZE,
                                         **self.profile.model_kwargs())
@@ -32,3 +51,143 @@ class SynapticNet(Method):
     def next_task(self, model: nn.Module, data) -> None:
         conv, hidden = self.profile.growth_for(data.name)
         model.grow(num_classes=data.num_classes, grow_conv_channels=conv, grow_hidden=hidden)
+
+    def model_checkpoint(self, model: MultiTaskConvSynapticNet) -> dict[str, Any]:
+        return model.checkpoint()  # config + growth record + weights: what MultiTaskConvSynapticNet.load reads
+
+    def restore(self, checkpoint: dict[str, Any], datasets: list, finished: int) -> nn.Module:
+        model = MultiTaskConvSynapticNet.from_checkpoint(checkpoint, source="the run's checkpoint")
+        for j in range(finished):  # a checkpoint from before task inference existed: fit what is missing
+            if not model.task_statistics.has(j):
+                fit_task_statistics(model, datasets[j], task_id=j, device="cpu")
+        return model
+
+    # ---- the hooks -----------------------------------------------------------------------
+    def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
+        if i != model.trainable_task:
+            raise ValueError(f"task {i} ({datasets[i].name}) is not the model's newest task ({model.trainable_task})")
+
+    def after_backward(self, model: nn.Module, i: int) -> None:
+        model.apply_task_gradient_mask(i)
+
+    def after_epoch(self, model: nn.Module, data, epoch: int, epochs: int, report: TaskReport,
+                    log: Callable[[str], None]) -> bool:
+        trigger = self.profile.growth_trigger
+        if trigger is None or _target(trigger, data) is None or not _probe_due(trigger, epoch, epochs):
+            return False
+        decision = growth_decision(model, data, trigger, self.device, epoch)
+        report.growth_decisions.append(decision)
+        log(f"  growth trigger, task {data.task_id} after epoch {epoch + 1}: val acc "
+            f"{decision['val_accuracy']:.4f} vs {decision['threshold']:.4f} -> {decision['action']}")
+        return decision["action"] == "widen"
+
+    def after_training(self, model: nn.Module, data, report: TaskReport, progress: bool) -> None:
+        rule = self.profile.compaction
+        if rule is not None and (data.task_id > 0 or rule.include_first_task):
+            report.compaction = compact_task(model, data, self.profile, self.device, progress)
+            report.steps += report.compaction["finetune_steps"]
+
+    def after_task(self, model: nn.Module, datasets: list, i: int) -> None:
+        fit_task_statistics(model, datasets[i], task_id=i, device=self.device)  # frozen with the task from here on
+
+    def final_metrics(self, model: nn.Module, datasets: list, split: str) -> dict[str, Any]:
+        return {"task_inference": evaluate_task_inference(model, datasets, split, device=self.device,
+                                                          max_images=TASK_INFERENCE_IMAGES)}
+
+
+# --------------------------------------------------------------------------------------
+# The growth trigger
+# --------------------------------------------------------------------------------------
+def _probe_due(trigger: GrowthTrigger, epoch: int, epochs: int) -> bool:
+    """A probe after every ``probe_epochs`` epochs, except after the last one."""
+    return (epoch + 1) % trigger.probe_epochs == 0 and epoch + 1 < epochs
+
+
+def _target(trigger: GrowthTrigger, data) -> float | None:
+    """The validation accuracy the trigger wants for this task's dataset family, or None.
+
+    A family with no threshold (and no ``"default"``) has no target: the trigger does not
+    probe that task at all — no validation passes, no "keep" decisions against a target of 0.
+    """
+    return trigger.threshold.get(family(data.name), trigger.threshold.get("default"))
+
+
+def growth_decision(model: MultiTaskConvSynapticNet, data, trigger: GrowthTrigger, device, epoch: int
+                    ) -> dict[str, Any]:
+    """Measure validation accuracy; widen the newest task if it is below the threshold."""
+    val = evaluate(model, data, "val", device)
+    threshold = _target(trigger, data)
+    widenings = sum(1 for d in model.growth if d.get("op") == "widen" and d.get("task") == data.task_id)
+    if val >= threshold:
+        action = "keep"
+    elif widenings >= trigger.max_widenings:
+        action = "cap reached"
+    else:
+        action = "widen"
+        model.widen(trigger.grow_conv_channels, trigger.grow_hidden)
+    return dict(task=data.task_id, dataset=data.name, after_epoch=epoch + 1, val_accuracy=val,
+                threshold=threshold, action=action, params_total=model.num_parameters(),
+                params_task=model.num_parameters(data.task_id))
+
+
+# --------------------------------------------------------------------------------------
+# Automatic compaction ("synaptic pruning")
+# --------------------------------------------------------------------------------------
+def finetune_profile(profile: Profile) -> Profile:
+    """The brief fine-tune after compaction: ``finetune_epochs`` at ``finetune_lr_factor`` × the learning rate."""
+    rule: Compaction = profile.compaction or Compaction()
+    return profile.replace(epochs={"default": rule.finetune_epochs}, lr=profile.lr * rule.finetune_lr_factor,
+                           max_steps_per_task=min((n for n in (rule.finetune_steps, profile.max_steps_per_task)
+                                                   if n is not None), default=None),
+                           compaction=None, growth_trigger=None)
+
+
+def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device, progress: bool = False
+                 ) -> dict[str, Any]:
+    """Automatic compaction of the newest task (see :class:`~synapticnet.profiles.Compaction`).
+
+    ``params_task_*`` in the record count what the task's forward pass uses (frozen units
+    it reads included), ``params_created_*`` only the units the task owns.
+
+    Each candidate is tried on a copy: compact, fine-tune briefly (masked, as the task
+    trained), measure validation accuracy. The first (smallest) candidate within the
+    tolerance is then applied to ``model`` itself — the same units are chosen, because
+    importance depends only on the weights — and the copy's fine-tuned weights are
+    loaded. Returns the decision record that ``results.json`` keeps (``compaction`` list).
+    """
+    rule: Compaction = profile.compaction
+    if not getattr(data, "n_val", 0):
+        raise ValueError(f"automatic compaction of task {data.task_id} ({data.name}) needs a validation split "
+                         "(val_size > 0): it compares the task with itself on held-out data")
+    finetune = finetune_profile(profile)
+    hooks = SynapticNet(finetune, device)  # the gradient mask, no trigger, no compaction
+    task = model.trainable_task
+    full_val = evaluate(model, data, "val", device)
+    params_before = model.num_parameters(task)
+    created_before = model.parameters_per_task()[task]
+    tried, chosen, steps = [], None, 0
+    for fraction in sorted(rule.fractions):
+        conv, hidden = compaction_sizes(model, fraction)
+        candidate = copy.deepcopy(model)
+        candidate.compact(conv, hidden)
+        report = train_task(candidate, data, finetune, device=device, progress=False, hooks=hooks)
+        steps += report.steps
+        val = evaluate(candidate, data, "val", device)
+        tried.append(dict(fraction=fraction, conv_channels=conv, hidden=hidden, val_accuracy=val,
+                          params_task=candidate.num_parameters(task),
+                          params_created=candidate.parameters_per_task()[task]))
+        if val >= full_val - rule.tolerance:
+            chosen = tried[-1]
+            model.compact(conv, hidden)
+            model.load_state_dict(candidate.state_dict())
+            break
+    decision = dict(task=task, dataset=data.name, full_val_accuracy=full_val, tolerance=rule.tolerance,
+                    tried=tried, chosen_fraction=None if chosen is None else chosen["fraction"],
+                    params_task_before=params_before, params_task_after=model.num_parameters(task),
+                    params_created_before=created_before, params_created_after=model.parameters_per_task()[task],
+                    finetune_steps=steps)
+    if progress:
+        kept = "full width kept" if chosen is None else f"kept {chosen['fraction']:g} of its units"
+        print(f"  compaction, task {task} ({data.name}): val {100 * full_val:.2f}% at full width; "
+              + ", ".join(f"×{t['fraction']:g}: {100 * t['val_accuracy']:.2f}%" for t in tried) + f" -> {kept}")
+    return decision

@@ -10,7 +10,7 @@ everything old is frozen again.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import nn
 
 from ..model import MultiTaskConvSynapticNet
 from .base import register
@@ -46,34 +46,38 @@ def refreeze_synapticnet(model: MultiTaskConvSynapticNet) -> None:
             model.head_adapters[k].frozen = True
 
 
-class Unmasked(nn.Module):
-    """Wraps a SynapticNet so :func:`engine.train_task` does not apply the gradient mask."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor, task_id: int) -> Tensor:
-        return self.model(x, task_id=task_id)
-
-
 @register
 class SynapticNetDistill(SynapticNet):
     """Grow like SynapticNet; train old units too, under LwF's distillation loss."""
 
     name = "synapticnet_distill"
     defaults = LwF.defaults
+    ranges = LwF.ranges
     swept = "lwf_lambda"
     loss = LwF.loss
 
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
+        super().before_task(model, datasets, i)
         LwF.before_task(self, model, datasets, i)
         if i > 0:
             unfreeze_synapticnet(model)
 
-    def trainee(self, model: nn.Module) -> nn.Module:
-        return Unmasked(model) if self.teacher is not None else model
+    # While a teacher distils (tasks after the first), old units train too: no gradient mask, and
+    # neither growth trigger nor compaction (they assume old units are frozen). Task 0 trains as SynapticNet.
+    def after_backward(self, model: nn.Module, i: int) -> None:
+        if self.teacher is None:
+            super().after_backward(model, i)
+
+    def after_epoch(self, model, data, epoch, epochs, report, log) -> bool:
+        return self.teacher is None and super().after_epoch(model, data, epoch, epochs, report, log)
+
+    def after_training(self, model, data, report, progress) -> None:
+        if self.teacher is None:
+            super().after_training(model, data, report, progress)
 
     def after_task(self, model: nn.Module, datasets: list, i: int) -> None:
         self.teacher = None
-        refreeze_synapticnet(model)
+        refreeze_synapticnet(model)  # no task statistics: old units move while later tasks train
+
+    def final_metrics(self, model: nn.Module, datasets: list, split: str) -> dict:
+        return {}

@@ -40,68 +40,47 @@ each task must be learned mostly by its own units.
 
 **Names.** A stream name expands to its task names, and a single task name is valid
 on its own in a task list: ``split_cifar10`` → ``split_cifar10/0`` … ``split_cifar10/4``;
-``permuted_mnist:3`` → ``permuted_mnist/0`` … ``permuted_mnist/2``. Every stream
-also exists on the synthetic stand-ins (``synthetic_split_cifar10`` … see
-:mod:`synapticnet.synthetic`), for tests and smoke runs: their titles say they are not
-real data. A stream whose base dataset is missing fails with exactly the
-:class:`~synapticnet.data.DataError` of loading that dataset.
+``permuted_mnist:3`` → ``permuted_mnist/0`` … ``permuted_mnist/2`` (at most
+:data:`MAX_PERMUTED_TASKS`). Every stream also exists on the synthetic stand-ins
+(``synthetic_split_cifar10`` … see :mod:`synapticnet.data.synthetic`), for tests and smoke
+runs: their titles say they are not real data. A stream whose base dataset is missing
+fails with exactly the :class:`~synapticnet.data.DataError` of loading that dataset.
+
+**API.** :func:`expand_tasks` turns a task list into task names (and validates it);
+:func:`stream_task` gives the facts of one task (title, classes, permutation seed);
+:func:`base_dataset` names the dataset a task's images come from; :func:`task_arrays`
+cuts a task out of its base dataset's arrays. Building a task's
+:class:`~synapticnet.data.TaskDataset` is :func:`synapticnet.data.task_dataset`, its
+provenance :func:`synapticnet.data.task_provenance`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 
-from . import data as data_lib
+from .datasets import ARRAY_KEYS, CLASS_NAMES, DATASETS, get_spec
 
 __all__ = [
-    "CLASS_NAMES",
+    "MAX_PERMUTED_TASKS",
     "STREAMS",
     "StreamSpec",
     "StreamTask",
     "base_dataset",
-    "expand",
     "expand_tasks",
-    "is_stream",
-    "is_stream_task",
-    "load_task_arrays",
-    "parse_task",
     "permutation",
-    "stream_tasks",
+    "stream_task",
     "task_arrays",
-    "task_dataset",
-    "task_provenance",
 ]
 
-# Class names in label order, for titles (the real datasets' own label order).
-CIFAR10_CLASSES: tuple[str, ...] = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-)
-CIFAR100_CLASSES: tuple[str, ...] = (  # the 100 "fine" labels, alphabetical = label order
-    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
-    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
-    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
-    "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
-    "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
-    "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
-    "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
-    "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
-    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
-    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
-)
-CLASS_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "mnist": tuple(str(d) for d in range(10)),
-    "cifar10": CIFAR10_CLASSES,
-    "cifar100": CIFAR100_CLASSES,
-})
-
 DEFAULT_PERMUTED_TASKS = 5
+# permuted_mnist:N builds N full copies of MNIST (about 70 MB each once padded): a bound checked
+# before any work, instead of minutes of building followed by a MemoryError.
+MAX_PERMUTED_TASKS = 100
 
 
 # --------------------------------------------------------------------------------------
@@ -129,22 +108,22 @@ class StreamSpec:
     @property
     def synthetic(self) -> bool:
         """``True`` if the base dataset is a synthetic stand-in (never real data)."""
-        return data_lib.get_spec(self.base).synthetic
+        return get_spec(self.base).synthetic
 
     @property
     def title(self) -> str:
         """``"Split CIFAR-10"``, ``"Permuted MNIST"``; synthetic: ``"Synthetic Split CIFAR-10-like"``."""
         kind = "Split" if self.kind == "split" else "Permuted"
         if self.synthetic:
-            return f"Synthetic {kind} {data_lib.get_spec(self.base.removeprefix('synthetic_')).title}-like"
-        return f"{kind} {data_lib.get_spec(self.base).title}"
+            return f"Synthetic {kind} {get_spec(self.base.removeprefix('synthetic_')).title}-like"
+        return f"{kind} {get_spec(self.base).title}"
 
     @property
     def classes_per_task(self) -> int | None:
         """How many classes one task of a split stream has (``None`` for permuted streams)."""
         if self.kind != "split":
             return None
-        return data_lib.get_spec(self.base).num_classes // self.num_tasks
+        return get_spec(self.base).num_classes // self.num_tasks
 
     def task_classes(self, index: int) -> tuple[int, ...] | None:
         """The original labels of task ``index`` of a split stream, ascending (``None``: permuted)."""
@@ -172,7 +151,7 @@ STREAMS: Mapping[str, StreamSpec] = MappingProxyType(_streams())
 
 @dataclass(frozen=True)
 class StreamTask:
-    """One task of a stream, e.g. ``split_cifar10/1`` (see :func:`parse_task`)."""
+    """One task of a stream, e.g. ``split_cifar10/1`` (see :func:`stream_task`)."""
 
     stream: StreamSpec
     index: int
@@ -235,7 +214,7 @@ def _known() -> str:
         f"{s.name} ({s.num_tasks} tasks" + ("; :N for N tasks)" if s.kind == "permuted" else ")")
         for s in STREAMS.values()
     )
-    return (f"known datasets: {', '.join(data_lib.DATASETS)}; known streams: {streams} "
+    return (f"known datasets: {', '.join(DATASETS)}; known streams: {streams} "
             f"(a single task of a stream is <stream>/<i>, e.g. split_cifar10/3)")
 
 
@@ -253,19 +232,14 @@ def _stream_and_count(name: str) -> tuple[StreamSpec, int] | None:
     count = int(match["count"])
     if count < 1:
         raise ValueError(f"a stream needs at least one task, got {name!r}")
+    if count > MAX_PERMUTED_TASKS:
+        raise ValueError(f"{name!r} asks for {count} tasks, but a permuted stream has at most {MAX_PERMUTED_TASKS} "
+                         f"(MAX_PERMUTED_TASKS): every task is a full copy of the dataset in memory")
     return stream, count
 
 
-def is_stream(name: Any) -> bool:
-    """``True`` for a stream name: ``"split_cifar10"``, ``"permuted_mnist"``, ``"permuted_mnist:10"``."""
-    try:
-        return isinstance(name, str) and _stream_and_count(name) is not None
-    except ValueError:
-        return False
-
-
-def parse_task(name: str) -> StreamTask:
-    """The :class:`StreamTask` called ``name`` (``"split_cifar10/3"``); ``ValueError`` if there is none."""
+def _parse(name: str) -> StreamTask:
+    """The :class:`StreamTask` called ``name`` (``"split_cifar10/3"``); ``ValueError`` saying why if there is none."""
     match = _TASK.match(name) if isinstance(name, str) else None
     stream = STREAMS.get(match["stream"]) if match else None
     if stream is None:
@@ -277,61 +251,53 @@ def parse_task(name: str) -> StreamTask:
     return StreamTask(stream, index)
 
 
-def is_stream_task(name: Any) -> bool:
-    """``True`` for the name of one task of a stream (``"split_cifar10/3"``, ``"permuted_mnist/7"``)."""
+def stream_task(name: str) -> StreamTask | None:
+    """The :class:`StreamTask` called ``name`` (``"split_cifar10/3"``), or ``None`` if ``name`` is not
+    a task of a stream (a dataset, a stream, anything else — :func:`expand_tasks` says what is wrong)."""
     try:
-        parse_task(name)
+        return _parse(name)
     except ValueError:
-        return False
-    return True
-
-
-def stream_tasks(name: str) -> list[str]:
-    """The task names a stream stands for: ``"split_mnist"`` → ``["split_mnist/0", …, "split_mnist/4"]``.
-
-    ``"permuted_mnist:3"`` → ``["permuted_mnist/0", "permuted_mnist/1", "permuted_mnist/2"]``.
-    ``ValueError`` if ``name`` is not a stream.
-    """
-    found = _stream_and_count(name) if isinstance(name, str) else None
-    if found is None:
-        raise ValueError(f"unknown stream {name!r}; {_known()}")
-    stream, count = found
-    return stream.task_names(count)
+        return None
 
 
 class _UnknownName(ValueError):
     """A name that is neither a dataset nor a stream (as opposed to a malformed stream name)."""
 
 
-def expand(name: str) -> list[str]:
+def _expand(name: str) -> list[str]:
     """One entry of a task list as task names: a stream → its tasks; a dataset or one stream task → itself.
 
-    ``ValueError`` (listing the known datasets and streams) for anything else; a
-    malformed stream name (``split_mnist/7``, ``split_mnist:3``) says what is wrong with it.
+    :class:`_UnknownName` for anything else; a malformed stream name (``split_mnist/7``,
+    ``split_mnist:3``, ``permuted_mnist:0``) is a ``ValueError`` saying what is wrong with it.
     """
     if not isinstance(name, str):
         raise _UnknownName(f"unknown task {name!r}; {_known()}")
-    if name in data_lib.DATASETS:
+    if name in DATASETS:
         return [name]
-    count = _COUNT.match(name)
-    if name in STREAMS or (count and count["stream"] in STREAMS):
-        return stream_tasks(name)
+    found = _stream_and_count(name)
+    if found is not None:
+        stream, count = found
+        return stream.task_names(count)
     task = _TASK.match(name)
     if task and task["stream"] in STREAMS:
-        return [parse_task(name).name]
+        return [_parse(name).name]
     raise _UnknownName(f"unknown task {name!r}; {_known()}")
 
 
 def expand_tasks(names: Sequence[str]) -> list[str]:
     """A task list with every stream replaced by its tasks, in order (``mnist,split_cifar10`` → 6 tasks).
 
-    Unknown names are reported together in one ``ValueError`` that lists the known
-    datasets and streams. Repeats are left to the caller (:func:`synapticnet.run.check_tasks`).
+    ``["split_mnist"]`` → ``["split_mnist/0", …, "split_mnist/4"]``; ``["permuted_mnist:3"]`` →
+    ``["permuted_mnist/0", "permuted_mnist/1", "permuted_mnist/2"]``; a dataset or a single
+    stream task stands for itself. Unknown names are reported together in one
+    ``ValueError`` that lists the known datasets and streams; a malformed stream name is
+    one saying what is wrong with it. Repeats are left to the caller
+    (:func:`synapticnet.run.check_tasks`).
     """
     out, unknown = [], []
     for name in names:
         try:
-            out.extend(expand(name))
+            out.extend(_expand(name))
         except _UnknownName:
             unknown.append(name)
     if unknown:
@@ -345,11 +311,14 @@ def base_dataset(name: str) -> str:
     A stream name gives its base too (``"permuted_mnist:10"`` → ``"mnist"``); any other
     name is returned unchanged (``"mnist"`` → ``"mnist"``).
     """
-    if is_stream_task(name):
-        return parse_task(name).base
-    if is_stream(name):
-        return _stream_and_count(name)[0].base
-    return name
+    task = stream_task(name)
+    if task is not None:
+        return task.base
+    try:
+        found = _stream_and_count(name) if isinstance(name, str) else None
+    except ValueError:
+        found = None
+    return name if found is None else found[0].base
 
 
 # --------------------------------------------------------------------------------------
@@ -379,8 +348,8 @@ def task_arrays(name: str, base_arrays: Mapping[str, np.ndarray]) -> dict[str, n
     renumbered ``0 … k-1`` in class order. Permuted task: every image with its pixels
     permuted (task 0 unchanged), labels unchanged. ``base_arrays`` is not modified.
     """
-    task = parse_task(name)
-    arrays = {key: np.asarray(base_arrays[key]) for key in data_lib.ARRAY_KEYS}
+    task = _parse(name)
+    arrays = {key: np.asarray(base_arrays[key]) for key in ARRAY_KEYS}
     out: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
@@ -393,60 +362,4 @@ def task_arrays(name: str, base_arrays: Mapping[str, np.ndarray]) -> dict[str, n
             order = permutation(task.index, x.shape[1] * x.shape[2]) if task.index else None
             out[f"x_{split}"] = x.copy() if order is None else _permute(x, order)
             out[f"y_{split}"] = y.astype(np.int64, copy=True)
-    return {key: out[key] for key in data_lib.ARRAY_KEYS}
-
-
-def load_task_arrays(name: str, root: str | os.PathLike | None = None, download: bool = True,
-                     cache: MutableMapping[str, dict[str, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
-    """The arrays of a dataset or a stream task, loading each base dataset at most once per ``cache``.
-
-    ``cache`` maps dataset names to arrays already loaded (pass one dict for a whole
-    task list: five Split CIFAR-10 tasks read CIFAR-10 once). A missing base dataset
-    raises the :class:`~synapticnet.data.DataError` of :func:`~synapticnet.data.load_arrays`.
-    """
-    base = base_dataset(name)
-    cache = {} if cache is None else cache
-    if base not in cache:
-        cache[base] = data_lib.load_arrays(base, root=root, download=download)
-    return cache[base] if base == name else task_arrays(name, cache[base])
-
-
-def task_dataset(name: str, task_id: int, *, root: str | os.PathLike | None = None, download: bool = True,
-                 cache: MutableMapping[str, dict[str, np.ndarray]] | None = None,
-                 **options: Any) -> data_lib.TaskDataset:
-    """A :class:`~synapticnet.data.TaskDataset` for a dataset or a stream task, named ``name``.
-
-    ``options`` go to ``TaskDataset`` (``image_size``, ``n_train``, ``seed`` …). A stream
-    task gets its title (which names its classes) and is marked synthetic if its base is.
-    """
-    arrays = load_task_arrays(name, root=root, download=download, cache=cache)
-    if is_stream_task(name):
-        task = parse_task(name)
-        options = {**options, "title": task.title, "synthetic": task.synthetic}
-    return data_lib.TaskDataset(arrays, task_id, name=name, **options)
-
-
-def task_provenance(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Where a task's data came from, for ``results.json`` (call it after loading the data).
-
-    A dataset: :func:`synapticnet.data.dataset_provenance`. A stream task: its base
-    dataset's provenance (file, SHA-256 or generator seed), with ``name``/``title`` of
-    the task, the base under ``dataset``/``dataset_title``, and ``stream``, ``task``
-    plus ``classes`` (the original labels; ``classes[i]`` is label ``i`` of the task)
-    or ``permutation_seed`` (``None`` for task 0, the original images).
-    """
-    if not is_stream_task(name):
-        return data_lib.dataset_provenance(name, root=root)
-    task = parse_task(name)
-    base = data_lib.dataset_provenance(task.base, root=root)
-    out = dict(name=task.name, title=task.title, stream=task.stream.name, task=task.index,
-               dataset=base.pop("name"), dataset_title=base.pop("title"), **base)
-    if task.classes is not None:
-        out.update(classes=list(task.classes), class_names=None if task.class_names is None else list(task.class_names),
-                   labels="original label classes[i] is label i of this task")
-    else:
-        seed = task.permutation_seed
-        out.update(permutation_seed=seed,
-                   permutation="none (original images)" if seed is None else
-                   f"numpy.random.default_rng({seed}).permutation(H*W) of the row-major pixels")
-    return out
+    return {key: out[key] for key in ARRAY_KEYS}

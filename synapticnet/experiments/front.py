@@ -40,10 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from .baselines import notebook_budget, run_baseline
-from .profiles import Compaction, Profile
-from .run import load_task_data
-from .storage import load_json, save_json
+from ..profiles import Compaction, Profile, budget
+from ..run import fresh_run_dir, load_task_data, run
+from ..storage import load_json, save_json
 from .studies import scaled_growth
 
 # The two streams of the front: unrelated tasks, and related ones (where transfer can pay).
@@ -118,12 +117,10 @@ EXTRA_CONFIGS: tuple[FrontConfig, ...] = (
 
 
 def front_budget(stream: str, profile: Profile | str = "cpu") -> Profile:
-    """The training budget of the front: notebook 04/05's budget; Split CIFAR-10 tasks get
-    2,000 training images each (a two-class task is easier than a ten-class one)."""
-    base = notebook_budget(profile)
-    if stream == "split_cifar10" and base.name == "cpu":
-        base = base.replace(n_train=2000)
-    return base.replace(description=f"the accuracy-parameter front's budget ({stream})")
+    """The training budget of the front: notebook 04/05's (``"comparison"`` in
+    :data:`synapticnet.profiles.BUDGETS`), or ``"front_split_cifar10"`` for Split CIFAR-10."""
+    name = "front_split_cifar10" if stream == "split_cifar10" else "comparison"
+    return budget(name, profile).replace(description=f"the accuracy-parameter front's budget ({stream})")
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -164,9 +161,9 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
                 if seed not in datasets:
                     datasets[seed] = load_task_data(tasks, base, data_root, seed)
                 start = time.perf_counter()
-                r = run_baseline(config.method, profile=config.profile(base), datasets=datasets[seed], seed=seed,
-                                 out_dir=Path(runs_dir) / stream / f"{config.label}_s{seed}".replace(" ", "_"),
-                                 progress=False, data_root=data_root)
+                r = run(datasets[seed], config.method, config.profile(base), seed=seed, progress=False,
+                        out_dir=fresh_run_dir(Path(runs_dir) / stream / f"{config.label}_s{seed}".replace(" ", "_")),
+                        data_root=data_root)
                 runs.append(r)
                 log(f"{stream:>22} {config.label:<30} seed {seed}: {100 * r['average_accuracy']:.2f}% "
                     f"{r['params_total']:>9,} params  {time.perf_counter() - start:.0f} s")

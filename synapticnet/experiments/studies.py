@@ -8,12 +8,12 @@
   a task while its *validation* accuracy is below a threshold): accuracy, parameters, time.
 * :func:`distillation_study` — the exact default (old units frozen, BWT = 0 bit for
   bit) against the distillation option (``method="synapticnet_distill"`` in
-  :func:`synapticnet.baselines.run_baseline`): old units' *weights* stay trainable
+  :func:`synapticnet.run.run`): old units' *weights* stay trainable
   under a distillation loss on their old heads, so a new task can adapt the features it
   reuses (forward transfer) at the price of changing old tasks' outputs. **The option
   gives up the bitwise zero-forgetting guarantee**; its BatchNorm statistics stay frozen.
 
-Every study runs :func:`synapticnet.run.run_sequence` (or ``run_baseline``) once per
+Every study runs the one runner (:func:`synapticnet.run.run`) once per
 setting and returns plain rows (dicts) for a table or a figure, plus the full results.
 """
 
@@ -24,10 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .baselines import run_baseline
-from .engine import TrainingDiverged
-from .profiles import GrowthTrigger, Profile, get_profile
-from .run import fresh_run_dir, run_sequence
+from ..engine import TrainingDiverged
+from ..profiles import GrowthTrigger, Profile, get_profile
+from ..run import fresh_run_dir, run, run_sequence
 
 
 def scaled_growth(profile: Profile, factor: float) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -129,7 +128,7 @@ def distillation_study(tasks: Sequence[str], profile: Profile | str, out_dir: st
     for lam in lambdas:
         label = f"distill λ={lam:g}"
         try:
-            r = run_baseline("synapticnet_distill", tasks, profile, data_root=data_root,
+            r = run(tasks, "synapticnet_distill", profile, data_root=data_root,
                              out_dir=fresh_run_dir(Path(out_dir) / f"distill_{lam:g}"), seed=seed, progress=progress,
                              unavailable=unavailable, lwf_lambda=lam, temperature=temperature)
         except TrainingDiverged as error:  # a stiff distillation term can blow up at the profile's learning rate

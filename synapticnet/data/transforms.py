@@ -1,0 +1,76 @@
+"""Image tensors: PyTorch's layout, padding to the network's size, statistics, augmentation.
+
+Pure functions on uint8 tensors ``N×C×H×W``, used by :class:`~synapticnet.data.TaskDataset`
+on whole batches at once (no Python loop over images, no PIL).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["augment_batch", "channel_stats", "pad_to", "to_nchw"]
+
+
+def to_nchw(x: np.ndarray) -> Tensor:
+    """uint8 images ``N×H×W`` or ``N×H×W×C`` → a uint8 tensor ``N×C×H×W`` (PyTorch's layout)."""
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    return t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
+
+
+def pad_to(images: Tensor, size: int) -> Tensor:
+    """Zero-pad ``N×C×H×W`` images to ``size×size``, centred (an odd remainder goes bottom/right)."""
+    _, _, h, w = images.shape
+    if h > size or w > size:
+        raise ValueError(f"images of {h}×{w} do not fit into image_size={size}; "
+                         f"choose image_size ≥ {max(h, w)} (images are padded, never shrunk)")
+    if h == size and w == size:
+        return images.contiguous()
+    top, left = (size - h) // 2, (size - w) // 2
+    out = images.new_zeros(images.shape[0], images.shape[1], size, size)
+    out[:, :, top:top + h, left:left + w] = images
+    return out
+
+
+def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
+    """Exact per-channel mean and std (0…1 scale) of uint8 ``N×C×H×W`` images.
+
+    A uint8 pixel has only 256 possible values, so a histogram per channel gives the
+    exact mean and variance without ever making a float copy of the images.
+    """
+    values = torch.arange(256, dtype=torch.float64)
+    means, stds = [], []
+    for c in range(images.shape[1]):
+        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).to(torch.float64)
+        n = counts.sum()
+        mean = (counts * values).sum() / n
+        var = (counts * (values - mean) ** 2).sum() / n
+        means.append(mean / 255)
+        stds.append(var.sqrt() / 255)
+    return torch.stack(means).float(), torch.stack(stds).float()
+
+
+def augment_batch(images: Tensor, generator: torch.Generator, padding: int = 4, flip: bool = True) -> Tensor:
+    """Random crop (after zero-padding by ``padding`` px) and random horizontal flip, per image.
+
+    The classic CIFAR augmentation, done for a whole uint8 batch at once: pad the
+    batch, draw one offset and one coin flip per image, and pick every output pixel
+    with two ``gather`` calls (rows, then columns — a flip just reverses the column
+    order). No Python loop over images, no PIL.
+    """
+    b, c, h, w = images.shape
+    if padding:
+        padded = images.new_zeros(b, c, h + 2 * padding, w + 2 * padding)
+        padded[:, :, padding:padding + h, padding:padding + w] = images
+    else:
+        padded = images
+    oy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+    ox = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+    cols = torch.arange(w).expand(b, w)
+    if flip:
+        flipped = torch.rand(b, generator=generator) < 0.5
+        cols = torch.where(flipped[:, None], cols.flip(1), cols)
+    rows = (oy[:, None] + torch.arange(h)).view(b, 1, h, 1).expand(b, c, h, padded.shape[3])
+    cols = (ox[:, None] + cols).view(b, 1, 1, w).expand(b, c, h, w)
+    return padded.gather(2, rows).gather(3, cols)

@@ -1,0 +1,103 @@
+"""Synaptic pruning: which of the newest task's units matter, and how many of them to keep.
+
+``MultiTaskConvSynapticNet.compact(conv_channels, hidden)`` cuts the newest task down to
+the given number of units per layer; this module decides *which* units stay:
+
+1. :func:`unit_importance` scores every unit of the newest task (higher = more important);
+2. :func:`units_to_keep` checks the sizes asked for and picks, per layer, the
+   highest-scoring units (kept in their original order);
+3. :func:`compaction_sizes` turns "keep a fraction of every layer" into those sizes.
+
+Everything here reads the model through its public API (``task_blocks``, ``heads``, …)
+and changes nothing; the surgery itself is the model's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from .layers import check_count
+
+if TYPE_CHECKING:  # only for type hints: model.py imports this module
+    from .model import MultiTaskConvSynapticNet
+
+Scores = tuple[Sequence[Tensor], Sequence[Tensor]]  # (one tensor per conv layer, one per dense layer)
+
+
+def unit_importance(model: "MultiTaskConvSynapticNet") -> tuple[list[Tensor], list[Tensor]]:
+    """How much each unit of the newest task matters: ``(per conv layer, per dense layer)``, float32 on the CPU.
+
+    * A **filter** is as important as the scale its BatchNorm gives it, ``|γ|``
+      (network slimming, Liu et al. 2017): BatchNorm standardises the filter's
+      output, so ``γ`` alone decides how loudly the filter speaks to the next layer.
+      (Without BatchNorm: the L2 norm of the filter's weights.)
+    * A **neuron** of a dense layer has no BatchNorm; its importance is the product of
+      the L2 norms of its incoming and its outgoing weights (into the task's next dense
+      layer, or into its head) — a neuron that hears little or says little matters little.
+    """
+    task = model.trainable_task
+    convs, denses = model.task_blocks(task)
+    conv = []
+    for block in convs:
+        norm = block.norm.weight if block.norm is not None else block.unit.weight.flatten(1).norm(dim=1)
+        conv.append(norm.detach().abs().float().cpu())
+    dense = []
+    readers = [block.unit.weight for block in denses[1:]] + [model.heads[task].weight]
+    for block, reader in zip(denses, readers):
+        incoming = block.unit.weight.detach().norm(dim=1)
+        first = reader.shape[1] - block.out_units  # a reader's inputs: [reused older tasks' units, this task's own]
+        outgoing = reader.detach()[:, first:first + block.out_units].norm(dim=0)
+        dense.append((incoming * outgoing).float().cpu())
+    return conv, dense
+
+
+def units_to_keep(model: "MultiTaskConvSynapticNet", conv_channels: Sequence[int], hidden: Sequence[int] = (),
+                  scores: Scores | None = None) -> list[Tensor]:
+    """Per task-gated layer, the indices (ascending) of the newest task's units that ``compact`` keeps.
+
+    ``conv_channels[i]`` / ``hidden[i]`` units of layer ``i``, the highest ``scores`` first
+    (default: :func:`unit_importance`; ties keep the earlier unit). Every argument is
+    checked and a clear error raised before anything is chosen: sizes are integers from 1
+    (0 in reuse mode after task 0, as in ``grow``) up to the units the task has now.
+    """
+    task = model.trainable_task
+    blocks = model.task_blocks(task)
+    sizes = []
+    for have, wanted, what, mode in ((blocks[0], conv_channels, "conv_channels", model.config["mode"]),
+                                     (blocks[1], hidden, "hidden", model.dense_mode)):
+        if isinstance(wanted, (str, bytes)) or not isinstance(wanted, Sequence):
+            raise TypeError(f"{what} must be a sequence of {len(have)} integers, got {wanted!r}")
+        if len(wanted) != len(have):
+            raise ValueError(f"{what} must have one entry per layer ({len(have)}), got {len(wanted)}: {list(wanted)}")
+        for i, (block, k) in enumerate(zip(have, wanted)):
+            k = check_count(k, f"{what}[{i}]", 0 if (mode == "reuse" and task > 0) else 1)
+            if k > block.out_units:
+                raise ValueError(f"{what}[{i}] = {k}, but task {task} has only {block.out_units} units in that "
+                                 "layer; compact() can only remove units (use widen() to add some)")
+            sizes.append(k)
+    if blocks[1] and model.dense_mode == "isolate" and sizes[len(blocks[0]) - 1] == 0:
+        raise ValueError("the last conv layer must keep at least one unit: this task's dense layers read "
+                         "only its own conv units (dense_mode='isolate')")
+    if scores is not None:
+        expected, given = [b.out_units for b in blocks[0] + blocks[1]], [len(s) for part in scores for s in part]
+        if given != expected:
+            raise ValueError(f"scores must hold one value per unit of task {task} in each layer: "
+                             f"expected lengths {expected}, got {given}")
+    conv_scores, dense_scores = unit_importance(model) if scores is None else scores
+    return [torch.as_tensor(s, dtype=torch.float32).cpu().argsort(descending=True, stable=True)[:k].sort().values
+            for s, k in zip([*conv_scores, *dense_scores], sizes)]
+
+
+def compaction_sizes(model: "MultiTaskConvSynapticNet", fraction: float) -> tuple[list[int], list[int]]:
+    """Units per layer that keep ``fraction`` of the newest task's own units (rounded up, at least one):
+    ``model.compact(*compaction_sizes(model, 0.5))`` halves the newest task."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    convs, denses = model.task_blocks(model.trainable_task)
+    keep = lambda block: max(1, math.ceil(fraction * block.out_units))  # noqa: E731
+    return [keep(block) for block in convs], [keep(block) for block in denses]

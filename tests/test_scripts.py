@@ -1,0 +1,208 @@
+"""The maintenance scripts fail safely: no NaN in the README, no half-changed fork, no late failure.
+
+Every script runs on temporary copies (never on this repository's files) or is stopped
+before it writes anything.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OLD_URL = "https://github.com/synapticnet/synapticnet"
+
+
+def load_script(name: str):
+    """A fresh copy of ``scripts/<name>.py`` as a module (its globals may be patched per test)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- item 6: update_readme refuses NaN / Infinity ----------------------------------------------------
+
+
+def baselines(bwt: float) -> dict:
+    row = dict(method="finetune", average_accuracy=0.5, average_accuracy_std=0.01, bwt=bwt, bwt_std=0.02,
+               forgetting=0.4, forgetting_std=0.02, params_total=1234, train_seconds_total=5.0)
+    return dict(tasks=["mnist", "cifar10"], budget="tiny", seeds=[0], hyper={}, summary=[row])
+
+
+@pytest.mark.parametrize("bad, key", [("NaN", "summary[0].bwt"), ("Infinity", "summary[0].bwt"),
+                                      ("-Infinity", "summary[0].bwt"), ("1e999", "summary[0].bwt")])
+def test_update_readme_refuses_non_finite_numbers_naming_file_and_key(tmp_path, capsys, bad, key):
+    script = load_script("update_readme")
+    figures, readme = tmp_path / "figures", tmp_path / "README.md"
+    figures.mkdir()
+    readme.write_text(f"# x\n{script.START}\nold\n{script.END}\n")
+    (figures / "04_baselines.json").write_text(json.dumps(baselines(-0.1)).replace("-0.1", bad))
+    assert script.main(["--readme", str(readme), "--figures", str(figures)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "04_baselines.json" in err and key in err and "not a finite number" in err
+    assert readme.read_text() == f"# x\n{script.START}\nold\n{script.END}\n"  # nothing published
+
+    (figures / "04_baselines.json").write_text(json.dumps(baselines(-0.1)))
+    assert script.main(["--readme", str(readme), "--figures", str(figures)]) == 0
+    assert "-10.00 ± 2.00" in readme.read_text() and "nan" not in readme.read_text()
+
+
+# --- item 7: set_repo_url validates, and changes all files or none -------------------------------------
+
+
+@pytest.fixture()
+def fork(tmp_path):
+    """set_repo_url working on a copy of every file it touches, under ``tmp_path``."""
+    script = load_script("set_repo_url")
+    for path in script.files():
+        target = tmp_path / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    script.ROOT = tmp_path
+    assert script.current_url() == OLD_URL
+    return script
+
+
+def snapshot(script) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in script.files()}
+
+
+@pytest.mark.parametrize("url", ["https://github.com/you/fork\n", "https://github.com/you/fork\r",
+                                 "https://github.com/you/fo rk", "https://github.com/you/fork\x00",
+                                 "https://github.com/a/..", "https://github.com/a/.", "https://github.com/a/b..c",
+                                 "https://github.com/-you/fork", "https://github.com/you-/fork",
+                                 "https://github.com/y--ou/fork", "https://github.com/you/fork/extra",
+                                 "http://github.com/you/fork", "https://github.com/you/fo\"rk",
+                                 "https://github.com/you/" + "x" * 101, "git@github.com:you/fork"])
+def test_set_repo_url_refuses_malformed_urls_and_changes_nothing(fork, url, capsys):
+    before = snapshot(fork)
+    with pytest.raises(SystemExit) as info:
+        fork.main([url])
+    assert info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # argparse: usage line, then "…: error: <one line>"
+    assert "error:" in last and ("not https://github.com/OWNER/NAME" in last or "control characters" in last)
+    assert snapshot(fork) == before
+
+
+def test_set_repo_url_strips_a_trailing_slash_and_leaves_valid_files(fork, tmp_path, capsys):
+    assert fork.main(["https://github.com/you/my.fork_2-x/"]) == 0
+    assert fork.current_url() == "https://github.com/you/my.fork_2-x"
+    compile((tmp_path / "synapticnet" / "workspace.py").read_text(), "workspace.py", "exec")  # still imports
+    for path in fork.files():
+        if path.suffix == ".ipynb":
+            nbformat.read(path, as_version=4)  # still valid JSON
+        assert OLD_URL not in path.read_text(), path.name
+    assert "file(s) changed" in capsys.readouterr().out
+
+
+def test_set_repo_url_with_a_read_only_file_changes_nothing(fork, monkeypatch):
+    before = snapshot(fork)
+    locked = fork.files()[-1]
+    monkeypatch.setattr(fork, "writable", lambda path: path != locked)  # as root, chmod would not stop a write
+    with pytest.raises(SystemExit, match=rf"nothing changed: cannot write notebooks/{locked.name}"):
+        fork.main(["https://github.com/you/fork"])
+    assert snapshot(fork) == before
+
+
+def test_set_repo_url_that_fails_while_writing_puts_every_file_back(fork, monkeypatch):
+    before, real, calls = snapshot(fork), fork.write_atomically, []
+
+    def fails_on_the_fourth(path, text):
+        calls.append(path)
+        if len(calls) == 4:
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path, text)
+
+    monkeypatch.setattr(fork, "write_atomically", fails_on_the_fourth)
+    with pytest.raises(SystemExit, match=r"could not write .*Permission denied.*nothing changed$"):
+        fork.main(["https://github.com/you/fork"])
+    assert snapshot(fork) == before
+    assert not [p for p in Path(fork.ROOT).rglob("*.tmp")]
+
+
+def test_set_repo_url_run_again_after_an_interrupted_run_fixes_the_rest(fork, capsys):
+    new = "https://github.com/you/fork"
+    files = fork.files()
+    for path in files[:3]:  # killed after workspace.py, pyproject.toml and README.md
+        path.write_text(fork.rewrite(path.read_text(), OLD_URL, new))
+    assert fork.current_url() == new
+    assert fork.main([new]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(files) - 3} file(s) changed" in out, out
+    for path in files:
+        assert OLD_URL not in path.read_text() and "github/synapticnet/synapticnet/" not in path.read_text(), path
+    assert fork.main([new]) == 0 and "0 file(s) changed" in capsys.readouterr().out
+
+
+def test_set_repo_url_replaces_whole_urls_only(fork):
+    text = f"{OLD_URL} {OLD_URL}.git {OLD_URL}#readme {OLD_URL}/blob/x {OLD_URL}-old {OLD_URL}.github.io {OLD_URL}2"
+    assert fork.rewrite(text, OLD_URL, "https://github.com/y/z") == (
+        "https://github.com/y/z https://github.com/y/z.git https://github.com/y/z#readme "
+        "https://github.com/y/z/blob/x "
+        f"{OLD_URL}-old {OLD_URL}.github.io {OLD_URL}2")
+
+
+def test_set_repo_url_keeps_file_permissions(fork):
+    path = fork.files()[0]
+    os.chmod(path, 0o640)
+    assert fork.main(["https://github.com/you/fork"]) == 0
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+# --- item 8: run_notebooks checks every output location before running anything ------------------------
+
+
+@pytest.fixture()
+def runner(monkeypatch):
+    """scripts/run_notebooks.py that can never run a notebook or install anything here."""
+    script = load_script("run_notebooks")
+
+    def never(*args, **kwargs):
+        raise AssertionError("a notebook was run although an output folder is not writable")
+
+    for name in ("run_one", "run_as_student", "install_copy", "record_times"):
+        monkeypatch.setattr(script, name, never)
+    return script
+
+
+@pytest.mark.parametrize("profile, blocked", [("cpu", "figures"), ("cpu", "notebooks"), ("cpu", "runs"),
+                                              ("student", "build/student"), ("smoke", "build")])
+def test_run_notebooks_stops_up_front_when_an_output_folder_is_not_writable(runner, monkeypatch, profile, blocked):
+    monkeypatch.setattr(runner, "folder_writable", lambda folder: folder != ROOT / blocked)
+    notebook = sorted((ROOT / "notebooks").glob("03_*.ipynb"))[0]
+    with pytest.raises(SystemExit) as info:
+        runner.main(["--profile", profile, str(notebook)])
+    message = str(info.value.code)
+    assert message.startswith(f"error: not writable: {blocked} ") and "nothing was run" in message
+    assert "\n" not in message
+
+
+def test_run_notebooks_stops_when_a_file_it_rewrites_is_read_only(runner, monkeypatch):
+    monkeypatch.setattr(runner, "folder_writable", lambda folder: True)
+    monkeypatch.setattr(runner, "file_writable", lambda path: path.name != "expected_times.json")
+    with pytest.raises(SystemExit, match="not writable: synapticnet/expected_times.json"):
+        runner.main(["--profile", "student", "--as-student"])
+
+
+def test_the_writability_probe_writes_and_removes_a_file_and_looks_at_the_nearest_existing_folder(tmp_path):
+    runner = load_script("run_notebooks")
+    assert runner.folder_writable(tmp_path) and runner.folder_writable(tmp_path / "not" / "yet")
+    assert list(tmp_path.iterdir()) == []  # the probe is gone, nothing was created
+    (tmp_path / "ro").mkdir()
+    os.chmod(tmp_path / "ro", 0o555)
+    try:
+        try:  # root ignores permission bits: then this part cannot be checked here
+            (tmp_path / "ro" / "x").write_text("")
+            pytest.skip("running as root: a read-only folder is writable anyway")
+        except PermissionError:
+            pass
+        assert not runner.folder_writable(tmp_path / "ro") and not runner.folder_writable(tmp_path / "ro" / "sub")
+    finally:
+        os.chmod(tmp_path / "ro", 0o755)
