@@ -14,7 +14,8 @@ The pieces, one idea per module (read them in this order to learn the method):
 * :mod:`synapticnet.profiles` — every training size in one place: profiles and named budgets.
 * :mod:`synapticnet.experiments` — comparisons, growth studies, the accuracy–parameter front.
 
-Everything a notebook needs is importable from here, ``from synapticnet import run, budget, plots``;
+Everything a notebook needs is importable from here, ``from synapticnet import run_sequence, budget, plots``
+(the runner itself is ``synapticnet.run.run``);
 names are loaded on first use, so ``python -m synapticnet --help`` does not wait for PyTorch.
 """
 
@@ -33,7 +34,7 @@ _EXPORTS: dict[str, str] = {
                      "DataError"], "data"),
     **dict.fromkeys(["train_task", "evaluate", "evaluating", "seed_everything", "task_seed", "select_device",
                      "TrainingDiverged"], "engine"),
-    **dict.fromkeys(["run", "run_sequence", "run_baseline", "load_task_data", "split_available", "fresh_run_dir",
+    **dict.fromkeys(["run_sequence", "run_baseline", "load_task_data", "split_available", "fresh_run_dir",
                      "CHECKPOINT", "RESULTS"], "run"),
     **dict.fromkeys(["Method", "register", "get_method", "REGISTRY", "MultiHeadCNN", "SeparateNetworks"], "methods"),
     **dict.fromkeys(["Profile", "GrowthTrigger", "Compaction", "get_profile", "budget", "BUDGETS", "PROFILES",

@@ -152,11 +152,10 @@ class Profile:
             problems.append(f"lr = {self.lr}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             problems.append(f"batch_size = {self.batch_size}")
-        if self.max_steps_per_task is not None and (not isinstance(self.max_steps_per_task, int)
-                                                    or self.max_steps_per_task < 1):
-            problems.append(f"max_steps_per_task = {self.max_steps_per_task}")
-        if self.n_train is not None and (not isinstance(self.n_train, int) or self.n_train < 1):
-            problems.append(f"n_train = {self.n_train}")
+        for key in ("max_steps_per_task", "n_train"):  # a count: an int ≥ 1 (True is not a count)
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                problems.append(f"{key} = {value!r}")
         if problems:
             raise ValueError(f"profile {self.name!r} cannot train: {', '.join(problems)} (epochs, steps, n_train and "
                              "batch size must be ≥ 1 and the learning rate > 0)")

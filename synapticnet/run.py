@@ -240,8 +240,15 @@ def _run(algorithm: Method, datasets: list, state: dict[str, Any], out: Path, pr
     model = None
     if state["finished"]:
         saved = load_torch(out / CHECKPOINT, "run checkpoint")
-        model = algorithm.restore(saved["model"], datasets, state["finished"]).to(device)
-        algorithm.load_state_dict(saved["method"])
+        try:
+            model = algorithm.restore(saved["model"], datasets, state["finished"]).to(device)
+            algorithm.load_state_dict(saved["method"])
+        except (KeyError, TypeError, RuntimeError, IndexError) as error:
+            raise ValueError(f"{out / CHECKPOINT} is damaged: its network or method state does not load "
+                             f"({type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}); "
+                             "start a new run in another folder") from None
+        check_finite(model, f"cannot resume {out}: the checkpoint")
+        _check_saved_row(state, model, datasets, device, out)
         if progress:
             print(f"resuming {out}: {state['finished']} of {len(tasks)} task(s) already finished")
     for stage in algorithm.stages(len(tasks)):
@@ -308,6 +315,52 @@ def _check_same_data(state: dict[str, Any], provenance: list[dict[str, Any]], ou
                              "data file, or start a new run in another folder")
 
 
+# What a saved run state must hold, and the type of each entry (a tampered or damaged checkpoint is refused).
+STATE_TYPES: dict[str, type | tuple[type, ...]] = dict(
+    method=str, hyper=dict, tasks=list, seed=int, eval_split=str, profile=dict, finished=int, rows=list,
+    train_seconds=list, val_accuracy=list, growth_decisions=list, steps=list, compaction=list, extra=dict,
+    started_at=str, data_sha256=list)
+
+
+def _check_state(state: object, path: Path) -> dict[str, Any]:
+    """The saved state if every entry is there with the right type and the numbers fit together, else a ValueError."""
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is damaged: its run state is not a dictionary; start a new run in another folder")
+    problems = [f"{k} missing" for k in STATE_TYPES if k not in state]
+    problems += [f"{k} is {type(state[k]).__name__}, not {getattr(t, '__name__', t)}" for k, t in STATE_TYPES.items()
+                 if k in state and (not isinstance(state[k], t) or isinstance(state[k], bool))]
+    if not problems:
+        T, done, rows = len(state["tasks"]), state["finished"], state["rows"]
+        if not 0 <= done <= T:
+            problems.append(f"finished = {done} with {T} task(s)")
+        bad_rows = [r for r in rows if not isinstance(r, list)
+                    or not all(isinstance(a, float) and 0.0 <= a <= 1.0 for a in r)]
+        if bad_rows:
+            problems.append("rows hold values that are not accuracies in [0, 1]")
+    if problems:
+        raise ValueError(f"{path} is damaged: its run state is inconsistent ({'; '.join(problems)}); "
+                         "start a new run in another folder")
+    return state
+
+
+def _check_saved_row(state: dict[str, Any], model: torch.nn.Module, datasets: list, device: torch.device,
+                     out: Path) -> None:
+    """Re-derive the last saved row of the accuracy matrix from the restored network: a checkpoint whose
+    numbers do not belong to its weights (tampered, or mixed up with another run's) is refused."""
+    if not state["rows"]:
+        raise ValueError(f"{out / CHECKPOINT} is damaged: {state['finished']} task(s) finished but no accuracies saved")
+    saved = state["rows"][-1]
+    again = [evaluate(model, datasets[j], state["eval_split"], device) for j in range(len(saved))]
+    worst = max(abs(a - b) for a, b in zip(saved, again))
+    if len(saved) != state["finished"] or worst > ROW_TOLERANCE:
+        raise ValueError(f"cannot resume {out}: the accuracies saved in {CHECKPOINT} ({[round(a, 4) for a in saved]}) "
+                         f"are not those of its network ({[round(a, 4) for a in again]}); the checkpoint was changed "
+                         "or damaged. Start a new run in another folder")
+
+
+ROW_TOLERANCE = 0.005  # another device or kernel may flip a few test images; a tampered number moves more
+
+
 def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resume: bool) -> dict[str, Any]:
     """A fresh run state, or the saved one when resuming; refuse a folder that holds another run."""
     path = out / CHECKPOINT
@@ -319,10 +372,10 @@ def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resu
         return dict(mine, finished=0, rows=[], train_seconds=[], val_accuracy=[], growth_decisions=[], steps=[],
                     compaction=[], extra={}, started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     saved = load_torch(path, "run checkpoint")
-    state = saved.get("state") if isinstance(saved, dict) else None
-    if not isinstance(state, dict) or not {"model", "method"} <= set(saved):
+    if not isinstance(saved, dict) or not {"model", "method", "state"} <= set(saved):
         raise ValueError(f"{path} is not a checkpoint of this version's runner; move it away or choose another "
                          "output folder")
+    state = _check_state(saved["state"], path)
     differing = {k: (state.get(k), v) for k, v in mine.items() if k != "profile" and state.get(k) != v}
     differing.update({f"profile.{k}": v for k, v in _differing_settings(state.get("profile", {}), mine["profile"]).items()})
     if differing:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .data.datasets import is_checkout
 from .profiles import PROFILES, default_profile_name
 
 REPO_URL = "https://github.com/synapticnet/synapticnet"
@@ -55,14 +56,6 @@ class Workspace:
     runs: Path  # run folders (results.json, checkpoints) of this run
     committed: Path  # <root>/figures: the committed reference results (read-only for non-reference runs)
     in_checkout: bool
-
-
-def is_checkout(folder: Path) -> bool:
-    """True when ``folder`` is the root of a SynapticNet source checkout (pyproject + package)."""
-    pyproject = folder / "pyproject.toml"
-    if not (pyproject.is_file() and (folder / "synapticnet" / "__init__.py").is_file()):
-        return False
-    return re.search(r'^name\s*=\s*"synapticnet"', pyproject.read_text(encoding="utf-8"), re.M) is not None
 
 
 def find_root(cwd: Path | None = None) -> tuple[Path, bool]:

@@ -12,12 +12,12 @@ the working folder (:func:`default_root`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from ..workspace import is_checkout
 
 __all__ = [
     "ARRAY_KEYS", "CLASS_NAMES", "DATASETS", "ENV_VAR", "SPLITS", "DataError", "DatasetSpec",
@@ -27,6 +27,14 @@ __all__ = [
 ARRAY_KEYS: tuple[str, ...] = ("x_train", "y_train", "x_test", "y_test")
 ENV_VAR = "SYNAPTICNET_DATA"
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+def is_checkout(folder: Path) -> bool:
+    """True when ``folder`` is the root of a SynapticNet source checkout (pyproject + package)."""
+    pyproject = folder / "pyproject.toml"
+    if not (pyproject.is_file() and (folder / "synapticnet" / "__init__.py").is_file()):
+        return False
+    return re.search(r'^name\s*=\s*"synapticnet"', pyproject.read_text(encoding="utf-8"), re.M) is not None
 
 
 class DataError(RuntimeError):
