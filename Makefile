@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.stamp-requirements
 .PHONY: help env test test-unit test-cpus test-notebooks reproduce baselines student bench front lab clean
 
 help:
-	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data)"
+	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
 	@echo "make reproduce  re-run the notebooks and regenerate figures/ (all but 04, ~25 min)"
 	@echo "make baselines  notebook 04: nine methods x 3 seeds + validation sweeps (~15 min)"
@@ -29,10 +29,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-# Unit tests, then every notebook in smoke mode (synthetic data, seconds per task):
-# nbval re-runs each notebook and fails on any error (--nbval-lax: outputs are not compared,
-# they come from the last real run).
-test: test-unit test-notebooks
+# Unit tests and every notebook in smoke mode (synthetic data, seconds per task), in one pytest run
+# spread over the machine's cores (pytest-xdist; a file's tests, a notebook's cells, stay on one
+# worker, each worker with one torch thread). nbval re-runs each notebook and fails on any error
+# (--nbval-lax: outputs are not compared, they come from the last real run).
+XDIST ?= -n auto --dist loadfile
+test: $(STAMP)
+	OMP_NUM_THREADS=1 SYNAPTICNET_SMOKE=1 $(PY) -m pytest $(XDIST) -p no:cacheprovider --durations=15 \
+		tests notebooks/ --nbval-lax
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests

@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["Profile", "GrowthTrigger", "Compaction", "get_profile", "budget", "BUDGETS", "PROFILES",
                      "REAL_TASKS", "SYNTHETIC_TASKS", "default_profile_name", "family"], "profiles"),
     **dict.fromkeys(["save_json", "load_json"], "storage"),
-    **dict.fromkeys(["workspace", "expected_times", "env_profile", "env_smoke"], "workspace"),
+    **dict.fromkeys(["expected_times", "env_profile", "env_smoke"], "workspace"),
     **dict.fromkeys(["unit_importance", "compaction_sizes"], "pruning"),
 }
 _MODULES = ("layers", "model", "data", "engine", "run", "methods", "metrics", "profiles", "storage", "workspace",

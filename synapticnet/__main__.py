@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .profiles import MAX_SEED, PROFILES, REAL_TASKS, default_profile_name
+from .profiles import MAX_SEED, PROFILES, REAL_TASKS, check_seed, default_profile_name
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130  # 130 = 128 + SIGINT, what a shell reports for Ctrl-C
 
@@ -44,14 +44,11 @@ from <root>/<name>.npz when present, otherwise through torchvision (downloading 
 
 
 def seed_arg(text: str) -> int:
-    """``--seed``: an integer in ``0 … 2**32 - 1``, else argparse's one-line error (exit 2)."""
+    """``--seed``: an integer in ``0 … 2**32 - 1`` (:func:`~synapticnet.profiles.check_seed`), else argparse's one-line error."""
     try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"the seed must be an integer in 0 … {MAX_SEED} (2**32 - 1), got {text!r}")
-    return value
+        return check_seed(int(text.strip()) if text.strip().lstrip("-").isdigit() else text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).replace("seed must be", "the seed must be")) from None
 
 
 def non_empty(text: str) -> str:

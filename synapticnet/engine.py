@@ -193,13 +193,13 @@ def select_device(requested: str | torch.device | None = None) -> torch.device:
 # Evaluation
 # --------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """``with evaluating(model):`` — eval mode (no dropout, BatchNorm's running statistics) and
-    no gradients inside; the model's previous mode is restored afterwards, even after an error."""
+def evaluating(model: nn.Module, no_grad: bool = True) -> Iterator[nn.Module]:
+    """``with evaluating(model):`` — eval mode (no dropout, BatchNorm's running statistics) and, unless
+    ``no_grad=False``, no gradients inside; the model's previous mode is restored afterwards, even after an error."""
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
             yield model
     finally:
         model.train(was_training)

@@ -34,13 +34,16 @@ tasks' data — a silent source of forgetting even when every weight is frozen.
 
 from __future__ import annotations
 
-import operator
+import contextlib
 import warnings
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .checks import check_count
 
 Mode = Literal["reuse", "isolate"]
 MODES: tuple[str, ...] = ("reuse", "isolate")
@@ -53,17 +56,52 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def check_count(value: object, what: str, minimum: int = 0) -> int:
-    """Return ``value`` as an ``int >= minimum``; raise a clear error otherwise."""
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be an integer, got a bool ({value!r})")
+def per_layer(value: int | Sequence[int] | None, default: Sequence[int], what: str) -> list[int]:
+    """Expand a growth size (``None``: half of ``default``; one int for every layer; or one per layer)."""
+    if value is None:
+        return [max(1, d // 2) for d in default]
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        if len(value) != len(default):
+            raise ValueError(f"{what} must have one entry per layer ({len(default)}), got {len(value)}: {list(value)}")
+        return [check_count(v, f"{what}[{i}]") for i, v in enumerate(value)]
+    return [check_count(value, what)] * len(default)  # one int for every layer (TypeError otherwise)
+
+
+class FrozenTask(torch.autograd.Function):
+    """``FrozenTask.apply(output, anchor, message)``: ``output``, whose backward pass raises ``message``."""
+
+    @staticmethod
+    def forward(ctx, output: Tensor, anchor: Tensor, message: str) -> Tensor:
+        ctx.message = message
+        return output.clone()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        raise RuntimeError(ctx.message)
+
+
+@contextlib.contextmanager
+def all_or_nothing(module: nn.Module) -> Iterator[None]:
+    """Change ``module``'s structure completely or not at all: a model grows layer after layer, and should the
+    third fail (out of memory, Ctrl-C), the first two must not stay grown. If the body raises, every submodule
+    gets its attributes back (children, buffers, sizes, flags), every parameter its ``requires_grad`` and grad."""
+    saved, todo = [], [module]
+    while todo:
+        m = todo.pop()
+        if not (isinstance(m, UnitBlock) and m.frozen):  # a frozen block never changes again: no need to save it
+            saved.append((m, {k: v.copy() if k in ("_modules", "_parameters", "_buffers") or type(v) is list else v
+                              for k, v in vars(m).items()}))
+            todo.extend(m.children())
+    params = [(p, p.requires_grad, p.grad) for _, a in saved for p in a["_parameters"].values() if p is not None]
     try:
-        number = operator.index(value)  # accepts int and numpy integers, rejects 2.5
-    except TypeError:
-        raise TypeError(f"{what} must be an integer, got {type(value).__name__} ({value!r})") from None
-    if number < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {number}")
-    return number
+        yield
+    except BaseException:
+        for m, attributes in saved:
+            vars(m).clear()
+            vars(m).update(attributes)
+        for p, requires_grad, grad in params:
+            p.requires_grad_(requires_grad).grad = grad
+        raise
 
 
 class BlockBatchNorm(nn.BatchNorm2d):
@@ -177,7 +215,7 @@ class _TaskLayer(nn.Module):
         return [block.out_units for block in self.blocks]
 
     def expected_in_units(self, task_id: int) -> int:
-        """How many input units (channels / features) ``forward(x, task_id)`` expects — and block ``task_id`` reads."""
+        """How many input units (channels / features) ``forward(x, task_id)`` expects (block ``task_id`` reads)."""
         if self.shared_input:
             return self.in_units_per_task[0]
         if self.mode == "reuse":
@@ -257,13 +295,9 @@ class _TaskLayer(nn.Module):
         return self.num_tasks - 1
 
     def widen(self, extra_out: int, extra_in: int = 0) -> None:
-        """Give the newest task ``extra_out`` more units, without changing what it computes.
-
-        Its block is replaced by a wider copy: existing weights are copied; connections from
-        the previous layer's new units (``extra_in``) into the existing units start at zero,
-        so the task's function is preserved (up to float rounding); the new units are
-        initialised like any fresh layer. Older tasks are not touched at all.
-        """
+        """Give the newest task ``extra_out`` more units, without changing what it computes: its block becomes
+        a wider copy whose connections from the previous layer's ``extra_in`` new units into the existing units
+        start at zero (the new units start like any fresh layer). Older tasks are not touched at all."""
         extra_out = check_count(extra_out, "extra_out")
         extra_in = 0 if self.shared_input else check_count(extra_in, "extra_in")
         task = self.num_tasks - 1
@@ -276,11 +310,10 @@ class _TaskLayer(nn.Module):
     def compact(self, keep_out: Tensor, keep_in: Tensor | None = None) -> None:
         """Keep only the newest task's units ``keep_out`` ("synaptic pruning"); older tasks untouched.
 
-        ``keep_in``: the task's own *input* units the previous layer kept (``None`` for the
-        first layer, whose input is the image); indices ascending. The block is replaced by a
-        smaller copy: the kept rows of its weights (and of its BatchNorm parameters and
-        statistics) and, among its input columns, every reused column of older tasks plus the
-        kept columns of its own task. The optimiser must be rebuilt, as after :meth:`widen`.
+        ``keep_in``: the task's own *input* units the previous layer kept (``None`` for the first
+        layer, whose input is the image); indices ascending. The block becomes a smaller copy: the
+        kept rows of its weights, BatchNorm parameters and statistics, reading every reused column
+        of older tasks plus the kept columns of its own task.
         """
         task = self.num_tasks - 1
         old = self.blocks[task]
@@ -356,17 +389,12 @@ class TaskConv2d(_TaskLayer):
 
     ``forward(x, task_id)`` runs conv → per-task BatchNorm for the filters that
     ``task_id`` uses and concatenates them in task order (channel ``c`` of the output
-    belongs to task ``task_ids[c]``).
-
-    Args:
-        in_channels: input channels of the first task. For the first layer of a
-            network these are the image channels, shared by all tasks (``shared_input``).
-        out_channels: filters created by task 0.
-        kernel_size, stride, padding: as in :class:`torch.nn.Conv2d` (``padding``
-            defaults to "same" for odd kernels and stride 1).
-        batch_norm: add per-task BatchNorm (and drop the now redundant conv bias).
-        mode: ``"reuse"`` (task ``k`` reads inputs of tasks ``<= k``) or ``"isolate"``.
-        shared_input: the input is the same for every task (the image).
+    belongs to task ``task_ids[c]``). ``in_channels``: input channels of task 0 (for a
+    network's first layer, the image's, shared by all tasks: ``shared_input``);
+    ``out_channels``: filters of task 0; ``kernel_size``, ``stride``, ``padding`` as in
+    :class:`torch.nn.Conv2d` (default padding: "same"); ``batch_norm``: per-task BatchNorm
+    (and no conv bias); ``mode``: ``"reuse"`` (task ``k`` reads the inputs of tasks
+    ``<= k``) or ``"isolate"``.
     """
 
     input_dims = 4

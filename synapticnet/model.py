@@ -19,32 +19,26 @@ Continual learning with it:
    and adds, in every layer, a block of new units tagged with the new task id, plus a
    new head. New units read the frozen old features (``mode="reuse"``) or only their
    own (``mode="isolate"``); old units never read new ones, so old outputs cannot change.
-3. Train the new task with any optimiser. ``apply_task_gradient_mask(task_id)`` after
-   ``backward()`` makes sure only that task's parameters carry a gradient.
+3. Train the new task with an optimiser built *after* ``grow()`` from ``model.task_parameters(t)``;
+   ``apply_task_gradient_mask(t)`` after ``backward()`` keeps gradients on that task only (and
+   warns if its parameters never move: a stale optimiser). Why freezing is exact: :mod:`synapticnet.layers`.
 4. Optionally, before the next ``grow()``: ``model.compact(...)`` ("synaptic pruning")
    keeps only the newest task's most important units (:mod:`synapticnet.pruning` says
    which), so the next tasks pay less to read them.
 5. Without the task id: ``model.predict(x)`` asks every task (:meth:`all_outputs`) and
    picks the one the image looks most at home with (:mod:`synapticnet.task_inference`).
 
-What reading old units costs. A new task's dense layer reads every older task's
-features. With ``pooled_size=None`` those are the *flattened* maps (channels × 4 × 4
-here), so reusing 128 old channels costs 16 × 128 weights per new neuron — most of
-what reuse costs. ``pooled_size=1`` averages each map first (global average pooling,
-as in ResNets): one feature per channel, 16× cheaper to reuse. The separate-network
-references use the same pooling, so comparisons stay like for like.
-
-Because a frozen parameter has ``requires_grad=False`` and ``grad=None``, optimisers
-skip it completely — no weight decay, no momentum, no Adam moments — and its BatchNorm
-statistics are never updated again. Old tasks keep their outputs bit for bit.
+What reading old units costs. A new task's dense layer reads every older task's features: with
+``pooled_size=None`` the *flattened* maps (channels × 4 × 4 here), 16 × 128 weights per new neuron
+for 128 old channels — most of what reuse costs. ``pooled_size=1`` (global average pooling, as in
+ResNets) is 16× cheaper; the separate-network references use the same pooling.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import os
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,46 +47,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import pruning, task_inference
-from .layers import BlockBatchNorm, TaskConv2d, TaskLinear, UnitBlock, cat_parts, check_count, check_mode
+from .checks import check_count
+from .layers import (BlockBatchNorm, FrozenTask, TaskConv2d, TaskLinear, UnitBlock, all_or_nothing, cat_parts,
+                     check_mode, per_layer)
 from .storage import save_torch
 
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "synapticnet.MultiTaskConvSynapticNet", 1
 RUN_CHECKPOINT = "checkpoint.pt"  # in a run folder: {"model": model.checkpoint(), "state": the run's progress}
-# The largest network a checkpoint may describe: anything bigger is refused *before* memory is allocated,
-# so a damaged (or hostile) file cannot make load() reserve gigabytes.
-MAX_UNITS, MAX_CLASSES, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_GROWTH_STEPS = 2048, 100_000, 512, 16, 1000
+# The largest network a checkpoint may describe: a file asking for more is refused before memory is allocated.
+MAX_UNITS, MAX_CLASSES, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_GROWTH_STEPS = 2048, 100_000, 512, 16, 256
 MAX_PARAMETERS = 200_000_000
 
 
-def _per_layer(value: int | Sequence[int] | None, default: Sequence[int], what: str) -> list[int]:
-    """Expand a growth size (``None``, one int for all layers, or one per layer)."""
-    if value is None:
-        return [max(1, d // 2) for d in default]
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        if len(value) != len(default):
-            raise ValueError(f"{what} must have one entry per layer ({len(default)}), got {len(value)}: {list(value)}")
-        return [check_count(v, f"{what}[{i}]") for i, v in enumerate(value)]
-    return [check_count(value, what)] * len(default)  # one int for every layer (TypeError otherwise)
-
-
-class _FrozenTask(torch.autograd.Function):
-    """Identity on the logits of a frozen task, whose backward pass explains what went wrong."""
-
-    @staticmethod
-    def forward(ctx, logits: Tensor, anchor: Tensor, message: str) -> Tensor:
-        ctx.message = message
-        return logits.clone()
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        raise RuntimeError(ctx.message)
-
-
 class TaskView(nn.Module):
-    """The network as one task sees it: ``TaskView(model, t)(x) == model(x, task_id=t)``.
-
-    Handy for tools that call ``module(x)``, such as ``torchinfo.summary``.
-    """
+    """The network as one task sees it, ``TaskView(model, t)(x) == model(x, task_id=t)``: for ``torchinfo.summary``."""
 
     def __init__(self, model: "MultiTaskConvSynapticNet", task_id: int) -> None:
         super().__init__()
@@ -120,10 +88,9 @@ class MultiTaskConvSynapticNet(nn.Module):
         pooled_size: side of the feature maps the dense layers read: ``None`` flattens
             the whole last map, ``1`` is global average pooling, ``2`` a 2×2 average, …
         dense_mode: connectivity of the dense layers (default: ``mode``). ``mode="reuse",
-            dense_mode="isolate"`` reuses old *filters* only: a new task's conv units read
-            every frozen older channel, but its dense layers and head read only its own
-            units — reuse where features transfer, without paying for dense connections
-            to every older task's flattened maps.
+            dense_mode="isolate"`` reuses old *filters* only: a new task's conv units read every
+            frozen older channel, but its dense layers and head read only its own units — reuse
+            where features transfer, without paying for dense connections to old flattened maps.
     """
 
     def __init__(self, in_channels: int = 3, conv_channels: Sequence[int] = (32, 64, 128),
@@ -131,50 +98,43 @@ class MultiTaskConvSynapticNet(nn.Module):
                  mode: str = "reuse", kernel_size: int = 3, pooled_size: int | None = None,
                  dense_mode: str | None = None) -> None:
         super().__init__()
-        in_channels = check_count(in_channels, "in_channels", 1)
         conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
         hidden = [check_count(h, "hidden entry", 1) for h in hidden]
-        num_classes = check_count(num_classes, "num_classes", 1)
         image_size = check_count(image_size, "image_size", 1)
         if not conv_channels:
             raise ValueError("conv_channels needs at least one layer")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        downsample = 2 ** len(conv_channels)
-        if image_size % downsample:
-            raise ValueError(f"image_size {image_size} must be divisible by 2**{len(conv_channels)} = {downsample} "
-                             f"(one 2x2 max-pool per conv layer)")
-        self.spatial = image_size // downsample  # feature-map side after the last pool
-        if pooled_size is not None:
-            pooled_size = check_count(pooled_size, "pooled_size", 1)
-            if pooled_size > self.spatial:
-                raise ValueError(f"pooled_size {pooled_size} is larger than the last feature map "
-                                 f"({self.spatial}×{self.spatial}); use at most {self.spatial}, or None")
+        if image_size % 2 ** len(conv_channels):
+            raise ValueError(f"image_size {image_size} must be divisible by 2**{len(conv_channels)} = "
+                             f"{2 ** len(conv_channels)} (one 2x2 max-pool per conv layer)")
+        self.spatial = image_size // 2 ** len(conv_channels)  # feature-map side after the last pool
+        if pooled_size is not None and check_count(pooled_size, "pooled_size", 1) > self.spatial:
+            raise ValueError(f"pooled_size {pooled_size} is larger than the last feature map "
+                             f"({self.spatial}×{self.spatial}); use at most {self.spatial}, or None")
         self.config: dict[str, Any] = dict(
-            in_channels=in_channels, conv_channels=conv_channels, hidden=hidden,
-            num_classes=num_classes, image_size=image_size, dropout=float(dropout),
+            in_channels=check_count(in_channels, "in_channels", 1), conv_channels=conv_channels, hidden=hidden,
+            num_classes=check_count(num_classes, "num_classes", 1), image_size=image_size, dropout=float(dropout),
             mode=check_mode(mode), kernel_size=check_count(kernel_size, "kernel_size", 1),
-            pooled_size=pooled_size, dense_mode=None if dense_mode is None else check_mode(dense_mode),
+            pooled_size=None if pooled_size is None else int(pooled_size),
+            dense_mode=None if dense_mode is None else check_mode(dense_mode),
         )
         if mode == "isolate" and self.dense_mode == "reuse":
             raise ValueError("dense_mode='reuse' needs mode='reuse': dense layers can only reuse older tasks' "
                              "units if the conv layers pass them on")
         self.growth: list[dict[str, Any]] = []  # the grow() / widen() / compact() calls, replayed by load()
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
-        self.feature_side = self.spatial if pooled_size is None else pooled_size
-        widths = [in_channels, *conv_channels]
-        self.convs = nn.ModuleList(TaskConv2d(widths[i], widths[i + 1], kernel_size, mode=mode, shared_input=(i == 0))
-                                   for i in range(len(conv_channels)))
+        self.feature_side = self.spatial if pooled_size is None else self.config["pooled_size"]
+        widths = [self.config["in_channels"], *conv_channels]
+        self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k)
+                                   for k, (i, o) in enumerate(zip(widths, widths[1:])))
         features = [conv_channels[-1] * self.feature_side**2, *hidden]
-        self.dense = nn.ModuleList(TaskLinear(features[i], features[i + 1], mode=self.dense_mode)
-                                   for i in range(len(hidden)))
+        self.dense = nn.ModuleList(TaskLinear(i, o, mode=self.dense_mode) for i, o in zip(features, features[1:]))
         self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleList([nn.Linear(features[-1], num_classes)])
-        # Per task, an affine-free BatchNorm over the reused old features its head reads
-        # (see UnitBlock.adapter); task 0 and isolate mode reuse nothing.
+        self.heads = nn.ModuleList([nn.Linear(features[-1], self.config["num_classes"])])
+        # Per task, an affine-free BatchNorm over the reused old features its head reads (see UnitBlock.adapter).
         self.head_adapters = nn.ModuleList([nn.Identity()])
-        # What each finished task keeps for task inference (buffers: saved and loaded with the
-        # model, never trained); see synapticnet.task_inference.
+        # What each finished task keeps for task inference: buffers, saved with the model, never trained.
         self.task_statistics = task_inference.TaskStatistics()
 
     # -- tasks -----------------------------------------------------------------------
@@ -215,17 +175,12 @@ class MultiTaskConvSynapticNet(nn.Module):
                              f"ids 0..{self.num_tasks - 1}. Call model.grow() to create a new task.")
         return tid
 
-    # -- forward ---------------------------------------------------------------------
-    # One forward pass in two halves, which features(), shared_features() and all_outputs()
-    # combine. Each task's units travel as a separate tensor ("part") so that frozen units
-    # never enter the backward pass; see TaskConv2d.forward_parts.
+    # -- forward: two halves, which features(), shared_features() and all_outputs() combine. Each task's
+    # units travel as a separate tensor ("part"): frozen units never enter the backward pass (forward_parts).
     def _conv_features(self, x: Tensor, task_id: int, shared: list[Tensor] | None = None) -> list[Tensor | None]:
-        """Conv layers → one feature vector per task that ``task_id`` uses (``None``: no units there).
-
-        Every conv is followed by ReLU and 2×2 max-pooling; the last maps are flattened
-        (channel-major), average-pooled first if ``pooled_size`` is set. ``shared``, if
-        given, collects task 0's maps after every conv layer, averaged over space.
-        """
+        """Conv (+ BN) → ReLU → 2×2 max-pool, layer after layer; then flatten (average-pooled first if
+        ``pooled_size``): one feature vector per task ``task_id`` uses (``None``: no units there).
+        ``shared`` collects task 0's maps after every conv layer, averaged over space."""
         parts: list[Tensor | None] = [x]
         for conv in self.convs:
             parts = [None if p is None else F.max_pool2d(F.relu(p), 2) for p in conv.forward_parts(parts, task_id)]
@@ -236,7 +191,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         return [None if p is None else torch.flatten(p, 1) for p in parts]
 
     def _head_input(self, parts: list[Tensor | None], task_id: int) -> Tensor:
-        """Dense layers → what ``task_id``'s head reads: reused old features (re-normalised for this task) + its own."""
+        """Dense layers → what ``task_id``'s head reads: reused old features (re-normalised for it), its own."""
         if self.dense_mode == "isolate" and self.dense:
             parts = parts[-1:]  # the dense layers read this task's own conv features only
         for layer in self.dense:
@@ -262,29 +217,25 @@ class MultiTaskConvSynapticNet(nn.Module):
             # but a backward pass through it would fail deep inside autograd. Say why instead.
             message = (f"task {tid} is frozen: only the newest task ({self.trainable_task}) can be trained; old tasks "
                        "are kept exactly as they were learned. To evaluate an old task use model.eval() or torch.no_grad()")
-            logits = _FrozenTask.apply(logits, torch.zeros((), device=logits.device, requires_grad=True), message)
+            logits = FrozenTask.apply(logits, torch.zeros((), device=logits.device, requires_grad=True), message)
         return logits
 
     def _check_images(self, x: Tensor) -> None:
-        c, s = self.config["in_channels"], self.config["image_size"]
+        c, s, dtype = self.config["in_channels"], self.config["image_size"], self.heads[0].weight.dtype
         if not isinstance(x, Tensor):
             raise TypeError(f"expected a torch.Tensor of shape (N, {c}, {s}, {s}), got {type(x).__name__}")
-        weight = self.heads[0].weight
-        if x.dtype != weight.dtype:
+        if x.dtype != dtype:
             hint = ("convert and normalise it first (TaskDataset does: its batches are float32, normalised)"
-                    if not x.is_floating_point() else f"use x.to({weight.dtype}) (or model.to({x.dtype}))")
-            raise TypeError(f"the model computes in {weight.dtype} but the images are {x.dtype}: {hint}")
-        if x.dim() != 4 or x.shape[1] != c or x.shape[2] != s or x.shape[3] != s:
+                    if not x.is_floating_point() else f"use x.to({dtype}) (or model.to({x.dtype}))")
+            raise TypeError(f"the model computes in {dtype} but the images are {x.dtype}: {hint}")
+        if x.dim() != 4 or tuple(x.shape[1:]) != (c, s, s):
             raise ValueError(f"expected images of shape (N, {c}, {s}, {s}), got {tuple(x.shape)}"
                              + (" — a single image needs a batch dimension: x.unsqueeze(0)" if x.dim() == 3 else ""))
 
     # -- every task at once, without the task id ------------------------------------------
     def shared_features(self, x: Tensor) -> Tensor:
-        """``g(x)``: task 0's conv maps after every conv layer, averaged over space and concatenated.
-
-        Task 0's units read nothing but the image and are frozen once task 1 exists, so
-        every task — in ``reuse`` and ``isolate`` mode alike — sees the same ``g(x)``.
-        """
+        """``g(x)``: task 0's conv maps after every conv layer, averaged over space and concatenated. Task 0's
+        units read nothing but the image and are frozen once task 1 exists: every task sees the same ``g(x)``."""
         self._check_images(x)
         shared: list[Tensor] = []
         self._conv_features(x, 0, shared)
@@ -293,11 +244,9 @@ class MultiTaskConvSynapticNet(nn.Module):
     def all_outputs(self, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
         """``(shared_features(x), [(features(x, t), logits of task t) for every task t])``, computed together.
 
-        Asking every task is what task inference costs: ``T`` forward passes instead of one.
-        In ``reuse`` mode the conv layers are shared: the newest task's conv pass computes
-        every older task's filters too (old units never read new ones, so they compute the
-        same thing whoever asks), and only the dense layers and heads run once per task.
-        """
+        Asking every task costs ``T`` forward passes instead of one — but in ``reuse`` mode the newest
+        task's conv pass computes every older task's filters too (old units never read new ones, so
+        they compute the same whoever asks): only the dense layers and heads run once per task."""
         T = self.num_tasks
         if self.config["mode"] != "reuse":  # isolate: every task has its own column, nothing to share
             return self.shared_features(x), [(f, self.heads[t](f)) for t in range(T) for f in (self.features(x, t),)]
@@ -308,15 +257,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         return torch.cat(shared, dim=1), [(f, self.heads[t](f)) for t, f in enumerate(features)]
 
     def infer_task(self, x: Tensor, scorer: str = task_inference.DEFAULT_SCORER) -> Tensor:
-        """The task every image of ``x`` most likely belongs to (LongTensor, shape (N,)), no task id given.
-
-        Every task looks at the image; ``scorer`` says which one finds it least unusual:
-        ``"shared_gaussian"`` (default: each task's Gaussian model of task 0's frozen
-        features), ``"mahalanobis"``, ``"max_softmax"``, ``"entropy"`` or ``"energy"``
-        (see :mod:`synapticnet.task_inference`). Needs every task's statistics, stored
-        when it finished (:func:`~synapticnet.task_inference.fit_task_statistics`;
-        ``run_sequence`` does it); before that, a ``RuntimeError`` says so.
-        """
+        """The task (LongTensor (N,)) every image most likely belongs to: the one ``scorer`` finds it least
+        unusual for. Needs every task's statistics (:func:`~synapticnet.task_inference.fit_task_statistics`)."""
         return task_inference.infer_task(self, x, scorer)
 
     def predict(self, x: Tensor, scorer: str = task_inference.DEFAULT_SCORER) -> tuple[Tensor, Tensor]:
@@ -331,64 +273,50 @@ class MultiTaskConvSynapticNet(nn.Module):
         Every existing parameter is frozen; every conv and hidden layer gets a block of
         new units (``grow_conv_channels`` / ``grow_hidden``: one int for all layers, one
         per layer, or ``None`` for half of task 0's widths); a new head with
-        ``num_classes`` outputs is added. Zero growth in a layer is allowed in ``reuse``
-        mode (the new task then relies on frozen features there). Old outputs are
-        unchanged bit for bit, because old units never read new ones.
-
-        A rejected call (say, zero growth where a task reads only its own units) leaves the
-        model exactly as it was — and so does one that fails half-way (out of memory).
+        ``num_classes`` outputs is added. Zero growth in a layer is allowed in ``reuse`` mode
+        (the new task relies on frozen features there). Old outputs stay bit for bit, as old
+        units never read new ones. A rejected call, or one failing half-way, changes nothing.
         """
         num_classes = check_count(num_classes, "num_classes", 1)
-        conv_growth = _per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
-        hidden_growth = _per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
         new_task, reference = self.num_tasks, self.heads[0].weight  # new parameters go where the model is
-        with self._all_or_nothing():
-            self._grow_layers("grow", conv_growth, hidden_growth)
-            for head in self.heads:
-                head.requires_grad_(False)
-                head.weight.grad = head.bias.grad = None
+        with all_or_nothing(self):
+            sizes = self._grow_layers("grow", grow_conv_channels, grow_hidden)
+            self.heads.requires_grad_(False).zero_grad(set_to_none=True)  # old heads freeze, gradients dropped
             for adapter in self.head_adapters:
                 adapter.frozen = True
             reused, own = self._head_inputs(new_task)
-            self.heads.append(nn.Linear(reused + own, num_classes).to(reference.device, reference.dtype))
+            head = nn.Linear(reused + own, num_classes)
             adapter = BlockBatchNorm(reused, affine=False) if reused > 0 else nn.Identity()
+            self.heads.append(head.to(reference.device, reference.dtype).train(self.training))
             self.head_adapters.append(adapter.to(reference.device, reference.dtype).train(self.training))
-            self.growth.append(dict(op="grow", num_classes=num_classes, grow_conv_channels=conv_growth,
-                                    grow_hidden=hidden_growth))
+            self.growth.append(dict(op="grow", num_classes=num_classes, **sizes))
         return new_task
 
     def widen(self, grow_conv_channels: int | Sequence[int] | None = None,
               grow_hidden: int | Sequence[int] | None = None) -> int:
-        """Give the *newest* task more units in every layer (no new task, no new head).
+        """Give the *newest* task more units in every layer (no new task, no new head); return its id.
 
-        This is what the automatic growth trigger calls when a task turns out to be
-        harder than its first allocation. The task's current function is preserved
-        (new connections into existing units start at zero) and older tasks are not
-        touched. The optimiser must be rebuilt afterwards: the widened blocks are new
-        parameters. Returns the newest task id.
-        """
-        conv_growth = _per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
-        hidden_growth = _per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
-        task, old = self.trainable_task, self.heads[self.trainable_task]
-        with self._all_or_nothing():
-            self._grow_layers("widen", conv_growth, hidden_growth)
-            head = nn.Linear(sum(self._head_inputs(task)), old.out_features).to(old.weight.device, old.weight.dtype)
-            with torch.no_grad():
-                head.weight.zero_()
-                head.weight[:, : old.in_features] = old.weight
-                head.bias.copy_(old.bias)
-            self.heads[task] = head
-            self.growth.append(dict(op="widen", task=task, grow_conv_channels=conv_growth, grow_hidden=hidden_growth))
+        For a task harder than its first allocation (the automatic growth trigger). Its function is preserved
+        (new connections into existing units start at zero), older tasks are untouched; rebuild the optimiser."""
+        task = self.trainable_task
+        with all_or_nothing(self):
+            sizes = self._grow_layers("widen", grow_conv_channels, grow_hidden)
+            self._replace_head(task, torch.arange(self.heads[task].in_features))
+            self.growth.append(dict(op="widen", task=task, **sizes))
         return task
 
-    def _grow_layers(self, op: str, conv_growth: list[int], hidden_growth: list[int]) -> None:
+    def _grow_layers(self, op: str, grow_conv_channels: int | Sequence[int] | None,
+                     grow_hidden: int | Sequence[int] | None) -> dict[str, list[int]]:
         """``layer.grow`` or ``layer.widen`` on every layer, each told how many units the previous layer added."""
+        conv = per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
+        hidden = per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
         previous = 0
-        for i, (layer, g) in enumerate(zip(self.task_layers, conv_growth + hidden_growth)):
+        for i, (layer, g) in enumerate(zip(self.task_layers, conv + hidden)):
             if i == len(self.convs):
                 previous *= self.feature_side**2  # flattened features contributed by the new filters
             getattr(layer, op)(g, previous)
             previous = g
+        return dict(grow_conv_channels=conv, grow_hidden=hidden)
 
     def _head_inputs(self, task_id: int) -> tuple[int, int]:
         """``(reused older features, own features)`` that ``task_id``'s head reads."""
@@ -396,52 +324,31 @@ class MultiTaskConvSynapticNet(nn.Module):
         own = last.blocks[task_id].out_units * side2
         return last.out_units_for(task_id) * side2 - own, own
 
-    @contextlib.contextmanager
-    def _all_or_nothing(self) -> Iterator[None]:
-        """Complete a change of the network's structure, or undo all of it if it fails half-way.
-
-        grow(), widen() and compact() replace blocks layer by layer; should the third layer
-        fail (out of memory, Ctrl-C), the first two are put back: same modules, sizes, tags,
-        frozen flags and gradients as before the call.
-        """
-        # Every module's attributes (its submodules, buffers, sizes, flags) and every parameter's gradient.
-        saved = [(m, {k: copy.copy(v) if isinstance(v, (dict, list)) else v for k, v in vars(m).items()})
-                 for m in self.modules()]
-        params = [(p, p.requires_grad, p.grad) for p in self.parameters()]
-        try:
-            yield
-        except BaseException:
-            for module, attributes in saved:
-                vars(module).clear()
-                vars(module).update(attributes)
-            for p, requires_grad, grad in params:
-                p.requires_grad_(requires_grad)
-                p.grad = grad
-            raise
+    def _replace_head(self, task: int, columns: Tensor) -> None:
+        """A new head for ``task``, on its current inputs: the old head's weights of ``columns``, then zeros."""
+        old = self.heads[task]
+        head = nn.Linear(sum(self._head_inputs(task)), old.out_features).to(old.weight.device, old.weight.dtype)
+        with torch.no_grad():
+            head.weight.zero_()
+            head.weight[:, : len(columns)] = old.weight[:, columns.to(old.weight.device)]
+            head.bias.copy_(old.bias)
+        self.heads[task] = head
 
     # -- compaction ("synaptic pruning") ----------------------------------------------
     def compact(self, conv_channels: Sequence[int], hidden: Sequence[int] = (),
                 scores: pruning.Scores | None = None) -> int:
         """Synaptic pruning: keep the newest task's most important units; return parameters removed.
 
-        ``conv_channels[i]`` / ``hidden[i]`` is how many of the newest task's own units
-        layer ``i`` keeps: the most important (:func:`synapticnet.pruning.unit_importance`),
-        in their original order. ``scores`` replaces that criterion: ``(per conv layer, per
-        dense layer)`` tensors with one score per unit of the newest task, higher = kept first.
-        Call it after the task is trained and *before* the next ``grow()`` freezes it, then
-        fine-tune briefly: the removed units' contributions are gone, so the task's accuracy
-        usually dips a little. The optimiser must be rebuilt (the task's blocks are new,
-        smaller parameters).
-
-        Older tasks are not touched (bit for bit): only the newest task's blocks and head
-        change. Every argument is checked first — a rejected call leaves the model as it
-        was. Sizes must be integers between 1 (0 is allowed in reuse mode after task 0,
-        as in :meth:`grow`) and the units the task has now.
-        """
+        ``conv_channels[i]`` / ``hidden[i]`` units of layer ``i`` stay (0 allowed in reuse mode after task 0):
+        the most important, in their original order, by :func:`synapticnet.pruning.unit_importance` or by
+        ``scores`` (per conv layer, per dense layer: one score per unit of the newest task, higher = kept).
+        Call it after the task is trained and *before* the next ``grow()`` freezes it, then fine-tune
+        briefly (accuracy usually dips a little) with a rebuilt optimiser (the blocks are new parameters).
+        Older tasks are not touched (bit for bit); a rejected call leaves the model as it was."""
         task = self.trainable_task
         keep = pruning.units_to_keep(self, conv_channels, hidden, scores)  # checks every argument first
         sizes, before = [len(kept) for kept in keep], self.num_parameters()
-        with self._all_or_nothing():
+        with all_or_nothing(self):
             previous = None
             for layer, kept in zip(self.convs, keep):
                 layer.compact(kept, previous)
@@ -451,14 +358,8 @@ class MultiTaskConvSynapticNet(nn.Module):
             for layer, kept in zip(self.dense, keep[len(self.convs):]):
                 layer.compact(kept, previous)
                 previous = kept
-            old = self.heads[task]
             reused = self._head_inputs(task)[0]  # the older tasks' features: unchanged
-            columns = torch.cat([torch.arange(reused), reused + previous]).to(old.weight.device)
-            head = nn.Linear(len(columns), old.out_features).to(old.weight.device, old.weight.dtype)
-            with torch.no_grad():
-                head.weight.copy_(old.weight[:, columns])
-                head.bias.copy_(old.bias)
-            self.heads[task] = head
+            self._replace_head(task, torch.cat([torch.arange(reused), reused + previous]))
             self.growth.append(dict(op="compact", task=task, conv_channels=sizes[: len(self.convs)],
                                     hidden=sizes[len(self.convs):]))
         return before - self.num_parameters()
@@ -473,11 +374,10 @@ class MultiTaskConvSynapticNet(nn.Module):
     def apply_task_gradient_mask(self, task_id: int) -> None:
         """Drop the gradient of every parameter that does not belong to ``task_id``.
 
-        Call it after ``loss.backward()`` and before ``optimizer.step()``. Setting
-        ``grad`` to ``None`` (rather than zero) matters: optimisers skip parameters
-        without a gradient entirely, so weight decay and momentum cannot move them.
-        Frozen parameters never get a gradient anyway; this is the belt to those braces.
-        """
+        Call it after ``loss.backward()`` and before ``optimizer.step()``. Setting ``grad`` to
+        ``None`` (not zero) matters: optimisers skip parameters without a gradient entirely, so
+        weight decay and momentum cannot move them. Frozen parameters never get a gradient
+        anyway; this is the belt to those braces."""
         tid = self.check_task_id(task_id)
         if tid != self.trainable_task:
             raise ValueError(f"task {tid} is frozen; only the newest task ({self.trainable_task}) can be trained. "
@@ -486,14 +386,18 @@ class MultiTaskConvSynapticNet(nn.Module):
         for p in self.parameters():
             if id(p) not in own:
                 p.grad = None
+        head, last = self.heads[tid].weight, getattr(self, "_mask_watch", None)  # last: (head, version, had a grad)
+        if last is not None and last[0] is head and last[1] == head._version and last[2] and tid not in getattr(self, "_warned", ()):
+            self._warned = {*getattr(self, "_warned", ()), tid}
+            warnings.warn(f"task {tid}'s parameters did not change between two masked steps although they had a "
+                          f"gradient: does your optimiser hold them? Build it after grow(), from "
+                          f"model.task_parameters({tid})", stacklevel=2)
+        self._mask_watch = (head, head._version, head.grad is not None and bool(head.grad.any()))
 
     # -- parameter accounting --------------------------------------------------------
     def num_parameters(self, task_id: int | None = None) -> int:
-        """Total parameters, or (with ``task_id``) the parameters that task's forward uses.
-
-        Buffers (BatchNorm running statistics, ``task_ids``) are not parameters and are
-        not counted.
-        """
+        """Total parameters, or (with ``task_id``) those that task's forward uses. Buffers (BatchNorm
+        running statistics, ``task_ids``) are not parameters and are not counted."""
         if task_id is None:
             return sum(p.numel() for p in self.parameters())
         tid = self.check_task_id(task_id)
@@ -515,10 +419,7 @@ class MultiTaskConvSynapticNet(nn.Module):
                     state_dict=self.state_dict())
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save atomically: write a temporary file next to ``path``, then rename it.
-
-        An interrupted save therefore never leaves a half-written checkpoint behind.
-        """
+        """Save atomically (a temporary file next to ``path``, then renamed): never a half-written checkpoint."""
         save_torch(self.checkpoint(), path)
 
     @classmethod
@@ -527,12 +428,10 @@ class MultiTaskConvSynapticNet(nn.Module):
 
         ``path`` is a file written by :meth:`save`, a run's ``checkpoint.pt`` (a dict whose
         ``"model"`` entry is :meth:`checkpoint`, next to the run's own ``"state"``), or a run
-        folder holding one. The network comes back with every task grown, frozen and trained
-        as it was, task-inference statistics included. Unpickling is safe (``weights_only``)
-        and the contents are checked as in :meth:`from_checkpoint`.
+        folder holding one. Every task comes back as trained, task-inference statistics included.
+        Unpickling is safe (``weights_only``); the contents are checked as in :meth:`from_checkpoint`.
         """
-        path = Path(path)
-        path = path / RUN_CHECKPOINT if path.is_dir() else path
+        path = Path(path) / RUN_CHECKPOINT if Path(path).is_dir() else Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path}")
         try:
@@ -546,10 +445,9 @@ class MultiTaskConvSynapticNet(nn.Module):
     def from_checkpoint(cls, checkpoint: dict[str, Any], source: str = "checkpoint") -> "MultiTaskConvSynapticNet":
         """Rebuild a model (grown shapes, task ids, frozen blocks) from :meth:`checkpoint` (or a run's checkpoint).
 
-        Nothing in it is trusted: a record that does not rebuild the network its weights belong
-        to, holds NaN/inf weights, or describes an implausibly large network (beyond a ``MAX_*``
-        bound) is refused with a ``ValueError`` — the last before memory is allocated for it.
-        """
+        Nothing in it is trusted: a record that does not rebuild the network its weights belong to, holds
+        NaN/inf, or describes an implausibly large network (``MAX_*``; checked before memory is allocated)
+        is refused with a ``ValueError``."""
         if isinstance(checkpoint, dict) and "format" not in checkpoint and isinstance(checkpoint.get("model"), dict):
             checkpoint = checkpoint["model"]  # a run's checkpoint: the model next to the run's state
         if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
@@ -559,19 +457,20 @@ class MultiTaskConvSynapticNet(nn.Module):
             raise ValueError(f"{source} has checkpoint version {checkpoint.get('version')!r}; "
                              f"this code reads version {CHECKPOINT_VERSION}")
         config, growth, state = (checkpoint.get(key) for key in ("config", "growth", "state_dict"))
-        lengths = [len(v) for v in (config.values() if isinstance(config, dict) else ()) if isinstance(v, (list, tuple))]
-        if (isinstance(growth, list) and len(growth) > MAX_GROWTH_STEPS) or max(lengths, default=0) > MAX_LAYERS:
-            raise ValueError(f"{source} is damaged or implausible: more than {MAX_GROWTH_STEPS} growth steps or "
-                             f"{MAX_LAYERS} layers; refusing to build it")
+        lists = [v for v in (config if isinstance(config, dict) else {}).values() if isinstance(v, (list, tuple))]
+        too_long = isinstance(growth, (list, tuple)) and len(growth) > MAX_GROWTH_STEPS
+        if too_long or max(map(len, lists), default=0) > MAX_LAYERS:
+            raise ValueError(f"{source} is damaged or implausible: over {MAX_GROWTH_STEPS} growth steps or "
+                             f"{MAX_LAYERS} layers")
         for name, value in (state.items() if isinstance(state, dict) else ()):
             if isinstance(value, Tensor) and value.is_floating_point() and not bool(value.isfinite().all()):
                 raise ValueError(f"{source} holds NaN or inf in {name}: the training that wrote it diverged, or the "
                                  "file is damaged; refusing to load it")
         try:
             with torch.device("meta"):  # shapes without memory: is the network it describes plausible at all?
-                implausible = _implausible(cls._rebuild(checkpoint, compact=False))  # (compact() only shrinks)
+                implausible = _implausible(cls._rebuild(config, growth, compact=False))  # (compact() only shrinks)
             if not implausible:
-                model = cls._rebuild(checkpoint)
+                model = cls._rebuild(config, growth)
                 model.load_state_dict(state)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -582,17 +481,16 @@ class MultiTaskConvSynapticNet(nn.Module):
         return model
 
     @classmethod
-    def _rebuild(cls, checkpoint: dict[str, Any], compact: bool = True) -> "MultiTaskConvSynapticNet":
-        """A fresh model of the checkpoint's config, its grow() / widen() / compact() calls replayed in order."""
-        model = cls(**checkpoint["config"])
-        for step in checkpoint["growth"]:
-            step = dict(step)
+    def _rebuild(cls, config: dict[str, Any], growth: list[dict[str, Any]],
+                 compact: bool = True) -> "MultiTaskConvSynapticNet":
+        """A fresh model of ``config`` with the ``growth`` record's grow() / widen() / compact() calls replayed."""
+        model = cls(**config)
+        for step in map(dict, growth):
             step.pop("task", None)  # widen() and compact() always act on the newest task
-            op = step.pop("op")
-            if op not in ("grow", "widen", "compact"):
-                raise ValueError(f"unknown growth operation {op!r}")
-            if compact or op != "compact":
-                getattr(model, op)(**step)
+            if step.get("op") not in ("grow", "widen", "compact"):
+                raise ValueError(f"unknown growth operation {step.get('op')!r}")
+            if compact or step["op"] != "compact":
+                getattr(model, step.pop("op"))(**step)
         return model
 
 
@@ -600,7 +498,6 @@ def _implausible(model: MultiTaskConvSynapticNet) -> str:
     """What makes the network ``model`` describes too large to believe ("" if nothing does)."""
     units = [model.config["in_channels"]] + [b.out_units for layer in model.task_layers for b in layer.blocks]
     for what, value, limit in (("image_size", model.config["image_size"], MAX_IMAGE_SIZE),
-                               ("layers", max(len(model.convs), len(model.dense)), MAX_LAYERS),
                                ("units in one block", max(units), MAX_UNITS),
                                ("classes in one head", max(head.out_features for head in model.heads), MAX_CLASSES),
                                ("parameters", model.num_parameters(), MAX_PARAMETERS)):

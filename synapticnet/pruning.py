@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from .layers import check_count
+from .checks import check_count
 
-if TYPE_CHECKING:  # only for type hints: model.py imports this module
-    from .model import MultiTaskConvSynapticNet
+# In type hints: the model (a MultiTaskConvSynapticNet). model.py imports this module, never the reverse.
+MultiTaskConvSynapticNet = nn.Module
 
 Scores = tuple[Sequence[Tensor], Sequence[Tensor]]  # (one tensor per conv layer, one per dense layer)
 

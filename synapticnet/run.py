@@ -286,6 +286,8 @@ def _run(algorithm: Method, datasets: list, state: dict[str, Any], out: Path, pr
         if progress:
             row = "  ".join(f"{tasks[j]} {100 * a:.2f}%" for j, a in enumerate(state["rows"][-1]))
             print(f"{algorithm.name} after task {stage[-1]} ({datasets[stage[-1]].title}): {row}")
+    if "final" not in state and state["finished"] == len(tasks):  # a checkpoint saved before its final metrics
+        state["final"] = algorithm.final_metrics(model, datasets, split)
     results = build_results(state, datasets, model, algorithm, profile, device, provenance)
     save_json(results, out / RESULTS)
     return results

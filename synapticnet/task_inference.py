@@ -53,13 +53,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-if TYPE_CHECKING:  # only for type hints: model.py imports this module
-    from .model import MultiTaskConvSynapticNet
+from .engine import evaluating
+
+# In type hints: the model (a MultiTaskConvSynapticNet). model.py imports this module, never the reverse.
+MultiTaskConvSynapticNet = nn.Module
 
 SCORERS: tuple[str, ...] = ("shared_gaussian", "mahalanobis", "max_softmax", "entropy", "energy")
 DEFAULT_SCORER = "shared_gaussian"
@@ -221,9 +223,7 @@ def fit_task_statistics(model: "MultiTaskConvSynapticNet", data: Any, task_id: i
     for name, value in (("shrinkage", shrinkage), ("shared_shrinkage", shared_shrinkage)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):  # eval mode, no gradients; the previous mode is restored after
         feats, shared, labels = _features(model, data, tid, "train", device, batch_size, max_images)
         classes = model.num_classes(tid)
         means, precision = class_means_and_precision(feats, labels.long(), classes, shrinkage)
@@ -234,8 +234,6 @@ def fit_task_statistics(model: "MultiTaskConvSynapticNet", data: Any, task_id: i
         log_d = min_mahalanobis(feats, means, precision).log()
         loc = log_d.mean()
         scale = log_d.std(unbiased=False).clamp_min(1e-6) if len(log_d) > 1 else log_d.new_tensor(1.0)
-    finally:
-        model.train(was_training)
     dtype, where = model.heads[0].weight.dtype, model.heads[0].weight.device
     values = (means, precision, torch.stack([loc, scale]), shared_means, shared_precision,
               log_determinant(shared_precision).reshape(1))
@@ -330,15 +328,11 @@ def predict(model: "MultiTaskConvSynapticNet", x: Tensor, scorer: str = DEFAULT_
     check_scorer(scorer)
     require_statistics(model)
     check_finite_images(x)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):  # eval mode, no gradients; the previous mode is restored after
         shared, outputs = all_outputs(model, x)
         tasks = score_tasks(model, shared, outputs, scorer).argmax(1)
         logits = [z for _, z in outputs]
         labels = torch.stack([z.argmax(1) for z in logits], 1).gather(1, tasks[:, None])[:, 0]
-    finally:
-        model.train(was_training)
     return tasks, labels
 
 
@@ -403,9 +397,7 @@ def evaluate_task_inference(model: "MultiTaskConvSynapticNet", datasets: Sequenc
     pred = {s: [] for s in scorers}
     pred_labels = {s: [] for s in scorers}
     oracle, true_t, true_y = [], [], []
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):  # eval mode, no gradients; the previous mode is restored after
         for j, data in enumerate(datasets):
             for x, y in _spread(data.eval_batches(split, batch_size), _stride(data, split, max_images)):
                 check_finite_images(x)
@@ -418,8 +410,6 @@ def evaluate_task_inference(model: "MultiTaskConvSynapticNet", datasets: Sequenc
                     tasks = score_tasks(model, shared, outputs, s).argmax(1).cpu()
                     pred[s].append(tasks)
                     pred_labels[s].append(labels.gather(1, tasks[:, None])[:, 0])
-    finally:
-        model.train(was_training)
     true_t, true_y, oracle = torch.cat(true_t), torch.cat(true_y), torch.cat(oracle)
     per_task = lambda correct: [float(correct[true_t == j].double().mean()) for j in range(T)]  # noqa: E731
     result: dict[str, Any] = dict(
@@ -473,10 +463,8 @@ def inference_seconds(model: "MultiTaskConvSynapticNet", x: Tensor, repeats: int
     """
     import time
 
-    was_training = model.training
-    model.eval()
     timings: dict[str, float] = {}
-    try:
+    with evaluating(model):  # eval mode, no gradients; the previous mode is restored after
         for name, call in (("oracle", lambda: model(x, task_id=model.num_tasks - 1)), ("predict", lambda: predict(model, x))):
             best = math.inf
             for _ in range(max(1, repeats)):
@@ -484,6 +472,4 @@ def inference_seconds(model: "MultiTaskConvSynapticNet", x: Tensor, repeats: int
                 call()
                 best = min(best, time.perf_counter() - start)
             timings[name] = best / len(x)
-    finally:
-        model.train(was_training)
     return timings

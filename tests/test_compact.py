@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from synapticnet import MultiTaskConvSynapticNet
-from synapticnet.baselines import MultiHeadCNN, run_baseline
+from synapticnet.methods import MultiHeadCNN, get_method
+from synapticnet.run import run
 from synapticnet.engine import train_task
 from synapticnet.pruning import compaction_sizes
 from synapticnet.profiles import SMOKE, Compaction
@@ -181,14 +182,14 @@ def test_automatic_compaction_keeps_full_width_when_nothing_is_good_enough(tmp_p
     torch.manual_seed(0)
     model = MultiTaskConvSynapticNet(num_classes=10, **profile.model_kwargs())
     before = model.num_parameters()
-    report = train_task(model, datasets[0], profile, progress=False)
+    report = train_task(model, datasets[0], profile, progress=False, hooks=get_method("synapticnet")(profile))
     assert report.compaction["chosen_fraction"] is None and model.num_parameters() == before
 
 
-def test_compaction_in_the_baselines_runner_too(tmp_path):
+def test_compaction_on_your_own_datasets_too(tmp_path):
     profile = TINY.replace(compaction=Compaction(fractions=(0.5,), tolerance=1.0), dense_mode="isolate")
     datasets = load_task_data(TASKS, profile, None, 0)
-    r = run_baseline("synapticnet", profile=profile, datasets=datasets, out_dir=tmp_path, progress=False)
+    r = run(datasets, "synapticnet", profile, out_dir=tmp_path, progress=False)
     assert [d["chosen_fraction"] for d in r["compaction"]] == [0.5, 0.5] and r["bwt"] == 0.0
 
 

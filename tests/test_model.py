@@ -345,3 +345,141 @@ def test_widen_adds_units_to_the_newest_task_only(mode, tmp_path: Path):
     model.save(tmp_path / "m.pt")
     loaded = MultiTaskConvSynapticNet.load(tmp_path / "m.pt")
     assert torch.equal(eval_logits(loaded, 1), eval_logits(model, 1))
+
+
+def test_a_new_task_follows_the_models_train_or_eval_mode():
+    model = MultiTaskConvSynapticNet(**SMALL).eval()
+    model.grow(num_classes=5)
+    assert not any(m.training for m in model.modules())
+    model.train().grow(num_classes=5)
+    assert all(m.training for m in model.modules())
+
+
+def _snapshot(model: MultiTaskConvSynapticNet) -> dict:
+    """Everything a failed change must leave as it was."""
+    return dict(
+        checkpoint=repr({k: v for k, v in model.checkpoint().items() if k != "state_dict"}),
+        state={k: v.clone() for k, v in model.state_dict().items()},
+        params=[(name, p.requires_grad, None if p.grad is None else p.grad.clone()) for name, p in
+                model.named_parameters()],
+        frozen=[(name, getattr(m, "frozen", None), m.training) for name, m in model.named_modules()],
+        ids=[layer.task_ids.tolist() for layer in model.task_layers],
+        inputs=[list(layer.in_units_per_task) for layer in model.task_layers],
+    )
+
+
+def _assert_same(before: dict, after: dict) -> None:
+    assert before["checkpoint"] == after["checkpoint"]
+    assert before["state"].keys() == after["state"].keys()
+    assert all(torch.equal(v, after["state"][k]) for k, v in before["state"].items())
+    for (n, r, g), (n2, r2, g2) in zip(before["params"], after["params"], strict=True):
+        assert (n, r) == (n2, r2) and (g is None) == (g2 is None) and (g is None or torch.equal(g, g2)), n
+    for key in ("frozen", "ids", "inputs"):
+        assert before[key] == after[key], key
+
+
+@pytest.mark.parametrize("op", ["grow", "widen", "compact"])
+@pytest.mark.parametrize("failing", [1, 2])  # the 2nd or the 3rd task-gated layer fails
+@pytest.mark.parametrize("error", [MemoryError, KeyboardInterrupt])
+def test_a_change_that_fails_half_way_leaves_the_model_exactly_as_it_was(op, failing, error, monkeypatch, tmp_path):
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    model.grow(num_classes=4, grow_conv_channels=(2, 3), grow_hidden=5)
+    x, y = batch(0, 4)
+    F.cross_entropy(model(x, task_id=1), y).backward()  # gradients a failed change must not drop
+    before = _snapshot(model)
+    calls = []
+
+    def fail(*args, **kwargs):
+        raise error("simulated failure while changing a layer")
+
+    layer = model.task_layers[failing]
+    monkeypatch.setattr(layer, op, fail)
+    for earlier in model.task_layers[:failing]:  # the layers before it really change first
+        real = getattr(earlier, op)
+        monkeypatch.setattr(earlier, op, lambda *a, real=real, **k: calls.append(1) or real(*a, **k))
+    arguments = dict(grow=dict(num_classes=3), widen={}, compact=dict(conv_channels=[1, 2], hidden=[3]))[op]
+    with pytest.raises(error, match="simulated"):
+        getattr(model, op)(**arguments)
+    assert len(calls) == failing  # the failure came after some layers had already changed ...
+    _assert_same(before, _snapshot(model))  # ... and all of it was undone
+    monkeypatch.undo()
+    getattr(model, op)(**arguments)  # the same call now succeeds, and the result round-trips
+    model.save(tmp_path / "m.pt")
+    loaded = MultiTaskConvSynapticNet.load(tmp_path / "m.pt")
+    for t in range(model.num_tasks):
+        assert torch.equal(eval_logits(loaded, t), eval_logits(model, t))
+
+
+def _corrupt(model: MultiTaskConvSynapticNet, **changes) -> dict:
+    checkpoint = model.checkpoint()
+    if isinstance(changes.get("config"), dict):
+        changes["config"] = dict(checkpoint["config"], **changes["config"])
+    checkpoint.update(changes)
+    return checkpoint
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_checkpoint_with_non_finite_weights_is_refused(value, tmp_path):
+    model = MultiTaskConvSynapticNet(**SMALL)
+    model.grow(num_classes=3)
+    checkpoint = model.checkpoint()
+    checkpoint["state_dict"]["convs.1.blocks.1.norm.running_var"][0] = value
+    with pytest.raises(ValueError, match=r"holds NaN or inf in convs\.1\.blocks\.1\.norm\.running_var"):
+        MultiTaskConvSynapticNet.from_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=r"m\.pt holds NaN or inf"):
+        MultiTaskConvSynapticNet.load(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(config=dict(conv_channels=[4096, 8])), "units in one block 4,096"),
+    (dict(config=dict(num_classes=10**6)), "classes in one head 1,000,000"),
+    (dict(config=dict(image_size=1024)), "image_size 1,024"),
+    (dict(config=dict(hidden=[8] * 17)), "over 256 growth steps or 16 layers"),
+    (dict(growth=[dict(op="grow", num_classes=3, grow_conv_channels=[1, 1], grow_hidden=[1])] * 257),
+     "over 256 growth steps"),
+    (dict(growth=[dict(op="grow", num_classes=3, grow_conv_channels=[2048, 2048], grow_hidden=[2048])] * 8),
+     r"parameters [\d,]+ \(at most 200,000,000\)"),
+    # 2048 filters on 512×512 images, flattened into 2048 neurons: over 2·10¹¹ parameters (a terabyte) if built
+    (dict(config=dict(conv_channels=[2048], hidden=[2048], image_size=512)), r"parameters 274,"),
+])
+def test_a_checkpoint_asking_for_an_absurd_network_is_refused_before_allocating_it(changes, match):
+    import time
+
+    model = MultiTaskConvSynapticNet(**SMALL)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="is damaged or implausible") as error:
+        MultiTaskConvSynapticNet.from_checkpoint(_corrupt(model, **changes))
+    assert time.perf_counter() - start < 5.0  # nothing of that size was allocated
+    assert "\n" not in str(error.value)
+    assert __import__("re").search(match, str(error.value)), str(error.value)
+
+
+def test_a_checkpoint_that_is_not_a_config_and_growth_record_is_damaged():
+    model = MultiTaskConvSynapticNet(**SMALL)
+    for changes in (dict(config="oops"), dict(growth=[dict(op="grow", num_classes="many")]), dict(growth=7)):
+        with pytest.raises(ValueError, match="damaged"):
+            MultiTaskConvSynapticNet.from_checkpoint(_corrupt(model, **changes))
+
+
+def test_load_reads_a_runs_checkpoint_file_and_folder(tmp_path: Path):
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    train(model, 0, OPTIMIZERS["adam"](model.parameters()))
+    model.grow(num_classes=3, grow_conv_channels=(1, 2), grow_hidden=4)
+    model.compact([1, 1], [2])
+    model.task_statistics.store(0, *(torch.full((2, 2), float(i)) for i in range(6)))
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model": model.checkpoint(), "state": {"finished": 2, "task_inference": {}}}, run / "checkpoint.pt")
+    for path in (run / "checkpoint.pt", run, str(run)):
+        loaded = MultiTaskConvSynapticNet.load(path)
+        assert loaded.task_statistics.fitted_tasks() == [0] and loaded.growth == model.growth
+        assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+        assert all(torch.equal(eval_logits(loaded, t), eval_logits(model, t)) for t in range(2))
+    with pytest.raises(FileNotFoundError, match="checkpoint.pt"):
+        MultiTaskConvSynapticNet.load(tmp_path)  # a folder without a run's checkpoint
+    torch.save({"model": "not a checkpoint", "state": {}}, run / "checkpoint.pt")
+    with pytest.raises(ValueError, match="not a SynapticNet checkpoint"):
+        MultiTaskConvSynapticNet.load(run)

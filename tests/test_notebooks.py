@@ -37,9 +37,14 @@ def test_notebook_conventions(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     first = code[0]
     assert "parameters" in first.metadata.get("tags", []), "first code cell must be tagged 'parameters'"
-    assert "SMOKE_TEST" in first.source and 'os.environ.get("CI")' in first.source
+    # the environment is parsed strictly by the package (synapticnet.workspace.env_profile), not ad hoc
+    env = "from synapticnet.workspace import env_profile, env_smoke"
+    assert env in first.source and "SMOKE_TEST = env_smoke()" in first.source
+    assert "PROFILE = env_profile()" in first.source
+    assert 'os.environ.get("CI")' not in first.source and 'os.environ.get("SYNAPTICNET_SMOKE"' not in first.source
     assert "google.colab" in first.source  # installs the package only on Colab,
-    assert 'importlib.util.find_spec("synapticnet") is None' in first.source  # and only when it is missing
+    assert 'importlib.util.find_spec("synapticnet") is None' in first.source  # and only when it is missing,
+    assert first.source.index("pip") < first.source.index(env)  # before the first import from it
     assert f"blob/main/notebooks/{path.name}" in nb.cells[0].source, "Colab badge must open this notebook"
     assert sum("REPO_URL =" in c.source for c in code) == 1, "the repository URL is defined once"
     text = "\n".join(c.source for c in nb.cells)

@@ -253,7 +253,7 @@ def test_run_sequence_fits_saves_and_reports(tmp_path):
     # task's own data, and — the network being frozen — gets exactly the same statistics and numbers.
     checkpoint["model"]["state_dict"] = {k: v for k, v in checkpoint["model"]["state_dict"].items()
                                          if not k.startswith("task_statistics.")}
-    del checkpoint["state"]["task_inference"]
+    del checkpoint["state"]["final"]
     torch.save(checkpoint, out / CHECKPOINT)
     (out / "results.json").unlink()
     again = run_sequence(TASKS[:2], profile=PROFILE, out_dir=out, seed=0, progress=False, resume=True)
@@ -269,3 +269,35 @@ def test_max_images_spreads_evenly_and_is_checked(trained, datasets):
         ti.evaluate_task_inference(model, datasets, max_images=0)
     batches = [(torch.arange(5.0), torch.arange(5)), (torch.arange(5.0, 10.0), torch.arange(5, 10))]
     assert torch.cat([y for _, y in ti._spread(batches, 3)]).tolist() == [0, 3, 6, 9]
+
+
+def test_images_holding_nan_or_inf_are_a_one_line_error_not_task_0(trained):
+    model, _, probe = trained
+    x = probe[:8].clone()
+    x[3, 0, 0, 0], x[5, 1, 2, 3] = float("nan"), -float("inf")
+    for call in (model.predict, model.infer_task, lambda images: ti.predict(model, images, "energy")):
+        with pytest.raises(ValueError, match=r"2 image\(s\) hold NaN or ±inf values \(first: \[3, 5\]\)") as error:
+            call(x)
+        assert "\n" not in str(error.value)
+    assert model.infer_task(probe[:8]).shape == (8,)  # finite images are fine
+
+
+def test_task_inference_reads_the_model_only_through_its_public_api():
+    """One forward pass, in model.py; task_inference.py imports it for type hints only."""
+    import ast
+    import inspect
+
+    source = inspect.getsource(ti)
+    for banned in ("F.relu", "max_pool2d", "forward_parts", "model._", "model.convs", "model.dense[", "model.dense)"):
+        assert banned not in source, banned
+    runtime = [node for node in ast.parse(source).body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not any("model" in (getattr(node, "module", "") or "") for node in runtime)
+
+
+def test_model_all_outputs_and_shared_features_are_the_ones_task_inference_uses(trained):
+    model, _, probe = trained
+    with torch.no_grad():
+        shared, outputs = model.all_outputs(probe[:16])
+        assert torch.equal(shared, model.shared_features(probe[:16]))
+        assert torch.equal(shared, ti.all_outputs(model, probe[:16])[0])
+        assert all(torch.equal(f, model.features(probe[:16], t)) for t, (f, _) in enumerate(outputs))

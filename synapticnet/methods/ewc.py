@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..engine import evaluating
 from .base import Method, register
 from .networks import MultiHeadCNN
 
@@ -51,17 +52,15 @@ def empirical_fisher(model: MultiHeadCNN, data, task_id: int, device, samples: i
 
     per_example = vmap(grad(example_loss), in_dims=(None, 0, 0))
     fisher = {n: torch.zeros_like(p) for n, p in body_params.items()}
-    was_training = model.training
-    model.eval()
-    seen = 0
-    for x, y in data.eval_batches("train", batch_size):
-        x, y = x[: samples - seen].to(device), y[: samples - seen].to(device)
-        for n, g in per_example(body_params, x, y).items():
-            fisher[n] += (g**2).sum(0)
-        seen += y.numel()
-        if seen >= samples:
-            break
-    model.train(was_training)
+    with evaluating(model, no_grad=False):  # per-example gradients: no dropout, running BatchNorm statistics
+        seen = 0
+        for x, y in data.eval_batches("train", batch_size):
+            x, y = x[: samples - seen].to(device), y[: samples - seen].to(device)
+            for n, g in per_example(body_params, x, y).items():
+                fisher[n] += (g**2).sum(0)
+            seen += y.numel()
+            if seen >= samples:
+                break
     return [fisher[n] / max(seen, 1) for n, _ in model.body.named_parameters()]
 
 
