@@ -152,8 +152,10 @@ def check_test_splits(datasets: Sequence) -> list:
 def fresh_run_dir(out: str | os.PathLike) -> Path:
     """A run folder without a previous run's checkpoint/results (only those two files go): start over on purpose."""
     out = Path(out)
-    for name in (CHECKPOINT, RESULTS):
-        (out / name).unlink(missing_ok=True)
+    if out.is_dir():
+        with run_lock(out):  # never under a live run's feet: "in use" if another run holds the folder
+            for name in (CHECKPOINT, RESULTS):
+                (out / name).unlink(missing_ok=True)
     return out
 
 

@@ -35,9 +35,10 @@ def test_unknown_method_is_a_one_line_error_with_exit_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--method", "ewc", "--resume"], "not resumed"),
     (["--method", "gem", "--param", "lam=3"], "gem has no hyper-parameter(s) ['lam']"),
-    (["--param", "memory_per_task=3"], "synapticnet takes its settings from --profile"),
+    (["--param", "memory_per_task=3"], "synapticnet has no hyper-parameter(s) ['memory_per_task']"),
+    (["--method", "gem", "--param", "memory_per_task=0"], "gem: hyper-parameter memory_per_task=0 is out of range"),
+    (["--method", "replay", "--param", "class_incremental=maybe"], "class_incremental='maybe' must be a boolean"),
 ])
 def test_method_options_that_cannot_work_are_one_line_errors(args, words, tmp_path, capsys):
     assert main(["run", *args, "--out", str(tmp_path), *TWO]) == 2
@@ -51,11 +52,16 @@ def test_param_needs_key_equals_value(tmp_path, capsys):
     assert stop.value.code == 2 and "expected KEY=VALUE" in capsys.readouterr().err
 
 
-def test_interrupted_baseline_says_start_again_not_resume(tmp_path):
+def test_interrupted_baseline_offers_resume_like_synapticnet(tmp_path):
+    """Every method resumes now: the printed command repeats method and hyper-parameters, plus --resume."""
     args = build_parser().parse_args(["run", "--method", "ewc", "--param", "ewc_lambda=10", "--out", str(tmp_path),
                                       *TWO])
     message = interrupted_message(args, "smoke", str(tmp_path))
-    assert "not resumed" in message and "--resume" not in message
+    assert "nothing saved" in message and message.endswith("--resume")
+    assert "--method ewc --param ewc_lambda=10" in message
+    (tmp_path / "checkpoint.pt").write_bytes(b"")  # a finished first task
+    message = interrupted_message(args, "smoke", str(tmp_path))
+    assert "the last finished task is saved" in message and message.endswith("--resume")
     assert "--method ewc --param ewc_lambda=10" in message
 
 
@@ -66,4 +72,4 @@ def test_a_baseline_through_the_cli_writes_the_same_keys_as_synapticnet(tmp_path
     sn, agem = load_json(tmp_path / "sn" / "results.json"), load_json(tmp_path / "agem" / "results.json")
     assert set(sn) <= set(agem)
     assert agem["method"] == "agem" and agem["hyper"]["memory_per_task"] == 20
-    assert (tmp_path / "sn" / "checkpoint.pt").is_file() and not (tmp_path / "agem" / "checkpoint.pt").exists()
+    assert (tmp_path / "sn" / "checkpoint.pt").is_file() and (tmp_path / "agem" / "checkpoint.pt").is_file()

@@ -1,16 +1,20 @@
-"""Baselines and studies on synthetic streams: standard results, forgetting, tuning on val only."""
+"""Comparisons and studies (synapticnet.experiments) on synthetic streams: standard results, forgetting,
+tuning on val only."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from synapticnet import baselines as B
 from synapticnet import engine
+from synapticnet import experiments as E
+from synapticnet import run as run_module
+from synapticnet.experiments.studies import distillation_study, growth_study, scaled_growth, trigger_study
+from synapticnet.methods import final_width, get_method
+from synapticnet.methods.base import stratified_memory
 from synapticnet.profiles import SMOKE, GrowthTrigger
-from synapticnet.run import build_results, load_task_data
+from synapticnet.run import build_results, load_task_data, run_baseline
 from synapticnet.storage import load_json
-from synapticnet.studies import distillation_study, growth_study, scaled_growth, trigger_study
 
 TASKS = ["synthetic_mnist", "synthetic_cifar10"]
 TINY = SMOKE.replace(n_train=200, val_size=60, max_steps_per_task=6)
@@ -19,20 +23,21 @@ CONFLICT = SMOKE.replace(epochs={"default": 3}, n_train=1000)
 
 
 def standard_keys(tmp_path) -> set[str]:
-    """The keys run.build_results writes (computed, not copied, so the test follows it)."""
+    """The keys run.build_results writes for SynapticNet (computed, not copied, so the test follows it)."""
     data = load_task_data(TASKS[:1], TINY, None, 0)
-    model = B.build_model("finetune", TINY, TASKS[:1], 10)
-    state = dict(finished=0, rows=[], train_seconds=[], val_accuracy=[], growth_decisions=[], steps=[],
-                 started_at="x")
-    return set(build_results(state, TASKS[:1], data, model, TINY, 0, torch.device("cpu"), []))
+    method = get_method("synapticnet")(TINY, "cpu", 0)
+    model = method.build(TASKS[:1], 10)
+    state = dict(tasks=TASKS[:1], finished=0, rows=[], train_seconds=[], val_accuracy=[], growth_decisions=[],
+                 steps=[], compaction=[], extra={}, started_at="x", seed=0, hyper=method.hyper, eval_split="test")
+    return set(build_results(state, data, model, method, TINY, torch.device("cpu"), []))
 
 
 def test_every_method_runs_and_writes_standard_results(tmp_path):
     keys = standard_keys(tmp_path)
     datasets = load_task_data(TASKS, TINY, None, 0)
-    for method in B.METHODS:
+    for method in E.METHODS:
         out = tmp_path / method
-        r = B.run_baseline(method, profile=TINY, datasets=datasets, out_dir=out, progress=False, device="cpu")
+        r = run_baseline(method, datasets, profile=TINY, out_dir=out, progress=False, device="cpu")
         assert keys <= set(r), f"{method} misses {keys - set(r)}"
         assert r["method"] == method and r["complete"] and r["tasks"] == TASKS
         assert load_json(out / "results.json")["method"] == method
@@ -42,13 +47,13 @@ def test_every_method_runs_and_writes_standard_results(tmp_path):
         else:
             assert len(r["accuracy_matrix"]) == 2 and r["steps_per_task"] == [6, 6]
     # the shared network has SynapticNet's final width
-    assert B.final_width(TINY, TASKS) == ((12, 24, 48), (96,))
+    assert final_width(TINY, TASKS) == ((12, 24, 48), (96,))
 
 
 def test_finetuning_forgets_and_replay_ewc_reduce_it_synapticnet_does_not(tmp_path):
-    datasets = B.conflict_stream(CONFLICT, seed=0, n_train=1100, n_test=200)
-    run = lambda m, **h: B.run_baseline(m, profile=CONFLICT, datasets=datasets, out_dir=tmp_path / m,  # noqa: E731
-                                        progress=False, device="cpu", **h)
+    datasets = E.conflict_stream(CONFLICT, seed=0, n_train=1100, n_test=200)
+    run = lambda m, **h: run_baseline(m, datasets, profile=CONFLICT, out_dir=tmp_path / m,  # noqa: E731
+                                      progress=False, device="cpu", **h)
     # Margins chosen from runs with ATEN_CPU_CAPABILITY=default/avx2/unset at 1 and 2 threads:
     # fine-tuning BWT -0.63 .. -0.76, replay 0.00, EWC(1e5) -0.25 .. -0.38 (smallest gap to
     # fine-tuning 0.24). Each assertion keeps at least half of its observed margin in reserve.
@@ -74,10 +79,10 @@ def test_sweep_picks_best_validation_value_and_never_touches_test(tmp_path, monk
     def spy(model, data, split="test", *args, **kwargs):
         splits.append(split)
         return real(model, data, split, *args, **kwargs)
-    monkeypatch.setattr(B, "evaluate", spy)
-    monkeypatch.setattr(engine, "evaluate", spy)
+    monkeypatch.setattr(run_module, "evaluate", spy)  # the runner's evaluation after every task
+    monkeypatch.setattr(engine, "evaluate", spy)  # the engine's validation accuracy
     datasets = load_task_data(TASKS, TINY, None, 0)
-    result = B.sweep("replay", [10, 50], profile=TINY, datasets=datasets, out_dir=tmp_path)
+    result = E.sweep("replay", [10, 50], profile=TINY, datasets=datasets, out_dir=tmp_path)
     assert splits and set(splits) == {"val"}
     scores = result["val_average_accuracy"]
     assert result["chosen"] == [10, 50][max(range(2), key=lambda i: scores[i])]
@@ -86,7 +91,7 @@ def test_sweep_picks_best_validation_value_and_never_touches_test(tmp_path, monk
 
 def test_stratified_memory_is_balanced():
     data = load_task_data(TASKS[:1], TINY, None, 0)[0]
-    x, y = B.stratified_memory(data, 50, seed=1)
+    x, y = stratified_memory(data, 50, seed=1)
     assert x.shape == (50, 3, 32, 32)
     assert torch.bincount(y, minlength=10).tolist() == [5] * 10
 
@@ -95,12 +100,12 @@ def test_distillation_option_changes_old_units_and_refreezes(tmp_path):
     profile = TINY.replace(max_steps_per_task=8)
     datasets = load_task_data(TASKS, profile, None, 0)
     torch.manual_seed(0)
-    model = B.build_model("synapticnet_distill", profile, TASKS, 10)
+    method = get_method("synapticnet_distill")(profile, "cpu", 0)
+    model = method.build(TASKS, 10)
     engine.train_task(model, datasets[0], profile, progress=False)
     before = [p.detach().clone() for p in model.task_parameters(0)]
     model.grow(num_classes=10)
-    method = B.get_method("synapticnet_distill")(profile, "cpu", 0)
-    method.fit(model, datasets, 1)
+    method.fit(model, datasets, [1])
     method.after_task(model, datasets, 1)
     after = model.task_parameters(0)
     assert any(not torch.equal(a, b) for a, b in zip(after, before))  # the guarantee is given up
@@ -123,14 +128,14 @@ def test_studies_return_rows(tmp_path):
 
 
 def test_distillation_study_records_a_diverged_setting(tmp_path, monkeypatch):
-    from synapticnet import studies
+    from synapticnet.experiments import studies
 
     p = TINY.replace(mode="reuse")
     frozen = studies.run_sequence(TASKS, p, out_dir=tmp_path / "frozen", progress=False)
 
     def diverge(*args, **kwargs):
         raise engine.TrainingDiverged("task 1 (x): loss became nan at step 3 (epoch 0); stopping")
-    monkeypatch.setattr(studies, "run_baseline", diverge)
+    monkeypatch.setattr(studies, "run", diverge)  # the distillation runs (the frozen one is run_sequence)
     d = distillation_study(TASKS, p, tmp_path / "d", lambdas=(10.0,), frozen=frozen)
     assert d["rows"][0]["setting"] == "frozen (exact)" and d["rows"][0]["bwt"] == 0.0
     bad = d["rows"][1]
@@ -138,19 +143,19 @@ def test_distillation_study_records_a_diverged_setting(tmp_path, monkeypatch):
 
 
 def test_budget_label_names_what_the_budget_trades_away():
-    one = B.budget_label(SMOKE.replace(n_train=4000, epochs={"default": 3}), ["mnist", "cifar10"])
+    one = E.budget_label(SMOKE.replace(n_train=4000, epochs={"default": 3}), ["mnist", "cifar10"])
     assert "4,000 training images/task" in one and "3 epochs/task" in one and "SYNTHETIC" not in one
-    mixed = B.budget_label(SMOKE.replace(epochs={"default": 2, "cifar10": 4}, max_steps_per_task=5),
+    mixed = E.budget_label(SMOKE.replace(epochs={"default": 2, "cifar10": 4}, max_steps_per_task=5),
                            ["mnist", "cifar10"])
     assert "epochs 2/4 (mnist/cifar10)" in mixed and "≤5 steps/task" in mixed
-    assert "SYNTHETIC" in B.budget_label(SMOKE, TASKS)
+    assert "SYNTHETIC" in E.budget_label(SMOKE, TASKS)
 
 
 def test_methods_figure_value_labels_clear_the_error_bars():
     import matplotlib
     matplotlib.use("Agg")
 
-    from synapticnet import plots_baselines as PB
+    from synapticnet.experiments import figures as PB
 
     rows = [dict(method=m, average_accuracy=a, average_accuracy_std=s, bwt=b, bwt_std=None if b is None else s,
                  seeds=[0, 1, 2])
@@ -177,7 +182,7 @@ def test_accuracy_over_time_grid_has_one_readable_panel_per_method():
     import matplotlib
     matplotlib.use("Agg")
 
-    from synapticnet import plots_baselines as PB
+    from synapticnet.experiments import figures as PB
 
     R = [[0.9, None, None], [0.5, 0.8, None], [0.4, 0.6, 0.7]]
     runs = {m: dict(accuracy_matrix=R, tasks=["a", "b", "c"]) for m in ("synapticnet", "finetune", "ewc", "replay")}
@@ -190,7 +195,7 @@ def test_accuracy_over_time_grid_has_one_readable_panel_per_method():
 
 
 def test_forward_transfer_is_measured_against_the_separate_run_of_the_same_seed():
-    from synapticnet.baselines import add_forward_transfer, mean_std
+    from synapticnet.experiments import add_forward_transfer, mean_std
 
     runs = {
         "separate": [{"seed": 0, "accuracy_matrix": [[0.9, None], [0.9, 0.7]]},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synapticnet.front import CONFIGS, SMOKE_STREAMS, FrontConfig, front_budget, run_front, targets
+from synapticnet.experiments.front import CONFIGS, SMOKE_STREAMS, FrontConfig, front_budget, run_front, targets
 from synapticnet.profiles import SMOKE
 
 

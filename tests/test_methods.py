@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from synapticnet import baselines as B
+from synapticnet import experiments as E
 from synapticnet.methods import REGISTRY, Method, get_method, register
 from synapticnet.methods.agem import agem_project
 from synapticnet.methods.base import class_incremental_accuracy, class_offsets, head_loss
 from synapticnet.methods.gem import GEM, gem_project, shared_parameters
 from synapticnet.methods.networks import MultiHeadCNN
 from synapticnet.profiles import SMOKE
-from synapticnet.run import load_task_data
+from synapticnet.run import load_task_data, run_baseline
 
 TASKS = ["synthetic_mnist", "synthetic_cifar10"]
 TINY = SMOKE.replace(n_train=120, val_size=40, max_steps_per_task=4, batch_size=32)
@@ -29,8 +29,8 @@ def datasets():
 
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_every_registered_method_runs_a_smoke_stream(name, datasets, tmp_path):
-    r = B.run_baseline(name, profile=TINY, datasets=datasets, out_dir=tmp_path, progress=False, device="cpu",
-                       **SMALL.get(name, {}))
+    r = run_baseline(name, datasets, profile=TINY, out_dir=tmp_path, progress=False, device="cpu",
+                     **SMALL.get(name, {}))
     assert r["method"] == name and r["complete"] and r["scenario"] == "task-incremental"
     assert r["hyper"] == {**REGISTRY[name].defaults, **SMALL.get(name, {})}
     matrix = r["accuracy_matrix"]
@@ -40,10 +40,10 @@ def test_every_registered_method_runs_a_smoke_stream(name, datasets, tmp_path):
     assert all(0.0 <= a <= 1.0 for row, n in zip(matrix, seen) for a in row[:n])
 
 
-def test_baselines_exports_follow_the_registry():
-    assert B.METHODS == tuple(REGISTRY)
-    assert {"gem", "agem"} <= set(B.METHODS)
-    assert B.DEFAULTS["gem"] == GEM.defaults and B.SWEPT["agem"] == "memory_per_task"
+def test_experiments_exports_follow_the_registry():
+    assert E.METHODS == tuple(REGISTRY)
+    assert {"gem", "agem"} <= set(E.METHODS)
+    assert E.DEFAULTS["gem"] == GEM.defaults and E.SWEPT["agem"] == "memory_per_task"
 
 
 def test_unknown_method_is_a_one_line_error_listing_the_known_ones():
@@ -53,7 +53,7 @@ def test_unknown_method_is_a_one_line_error_listing_the_known_ones():
     assert "\n" not in message and "unknown method 'si'" in message
     assert all(name in message for name in REGISTRY)
     with pytest.raises(ValueError, match="unknown method"):
-        B.run_baseline("si", profile=TINY, datasets=[], out_dir="/nonexistent")
+        run_baseline("si", [], profile=TINY, out_dir="/nonexistent")
 
 
 def test_unknown_hyper_parameter_is_an_error():
@@ -75,7 +75,7 @@ def test_register_a_new_method_and_run_it_by_name(datasets, tmp_path, monkeypatc
             calls.append(i)
 
     assert base.get_method("counting") is Counting
-    r = B.run_baseline("counting", profile=TINY, datasets=datasets, out_dir=tmp_path, progress=False, device="cpu")
+    r = run_baseline("counting", datasets, profile=TINY, out_dir=tmp_path, progress=False, device="cpu")
     assert calls == [0, 1] and r["method"] == "counting"
 
     class Other(Method):
@@ -200,7 +200,7 @@ def test_class_incremental_loss_uses_all_seen_heads_with_offset_labels():
 
 @pytest.mark.parametrize("name", ["replay", "gem"])
 def test_class_incremental_option_is_recorded_and_scored(name, datasets, tmp_path):
-    r = B.run_baseline(name, profile=TINY, datasets=datasets, out_dir=tmp_path, progress=False, device="cpu",
-                       class_incremental=True, memory_per_task=20)
+    r = run_baseline(name, datasets, profile=TINY, out_dir=tmp_path, progress=False, device="cpu",
+                     class_incremental=True, memory_per_task=20)
     assert r["scenario"] == "class-incremental" and r["hyper"]["class_incremental"] is True
     assert 0.0 <= r["class_incremental_accuracy"] <= 1.0

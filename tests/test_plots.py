@@ -53,7 +53,7 @@ def test_comparison_table_in_percent_and_markdown():
 def test_samples_figure_shows_each_task_as_the_network_sees_it():
     from synapticnet.data import TaskDataset
     from synapticnet.plots import samples_figure
-    from synapticnet.synthetic import make_synthetic
+    from synapticnet.data import make_synthetic
 
     grey = TaskDataset(make_synthetic(3, 28, 1, 30, 9, seed=1), task_id=0, n_train=None, val_size=0)
     colour = TaskDataset(make_synthetic(3, 32, 3, 30, 9, seed=2), task_id=1, n_train=None, val_size=0)

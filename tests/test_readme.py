@@ -86,3 +86,16 @@ def test_readme_without_markers_is_refused(tmp_path, readme_script):
     readme.write_text("no markers here\n")
     with pytest.raises(SystemExit, match="results:start"):
         readme_script.update(readme, tmp_path)
+
+
+def test_the_use_the_package_snippet_runs_as_typed():
+    """README "Use the package": the first code block runs as typed and its assertion (task 0 unchanged) holds."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use the package", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "model.task_parameters(" in code and "grow(" in code  # the optimiser is built from the task, after grow()
+    namespace: dict = {}
+    exec(compile(code, "README.md: Use the package", "exec"), namespace)
+    assert namespace["model"].num_tasks == 2

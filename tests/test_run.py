@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from synapticnet import engine
-from synapticnet import run as run_module
+from synapticnet.methods import base as method_base
 from synapticnet.__main__ import main
-from synapticnet.engine import TrainingDiverged, train_task
+from synapticnet.engine import PlainHooks, TrainingDiverged, train_task
 from synapticnet.model import MultiTaskConvSynapticNet
 from synapticnet.profiles import CPU, FULL, SMOKE, GrowthTrigger, default_profile_name, get_profile
 from synapticnet.run import load_task_data, run_sequence
@@ -67,7 +67,7 @@ def test_same_seed_gives_identical_results_and_another_seed_does_not(smoke_run, 
 @pytest.mark.parametrize("where", ["between tasks", "mid-task"])
 def test_interrupted_run_resumes_to_exactly_the_same_results(smoke_run, tmp_path, monkeypatch, where):
     results, _ = smoke_run
-    real_train = run_module.train_task
+    real_train = method_base.train_task
 
     def interrupted(model, data, profile, **kwargs):
         if data.task_id == 2:
@@ -76,25 +76,25 @@ def test_interrupted_run_resumes_to_exactly_the_same_results(smoke_run, tmp_path
             raise KeyboardInterrupt
         return real_train(model, data, profile, **kwargs)
 
-    monkeypatch.setattr(run_module, "train_task", interrupted)
+    monkeypatch.setattr(method_base, "train_task", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=3, progress=False)
     partial = load_json(tmp_path / "results.json")
     assert partial["complete"] is False and len(partial["accuracy_matrix"][1]) == 3
     assert not list(tmp_path.glob("*.tmp"))
-    monkeypatch.setattr(run_module, "train_task", real_train)
+    monkeypatch.setattr(method_base, "train_task", real_train)
     with pytest.raises(ValueError, match="--resume"):
         run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=3, progress=False)
-    with pytest.raises(ValueError, match=r"cannot resume .*'seed': \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"holds another run .*'seed': \(3, 4\)"):
         run_sequence(TASKS, profile="smoke", out_dir=tmp_path, seed=4, resume=True, progress=False)
     with pytest.raises(ValueError, match=r"'profile.lr': \(0.05, 0.1\)"):  # names the setting that differs
         run_sequence(TASKS, profile=SMOKE.replace(lr=0.1), out_dir=tmp_path, seed=3, resume=True, progress=False)
-    # Rewording a profile's description or notes changes no number: the run resumes.
-    reworded = SMOKE.replace(description="new words", notes="more words")
+    # Rewording a profile's description changes no number: the run resumes.
+    reworded = SMOKE.replace(description="new words")
     resumed = run_sequence(TASKS, profile=reworded, out_dir=tmp_path, seed=3, resume=True, progress=False)
     assert resumed["profile_settings"]["description"] == "new words"
     for r in (resumed, results):
-        r["profile_settings"] = {k: v for k, v in r["profile_settings"].items() if k not in ("description", "notes")}
+        r["profile_settings"] = {k: v for k, v in r["profile_settings"].items() if k != "description"}
     assert stable(resumed) == stable(results)
 
 
@@ -128,8 +128,12 @@ def test_growth_trigger_does_not_probe_a_task_without_a_target(tmp_path):
 def test_nan_loss_stops_with_task_and_step():
     data = load_task_data(TASKS[:1], SMOKE, None, seed=0)[0]
     model = MultiTaskConvSynapticNet(conv_channels=(4, 4, 4), hidden=(8,), num_classes=10)
+    class NanLoss(PlainHooks):
+        def loss(self, model, logits, y, x, task):
+            return logits.sum() * math.nan
+
     with pytest.raises(TrainingDiverged, match=r"task 0 \(synthetic_mnist\).*step 0"):
-        train_task(model, data, SMOKE, progress=False, loss_fn=lambda logits, y, x: logits.sum() * math.nan)
+        train_task(model, data, SMOKE, progress=False, hooks=NanLoss(SMOKE))
 
 
 def test_headless_progress_bar_does_not_print_a_line_per_postfix(capsys, monkeypatch):
@@ -199,7 +203,7 @@ def test_cli_rejects_unwritable_output_and_unknown_profile(tmp_path, capsys):
 
 def test_cli_missing_dataset_fails_before_training(tmp_path, capsys, monkeypatch):
     calls = []
-    monkeypatch.setattr(run_module, "train_task", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(method_base, "train_task", lambda *a, **k: calls.append(a))
     code = main(["run", "--profile", "smoke", "--tasks", "synthetic_mnist,mnist", "--data", str(tmp_path / "empty"),
                  "--out", str(tmp_path / "out"), "--quiet", "--no-download"])
     assert code == 2 and not calls, "training started before all data was checked"
@@ -247,10 +251,9 @@ def test_atomic_write_keeps_the_old_file_on_failure_and_normal_permissions(tmp_p
 
 
 def test_a_run_of_your_own_task_datasets(tmp_path):
-    """run_sequence and the baselines take TaskDataset objects as well as names."""
-    from synapticnet.baselines import run_baseline
-    from synapticnet.data import TaskDataset
-    from synapticnet.synthetic import make_synthetic
+    """run_sequence and run_baseline take TaskDataset objects as well as names."""
+    from synapticnet.data import TaskDataset, make_synthetic
+    from synapticnet.run import run_baseline
 
     profile = SMOKE.replace(max_steps_per_task=3)
     mine = [TaskDataset(make_synthetic(k, 28, 1, 120, 40, seed=k), task_id=i, val_size=20, seed=i, name=f"mine_{k}")

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.engine import TrainingDiverged, check_finite
 from synapticnet.profiles import SMOKE
-from synapticnet.run import CHECKPOINT, LOCK, RESULTS, load_task_data, run_lock, run_sequence
-from synapticnet.storage import load_json
-from synapticnet.synthetic import make_synthetic
+from synapticnet.data import make_synthetic
+from synapticnet.run import CHECKPOINT, RESULTS, load_task_data, run_sequence
+from synapticnet.storage import LOCK, load_json, run_lock
 
 TASKS = ["synthetic_mnist", "synthetic_cifar10"]
 TINY = SMOKE.replace(n_train=120, val_size=30, max_steps_per_task=3)
@@ -115,7 +115,7 @@ def test_d17_a_failed_run_leaves_no_empty_output_folder(tmp_path):
 
 
 def test_d18_an_empty_test_split_is_reported_before_any_training(monkeypatch):
-    from synapticnet import streams
+    from synapticnet import data as streams  # run.load_task_data calls synapticnet.data.task_dataset
 
     arrays = make_synthetic(4, 28, 1, 200, 40, seed=1)
     empty = dict(arrays, x_test=arrays["x_test"][:0], y_test=arrays["y_test"][:0])

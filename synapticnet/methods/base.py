@@ -91,14 +91,14 @@ def parse_hyper(method: str, key: str, value: Any, default: Any, bounds: tuple[f
             raise ValueError(f"{where} must be {'a number' if isinstance(default, float) else 'an integer'}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{where} must be {'a number' if isinstance(default, float) else 'an integer'}")
+    if not math.isfinite(value):
+        raise ValueError(f"{where} must be {'a finite number' if isinstance(default, float) else 'an integer'}")
     if isinstance(default, int):
         if float(value) != int(value):
             raise ValueError(f"{where} must be an integer")
         value = int(value)
     else:
         value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"{where} must be a finite number")
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
         raise ValueError(f"{where} is out of range: allowed {bounds[0]} … {bounds[1]}")
     return value
