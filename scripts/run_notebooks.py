@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))  # the checkout's package, also when it is not installed
 from synapticnet.profiles import PROFILES, default_profile_name  # noqa: E402
-from synapticnet.storage import probe_writable  # noqa: E402
+from synapticnet.folders import probe_writable  # noqa: E402
 # REFERENCE_PROFILE (cpu): its outputs are committed
 from synapticnet.workspace import REFERENCE_PROFILE, TIMES_FILE, workspace  # noqa: E402
 # Long multi-seed studies with their own make target (their time is stated there and in the

@@ -50,13 +50,12 @@ from . import pruning, task_inference
 from .checks import check_count
 from .layers import (BlockBatchNorm, FrozenTask, TaskConv2d, TaskLinear, UnitBlock, all_or_nothing, cat_parts,
                      check_mode, per_layer)
-from .storage import save_torch
+from .folders import CHECKPOINT as RUN_CHECKPOINT  # a run folder's {"model": checkpoint(), "state": …}
+from .storage import load_torch, save_torch
 
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "synapticnet.MultiTaskConvSynapticNet", 1
-RUN_CHECKPOINT = "checkpoint.pt"  # in a run folder: {"model": model.checkpoint(), "state": the run's progress}
 # The largest network a checkpoint may describe: a file asking for more is refused before memory is allocated.
-MAX_UNITS, MAX_CLASSES, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_GROWTH_STEPS = 2048, 100_000, 512, 16, 256
-MAX_PARAMETERS = 200_000_000
+MAX_UNITS, MAX_CLASSES, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_GROWTH_STEPS, MAX_PARAMETERS = 2048, 100_000, 512, 16, 256, 2 * 10**8
 
 
 class TaskView(nn.Module):
@@ -378,8 +377,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         ``None`` (not zero) matters: optimisers skip parameters without a gradient entirely, so
         weight decay and momentum cannot move them. Frozen parameters never get a gradient
         anyway; this is the belt to those braces."""
-        tid = self.check_task_id(task_id)
-        if tid != self.trainable_task:
+        if (tid := self.check_task_id(task_id)) != self.trainable_task:
             raise ValueError(f"task {tid} is frozen; only the newest task ({self.trainable_task}) can be trained. "
                              "Old tasks are kept exactly as they were learned.")
         own = {id(p) for p in self.task_parameters(tid)}
@@ -387,8 +385,9 @@ class MultiTaskConvSynapticNet(nn.Module):
             if id(p) not in own:
                 p.grad = None
         head, last = self.heads[tid].weight, getattr(self, "_mask_watch", None)  # last: (head, version, had a grad)
-        if last is not None and last[0] is head and last[1] == head._version and last[2] and tid not in getattr(self, "_warned", ()):
-            self._warned = {*getattr(self, "_warned", ()), tid}
+        warned = getattr(self, "_warned", set())
+        if last is not None and last[0] is head and last[1] == head._version and last[2] and tid not in warned:
+            self._warned = warned | {tid}
             warnings.warn(f"task {tid}'s parameters did not change between two masked steps although they had a "
                           f"gradient: does your optimiser hold them? Build it after grow(), from "
                           f"model.task_parameters({tid})", stacklevel=2)
@@ -434,12 +433,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         path = Path(path) / RUN_CHECKPOINT if Path(path).is_dir() else Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path}")
-        try:
-            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as error:  # not a torch file at all, or truncated
-            raise ValueError(f"{path} is not a SynapticNet checkpoint (torch.load failed: {type(error).__name__}: "
-                             f"{str(error).splitlines()[0] if str(error) else ''})") from error
-        return cls.from_checkpoint(checkpoint, source=str(path))
+        return cls.from_checkpoint(load_torch(path, "SynapticNet checkpoint"), source=str(path)).to(map_location)
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], source: str = "checkpoint") -> "MultiTaskConvSynapticNet":

@@ -47,10 +47,9 @@ from .methods import get_method
 from .methods.base import Method
 from .metrics import summarize
 from .profiles import Profile, check_seed, get_profile
-from .storage import load_torch, prepare_output_dir, remove_created, run_lock, save_json, save_torch
+from .folders import CHECKPOINT, RESULTS, prepare_output_dir, remove_created, run_lock
+from .storage import load_torch, save_json, save_torch
 
-CHECKPOINT = "checkpoint.pt"
-RESULTS = "results.json"
 
 
 # --------------------------------------------------------------------------------------

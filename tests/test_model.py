@@ -302,7 +302,7 @@ def test_save_and_load_in_a_fresh_process_gives_identical_logits(tmp_path: Path)
 def test_loading_something_else_raises_value_error(tmp_path: Path):
     text = tmp_path / "notes.pt"
     text.write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="not a SynapticNet checkpoint"):
+    with pytest.raises(ValueError, match="not a readable SynapticNet checkpoint"):
         MultiTaskConvSynapticNet.load(text)
     other = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, other)

@@ -18,7 +18,8 @@ from synapticnet.engine import TrainingDiverged, check_finite
 from synapticnet.profiles import SMOKE
 from synapticnet.data import make_synthetic
 from synapticnet.run import CHECKPOINT, RESULTS, load_task_data, run_sequence
-from synapticnet.storage import LOCK, load_json, run_lock
+from synapticnet.folders import LOCK, run_lock
+from synapticnet.storage import load_json
 
 TASKS = ["synthetic_mnist", "synthetic_cifar10"]
 TINY = SMOKE.replace(n_train=120, val_size=30, max_steps_per_task=3)

@@ -24,7 +24,8 @@ from synapticnet.methods.synapticnet import TASK_INFERENCE_IMAGES
 from synapticnet.model import MultiTaskConvSynapticNet
 from synapticnet.profiles import SMOKE
 from synapticnet.run import CHECKPOINT, RESULTS, fresh_run_dir, load_task_data, run
-from synapticnet.storage import LOCK, load_json
+from synapticnet.folders import LOCK
+from synapticnet.storage import load_json
 from synapticnet.task_inference import evaluate_task_inference
 
 PROFILE = SMOKE.replace(n_train=120, val_size=30, max_steps_per_task=4, batch_size=32)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from synapticnet import storage
-from synapticnet.storage import (LOCK, CheckpointError, StorageError, load_torch, prepare_output_dir, remove_created,
-                                 run_lock, save_json, save_torch)
+from synapticnet import folders, storage
+from synapticnet.folders import LOCK, prepare_output_dir, remove_created, run_lock
+from synapticnet.storage import CheckpointError, StorageError, load_torch, save_json, save_torch
 
 DEAD_PID = 2**30  # beyond any pid_max: no such process
 
@@ -86,7 +86,7 @@ def test_prepare_output_dir_that_cannot_write_says_so_and_leaves_no_empty_folder
     def read_only(folder):
         raise OSError(errno.EROFS, "Read-only file system", str(folder))
 
-    monkeypatch.setattr(storage, "probe_writable", read_only)
+    monkeypatch.setattr(folders, "probe_writable", read_only)
     with pytest.raises(ValueError, match=r"output directory .*c is not writable: Read-only file system$"):
         prepare_output_dir(tmp_path / "a" / "b" / "c")
     assert list(tmp_path.iterdir()) == []
@@ -143,7 +143,7 @@ def test_a_lock_that_cannot_be_released_never_hides_the_real_error(tmp_path, mon
     def read_only(path, me):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
-    monkeypatch.setattr(storage, "_release", read_only)
+    monkeypatch.setattr(folders, "_release", read_only)
     real = StorageError("could not write results.json: folder made read-only?")
     with pytest.raises(StorageError) as info:
         with run_lock(tmp_path):
