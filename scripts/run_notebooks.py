@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))  # the checkout's package, also when it is not ins
 from synapticnet.profiles import PROFILES, default_profile_name  # noqa: E402
 from synapticnet.folders import probe_writable  # noqa: E402
 # REFERENCE_PROFILE (cpu): its outputs are committed
-from synapticnet.workspace import REFERENCE_PROFILE, TIMES_FILE, workspace  # noqa: E402
+from synapticnet.workspace import REFERENCE_PROFILE, TIMES_FILE, expected_times, workspace  # noqa: E402
 # Long multi-seed studies with their own make target (their time is stated there and in the
 # README); `make reproduce` runs every other numbered notebook. An explicit list runs them too.
 OWN_TARGET = {"04_forgetting_baselines.ipynb": "make baselines"}
@@ -173,6 +173,30 @@ def record_times(path: Path, name: str, profile: str, seconds: float) -> None:
                                             python=platform.python_version())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def refresh_printed_times(notebook: Path, old: str, new: str) -> bool:
+    """Make the saved notebook print the time just measured.
+
+    Every notebook prints ``expected_times(...)`` up front — the record as it was *before*
+    this run. Once the run's own time is recorded, that printed text is replaced in the saved
+    outputs by what the notebook prints from now on, so a committed notebook never shows a
+    stale figure. Returns whether anything changed.
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "stream" and old in output.get("text", ""):
+                output["text"] = output["text"].replace(old, new)
+                changed = True
+    if changed:
+        staged = notebook.with_suffix(".ipynb.tmp")
+        nbformat.write(nb, staged)
+        os.replace(staged, notebook)
+    return changed
 
 
 def install_copy(profile: str) -> Path:
@@ -299,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{datetime.now():%H:%M:%S}] {path.name} done in {seconds / 60:.1f} min", flush=True)
         record_times(folder / "reproduce.json", path.name, profile, seconds)
         if profile in ("student", REFERENCE_PROFILE):
+            before = expected_times(path.name)
             record_times(ROOT / "synapticnet" / TIMES_FILE, path.name, profile, seconds)
+            if site is None:
+                refresh_printed_times(output_path(path.resolve(), profile), before, expected_times(path.name))
     print(f"{len(paths)} notebook(s) in {total / 60:.1f} min")
     return 0
 

@@ -206,3 +206,18 @@ def test_the_writability_probe_writes_and_removes_a_file_and_looks_at_the_neares
         assert not runner.folder_writable(tmp_path / "ro") and not runner.folder_writable(tmp_path / "ro" / "sub")
     finally:
         os.chmod(tmp_path / "ro", 0o755)
+
+
+def test_a_saved_notebook_prints_the_time_just_measured(tmp_path):
+    """run_notebooks: the expected-times text a notebook printed before its run is replaced by the measured one."""
+    import nbformat
+
+    module = load_script("run_notebooks")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print(expected_times('x'))", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="profile cpu\nexpected run time of x:\n  cpu 5.8 min\n")])]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    assert module.refresh_printed_times(path, "expected run time of x:\n  cpu 5.8 min", "expected run time of x:\n  cpu 1.1 min")
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "profile cpu\nexpected run time of x:\n  cpu 1.1 min\n"
+    assert not module.refresh_printed_times(path, "not printed", "anything")
