@@ -44,9 +44,9 @@ test-unit: $(STAMP)
 # The unit tests under three CPU kernel sets (torch's portable ones, AVX2, and this machine's
 # best): a test that passes here but depends on one CPU's rounding fails in one of them.
 test-cpus: $(STAMP)
-	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -q tests
-	ATEN_CPU_CAPABILITY=avx2 $(PY) -m pytest -q tests
-	$(PY) -m pytest -q tests
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest -q $(XDIST) -p no:cacheprovider tests
+	ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=1 $(PY) -m pytest -q $(XDIST) -p no:cacheprovider tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q $(XDIST) -p no:cacheprovider tests
 
 test-notebooks: $(STAMP)
 	SYNAPTICNET_SMOKE=1 $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks/
