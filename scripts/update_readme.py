@@ -119,7 +119,7 @@ def _plain(value: float | None) -> str:
 def _is_offline_copy(r: dict[str, Any]) -> bool:
     """The CIFAR-10 used here is the approximate offline copy when its checksum says so."""
     offline = "0d276ce26b0592d0f448cbec1477b429578210fd1c13db3f75136d7663c43e45"
-    return any(d.get("name") == "cifar10" and d.get("sha256") == offline for d in r.get("data", []))
+    return any(d.get("name") == "cifar10" and d.get("file_sha256", d.get("sha256")) == offline for d in r.get("data", []))
 
 
 def _pm(mean: float | None, std: float | None, signed: bool = False) -> str:

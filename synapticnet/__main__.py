@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     profiles = ", ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
     run.add_argument("--profile", choices=list(PROFILES), default=None,
-                     help=f"sizes and epochs ({profiles}). Default: full with a GPU, else cpu")
+                     help=f"sizes and epochs ({profiles}). Default: cpu (on a GPU too; full only when asked for)")
     run.add_argument("--tasks", default=None,
                      help=f"comma-separated datasets or streams in order (default: the profile's, e.g. "
                           f"{','.join(REAL_TASKS)}; the smoke profile uses the synthetic_* stand-ins). "

@@ -99,3 +99,10 @@ def test_the_use_the_package_snippet_runs_as_typed():
     namespace: dict = {}
     exec(compile(code, "README.md: Use the package", "exec"), namespace)
     assert namespace["model"].num_tasks == 2
+
+
+def test_the_headline_names_the_offline_cifar10_copy_by_its_file_checksum(readme_script):
+    """results.json keeps the data file's checksum as file_sha256 (sha256 is the content hash of the task's arrays)."""
+    offline = "0d276ce26b0592d0f448cbec1477b429578210fd1c13db3f75136d7663c43e45"
+    assert readme_script._is_offline_copy({"data": [{"name": "cifar10", "file_sha256": offline, "sha256": "other"}]})
+    assert not readme_script._is_offline_copy({"data": [{"name": "cifar10", "file_sha256": "0" * 64}]})
