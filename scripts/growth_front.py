@@ -1,6 +1,6 @@
 """The accuracy–parameter front (issue: growth that pays for itself): ``make front``.
 
-Runs every configuration of :data:`synapticnet.front.CONFIGS` on both streams for three
+Runs every configuration of :data:`synapticnet.experiments.front.CONFIGS` on both streams for three
 seeds, writes ``figures/growth_front.json`` after every point (an interrupted run
 continues where it stopped), then draws ``figures/growth_front.png`` and prints the
 targets' verdicts. ``--smoke`` runs a tiny version on synthetic stand-ins into build/.
@@ -14,9 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from synapticnet.front import SMOKE_STREAMS, STREAMS, run_front, targets
+from synapticnet.experiments import SMOKE_STREAMS, STREAMS, front_figure, run_front, targets
 from synapticnet.plots import save_figure
-from synapticnet.plots_baselines import front_figure
 from synapticnet.storage import save_json
 
 

@@ -58,7 +58,7 @@ SYNTHETIC_TASKS: tuple[str, ...] = tuple(f"synthetic_{name}" for name in REAL_TA
 def family(dataset: str) -> str:
     """``synthetic_cifar10`` → ``cifar10``; real names are their own family.
 
-    A task of a stream (:mod:`synapticnet.streams`) belongs to its base dataset's family:
+    A task of a stream (:mod:`synapticnet.data.streams`) belongs to its base dataset's family:
     ``split_cifar10/3`` and ``synthetic_split_cifar10/3`` → ``cifar10``,
     ``permuted_mnist/2`` → ``mnist``, ``split_cifar100/4`` → ``cifar100``.
     """

@@ -112,7 +112,7 @@ def conflict_stream(profile: Profile, seed: int = 0, n_train: int = 2000, n_test
                     num_classes: int = 4) -> list:
     """Two synthetic tasks that fight over the same features — fine-tuning must forget.
 
-    Task A: a small procedural dataset (:func:`synapticnet.synthetic.make_synthetic`).
+    Task A: a small procedural dataset (:func:`synapticnet.data.make_synthetic`).
     Task B: *the same images* with their labels shuffled across the examples (one fixed
     permutation per split), so no feature of an image predicts its B label. Learning B is
     memorisation: every step of it pushes the shared backbone away from the features A

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
     """Bars: final average accuracy and BWT per method, with ± std error bars over seeds.
 
-    ``summary`` rows come from :func:`synapticnet.baselines.mean_std` (``method``,
+    ``summary`` rows come from :func:`synapticnet.experiments.mean_std` (``method``,
     ``average_accuracy``, ``average_accuracy_std``, ``bwt``, ``bwt_std``, ``seeds``).
     """
     labels = [f"{r['method']}\n(n={len(r.get('seeds') or [1])})" for r in summary]

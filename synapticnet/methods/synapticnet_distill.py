@@ -1,6 +1,6 @@
 """SynapticNet with distillation: old units unfrozen, kept in place by LwF's loss instead.
 
-The option studied in notebook 05 (:mod:`synapticnet.studies`): SynapticNet grows as
+The option studied in notebook 05 (:mod:`synapticnet.experiments.studies`): SynapticNet grows as
 usual, but while task ``t`` trains the weights of every old block and head are
 trainable again, and LwF's distillation loss (see :mod:`synapticnet.methods.lwf`) pulls
 the old heads' outputs towards a frozen copy's. This gives up the guarantee (old
