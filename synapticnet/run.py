@@ -43,7 +43,7 @@ import torch
 from . import data as data_lib
 from .data import CHANNELS, IMAGE_SIZE, data_record
 from .engine import check_finite, evaluate, seed_everything, select_device, task_seed
-from .methods import get_method
+from .methods import final_width, get_method
 from .methods.base import Method
 from .metrics import summarize
 from .profiles import Profile, check_seed, get_profile
@@ -468,7 +468,5 @@ def build_results(state: dict[str, Any], datasets: list, model: torch.nn.Module,
     if algorithm.joint:
         results["evaluation"] = "joint (one final row)"
     if algorithm.shared_network:
-        from .methods.networks import final_width
-
         results["width"] = dict(zip(("conv_channels", "hidden"), map(list, final_width(profile, tasks))))
     return results
