@@ -34,13 +34,7 @@ TORCH_DISK_FULL = "[enforce fail at inline_container.cc:672] . unexpected pos 44
 TASKS = "synthetic_mnist,synthetic_fashion_mnist"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is fastest on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tiny_arrays(name: str, labels: np.ndarray, n_test: int = 12) -> dict[str, np.ndarray]:

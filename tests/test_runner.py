@@ -37,13 +37,7 @@ HYPER = {"ewc": dict(fisher_samples=32), "replay": dict(memory_per_task=20), "ge
 VOLATILE = {"train_seconds_per_task", "train_seconds_total", "started_at", "finished_at"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is fastest on a busy 2-core machine (and the same for every run here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def go(method: str, out: Path, tasks=TASKS, profile=PROFILE, seed: int = 0, **kwargs) -> dict:
