@@ -74,33 +74,32 @@ class TaskData(Protocol):
     def num_train_batches(self, batch_size: int) -> int: ...
 
 
-class Hooks(Protocol):
-    """What a method plugs into the loop (:class:`synapticnet.methods.Method` has every hook)."""
-
-    def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor: ...
-    def after_backward(self, model: nn.Module, task: int) -> None: ...
-    def after_epoch(self, model: nn.Module, data: TaskData, epoch: int, epochs: int, report: "TaskReport",
-                    log: Callable[[str], None]) -> bool: ...
-    def after_training(self, model: nn.Module, data: TaskData, report: "TaskReport", progress: bool) -> None: ...
-
-
 class PlainHooks:
-    """Cross-entropy (with the profile's label smoothing) and nothing else: the loop of any tutorial."""
+    """The four hooks the loop calls, at their plainest: cross-entropy (with the profile's label
+    smoothing) and nothing else — the loop of any tutorial. Every method
+    (:class:`synapticnet.methods.Method`) is a subclass that overrides what makes it different."""
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
 
+    def ce(self, logits: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
+        """Cross-entropy with the profile's label smoothing."""
+        return F.cross_entropy(logits, y, label_smoothing=self.profile.label_smoothing, reduction=reduction)
+
     def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor:
-        return F.cross_entropy(logits, y, label_smoothing=self.profile.label_smoothing)
+        """The training loss of one batch of ``task`` (``logits`` from its head)."""
+        return self.ce(logits, y)
 
     def after_backward(self, model: nn.Module, task: int) -> None:
-        pass
+        """Called after ``loss.backward()``, before the optimiser step: edit ``p.grad`` here."""
 
-    def after_epoch(self, model, data, epoch, epochs, report, log) -> bool:
+    def after_epoch(self, model: nn.Module, data: TaskData, epoch: int, epochs: int, report: "TaskReport",
+                    log: Callable[[str], None]) -> bool:
+        """Called after every epoch; return ``True`` if the model's parameters changed (the optimiser is rebuilt)."""
         return False
 
-    def after_training(self, model, data, report, progress) -> None:
-        pass
+    def after_training(self, model: nn.Module, data: TaskData, report: "TaskReport", progress: bool) -> None:
+        """Called after the task's last epoch, before its validation accuracy is measured."""
 
 
 HEADLESS_REFRESH_SECONDS = 30.0  # how often a headless bar redraws (one line per redraw in a saved notebook)
@@ -270,7 +269,7 @@ class TaskReport:
 class _Trainer:
     """The optimiser, schedule and one training step shared by both batch sources."""
 
-    def __init__(self, model: nn.Module, profile: Profile, hooks: Hooks, total: int, device, bar) -> None:
+    def __init__(self, model: nn.Module, profile: Profile, hooks: PlainHooks, total: int, device, bar) -> None:
         self.model, self.profile, self.hooks, self.device, self.bar = model, profile, hooks, device, bar
         self.step, self.total = 0, total
         self.correct = self.seen = 0
@@ -309,7 +308,7 @@ class _Trainer:
 
 
 def train_task(model: nn.Module, data: TaskData, profile: Profile, device: torch.device | str = "cpu",
-               progress: bool = True, hooks: Hooks | None = None) -> TaskReport:
+               progress: bool = True, hooks: PlainHooks | None = None) -> TaskReport:
     """Train task ``data.task_id`` of ``model`` for the profile's epochs (capped by ``max_steps_per_task``).
 
     ``model`` is anything called as ``model(x, task_id=t)``. ``hooks`` (a method from
@@ -345,7 +344,7 @@ def train_task(model: nn.Module, data: TaskData, profile: Profile, device: torch
 
 
 def train_interleaved(model: nn.Module, datasets: Sequence[TaskData], order: Sequence[int], profile: Profile,
-                      device: torch.device | str = "cpu", progress: bool = True, hooks: Hooks | None = None
+                      device: torch.device | str = "cpu", progress: bool = True, hooks: PlainHooks | None = None
                       ) -> TaskReport:
     """Train several tasks at once: step ``s`` takes the next batch of task ``order[s]``.
 

@@ -386,12 +386,12 @@ class MultiTaskConvSynapticNet(nn.Module):
                 p.grad = None
         head, last = self.heads[tid].weight, getattr(self, "_mask_watch", None)  # last: (head, version, had a grad)
         warned = getattr(self, "_warned", set())
-        if last is not None and last[0] is head and last[1] == head._version and last[2] and tid not in warned:
+        if last is not None and last[0] is head and last[1] == head._version and tid not in warned and bool(last[2]):
             self._warned = warned | {tid}
             warnings.warn(f"task {tid}'s parameters did not change between two masked steps although they had a "
                           f"gradient: does your optimiser hold them? Build it after grow(), from "
                           f"model.task_parameters({tid})", stacklevel=2)
-        self._mask_watch = (head, head._version, head.grad is not None and bool(head.grad.any()))
+        self._mask_watch = (head, head._version, head.grad is not None and head.grad.any())  # no device sync per step
 
     # -- parameter accounting --------------------------------------------------------
     def num_parameters(self, task_id: int | None = None) -> int:

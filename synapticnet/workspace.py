@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .checks import NO_WORDS, YES_WORDS, yes_no
 from .data.datasets import is_checkout
 from .profiles import PROFILES, default_profile_name
 
@@ -93,8 +94,7 @@ def workspace(profile: str, cwd: Path | str | None = None) -> Workspace:
 # --- the environment switches ------------------------------------------------------------------
 
 PROFILE_VAR, SMOKE_VAR, CI_VAR = "SYNAPTICNET_PROFILE", "SYNAPTICNET_SMOKE", "CI"
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
+TRUE_WORDS, FALSE_WORDS = (*YES_WORDS, "on"), (*NO_WORDS, "off")  # a switch may also be on/off
 
 
 def env_flag(name: str, default: bool | None = False, environ: Mapping[str, str] | None = None) -> bool | None:
@@ -110,10 +110,9 @@ def env_flag(name: str, default: bool | None = False, environ: Mapping[str, str]
     value = (os.environ if environ is None else environ).get(name, "").strip()
     if not value:
         return default
-    if value.lower() in TRUE_WORDS:
-        return True
-    if value.lower() in FALSE_WORDS:
-        return False
+    parsed = yes_no(value, (TRUE_WORDS, FALSE_WORDS))
+    if parsed is not None:
+        return parsed
     raise ValueError(f"{name}={value!r} is not a yes/no value: use one of {', '.join(TRUE_WORDS)} (on) or "
                      f"{', '.join(FALSE_WORDS)} (off), or leave it unset")
 

@@ -28,16 +28,16 @@ so that an interrupted run resumes exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import data as data_lib
-from ..engine import TaskReport, evaluating, task_seed, train_task
+from ..checks import yes_no
+from ..engine import PlainHooks, TaskReport, evaluating, task_seed, train_task
 from ..profiles import Profile
 from .networks import MultiHeadCNN, build_shared
 
@@ -66,9 +66,6 @@ def get_method(name: str) -> type[Method]:
     return REGISTRY[name]
 
 
-TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
-
-
 def parse_hyper(method: str, key: str, value: Any, default: Any, bounds: tuple[float, float] | None) -> Any:
     """Check one hyper-parameter against its default's type and its allowed range; return it parsed.
 
@@ -81,18 +78,20 @@ def parse_hyper(method: str, key: str, value: Any, default: Any, bounds: tuple[f
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
-        if isinstance(value, (str, int)) and str(value).strip().lower() in TRUE + FALSE:
-            return str(value).strip().lower() in TRUE
+        parsed = yes_no(value) if isinstance(value, (str, int)) else None
+        if parsed is not None:
+            return parsed
         raise ValueError(f"{where} must be a boolean: true/false, yes/no or 1/0")
+    kind = "a number" if isinstance(default, float) else "an integer"
     if isinstance(value, str):
         try:
             value = float(value) if isinstance(default, float) else int(value)
         except ValueError:
-            raise ValueError(f"{where} must be {'a number' if isinstance(default, float) else 'an integer'}") from None
+            raise ValueError(f"{where} must be {kind}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{where} must be {'a number' if isinstance(default, float) else 'an integer'}")
+        raise ValueError(f"{where} must be {kind}")
     if not math.isfinite(value):
-        raise ValueError(f"{where} must be {'a finite number' if isinstance(default, float) else 'an integer'}")
+        raise ValueError(f"{where} must be {'a finite number' if isinstance(default, float) else kind}")
     if isinstance(default, int):
         if float(value) != int(value):
             raise ValueError(f"{where} must be an integer")
@@ -104,7 +103,7 @@ def parse_hyper(method: str, key: str, value: Any, default: Any, bounds: tuple[f
     return value
 
 
-class Method:
+class Method(PlainHooks):
     """Base class: plain cross-entropy on the newest head, one new head per task.
 
     Subclasses set ``name``, ``defaults`` (every hyper-parameter and its default; its type
@@ -127,7 +126,8 @@ class Method:
         if unknown:
             raise ValueError(f"{self.name} has no hyper-parameter(s) {sorted(unknown)}; "
                              f"it takes {sorted(self.defaults) or 'none'}")
-        self.profile, self.device, self.seed = profile, device, seed
+        super().__init__(profile)
+        self.device, self.seed = device, seed
         self.hyper: dict[str, Any] = {k: parse_hyper(self.name, k, hyper.get(k, d), d, self.ranges.get(k))
                                       for k, d in self.defaults.items()}
 
@@ -169,20 +169,7 @@ class Method:
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
         """Called once before task ``i`` trains (teachers, unfreezing, …)."""
 
-    def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, i: int) -> Tensor:
-        """The training loss of one batch of task ``i`` (``logits`` from its head)."""
-        return self.ce(logits, y)
-
-    def after_backward(self, model: nn.Module, i: int) -> None:
-        """Called after ``loss.backward()``, before the optimiser step: edit ``p.grad`` here."""
-
-    def after_epoch(self, model: nn.Module, data, epoch: int, epochs: int, report: TaskReport,
-                    log: Callable[[str], None]) -> bool:
-        """Called after every epoch; return ``True`` if the model's parameters changed (the optimiser is rebuilt)."""
-        return False
-
-    def after_training(self, model: nn.Module, data, report: TaskReport, progress: bool) -> None:
-        """Called after the task's last epoch, before its validation accuracy is measured."""
+    # loss, after_backward, after_epoch, after_training: the engine's PlainHooks (plain cross-entropy, no-ops)
 
     def after_task(self, model: nn.Module, datasets: list, i: int) -> None:
         """Called once task ``i`` is learned (store a memory, a Fisher, refreeze, …)."""
@@ -196,11 +183,6 @@ class Method:
         (i,) = tasks
         self.before_task(model, datasets, i)
         return train_task(model, datasets[i], self.profile, device=self.device, progress=progress, hooks=self)
-
-    # ---- helpers -----------------------------------------------------------------------------
-    def ce(self, logits: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
-        """Cross-entropy with the profile's label smoothing."""
-        return F.cross_entropy(logits, y, label_smoothing=self.profile.label_smoothing, reduction=reduction)
 
 
 # --------------------------------------------------------------------------------------
