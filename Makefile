@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-requirements
 
-.PHONY: help env test test-unit test-cpus test-notebooks reproduce baselines student bench front lab clean
+.PHONY: help env test test-unit test-cpus test-notebooks reproduce baselines student bench ablation front lab clean
 
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"
@@ -15,7 +15,8 @@ help:
 	@echo "make reproduce  re-run the notebooks and regenerate figures/ (all but 04, ~25 min)"
 	@echo "make baselines  notebook 04: nine methods x 3 seeds + validation sweeps (~15 min)"
 	@echo "make student    every notebook on the student budget, as a student runs it (~20 min in all)"
-	@echo "make bench      benchmark scripts -> figures/bench/*.json"
+	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost; ~5 min)"
+	@echo "make ablation   what each piece of the training recipe is worth, on validation splits (~20 min)"
 	@echo "make front      accuracy-parameter front of growth vs separate networks (~40 min)"
 	@echo "make lab        open JupyterLab"
 	@echo "make clean      remove build files (not figures/)"
@@ -78,6 +79,13 @@ bench: $(STAMP)
 	$(PY) scripts/bench_layers.py
 	$(PY) scripts/bench_data.py
 	$(PY) scripts/bench_flops.py
+	$(PY) scripts/bench_train.py
+	$(PY) scripts/update_readme.py
+
+# The recipe's ablation (figures/ablation.json + .png): the cpu recipe with one technique removed or
+# added, each dataset alone on a 10,000-image subset, validation splits only. About 20 minutes on 2 cores.
+ablation: $(STAMP)
+	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/ablation.py
 	$(PY) scripts/update_readme.py
 
 # The accuracy-parameter front (13 configurations x 2 streams x 3 seeds, real data):

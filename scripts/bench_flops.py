@@ -5,7 +5,7 @@ The notebooks print a T4 estimate next to their measured CPU time
 instead of this CPU's measured one. This script measures the CPU side:
 
 1. count the FLOPs of one training step (forward + backward) of the ``cpu`` profile's
-   task-0 network on a batch of 128 CIFAR-sized images with ``torch.utils.flop_counter``;
+   task-0 network on a batch (the profile's size) of CIFAR-sized images with ``torch.utils.flop_counter``;
 2. time that step (median of ``--repeats`` after a warm-up);
 3. write ``flops / seconds`` to ``figures/bench/flops.json``. ``scripts/run_notebooks.py``
    copies it into the package's ``expected_times.json``.
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from synapticnet import MultiTaskConvSynapticNet
+from synapticnet.engine import to_device
 from synapticnet.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,14 +41,15 @@ def train_step(model: MultiTaskConvSynapticNet, x: torch.Tensor, y: torch.Tensor
     opt.step()
 
 
-def measure(repeats: int, batch: int = 128) -> dict[str, float]:
+def measure(repeats: int, batch: int | None = None) -> dict[str, float]:
     """FLOPs of one training step, its median time, and their ratio (TFLOP/s)."""
     torch.manual_seed(0)
     profile = get_profile("cpu")
+    batch = profile.batch_size if batch is None else batch
     model = MultiTaskConvSynapticNet(in_channels=3, image_size=32, num_classes=10, **profile.model_kwargs())
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+    x, y = to_device(torch.randn(batch, 3, 32, 32), "cpu"), torch.randint(0, 10, (batch,))  # channels_last, as trained
     with FlopCounterMode(display=False) as counter:
         train_step(model, x, y, opt)
     flops = counter.get_total_flops()
@@ -70,7 +72,8 @@ def main() -> None:
     result = measure(args.repeats)
     result.update(machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch=torch.__version__,
                                threads=torch.get_num_threads()),
-                  note="cpu profile task-0 network, batch 128, 3x32x32, forward+backward+SGD step")
+                  note=f"cpu profile task-0 network, batch {get_profile('cpu').batch_size}, 3x32x32 channels_last, "
+                       "forward+backward+SGD step")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(f"{result['flops_per_step'] / 1e9:.2f} GFLOP per step, {result['seconds_per_step'] * 1000:.0f} ms per step "

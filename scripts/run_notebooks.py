@@ -62,6 +62,10 @@ from synapticnet.workspace import REFERENCE_PROFILE, TIMES_FILE, expected_times,
 # Long multi-seed studies with their own make target (their time is stated there and in the
 # README); `make reproduce` runs every other numbered notebook. An explicit list runs them too.
 OWN_TARGET = {"04_forgetting_baselines.ipynb": "make baselines"}
+# Results of other profiles that the README sets beside the cpu headline: copied from the run's folder
+# to figures/<profile>/ (committed), with the notebook they come from.
+PUBLISHED = {"03_four_task_run.ipynb": ("03_results.json", "03_accuracy_matrix.png")}
+PUBLISHED_PROFILES = ("student", "long")
 VOLATILE_CELL_KEYS = ("execution", "papermill", "ExecuteTime", "collapsed", "scrolled")
 VOLATILE_NOTEBOOK_KEYS = ("papermill", "widgets", "toc", "varInspector")
 
@@ -111,9 +115,11 @@ def planned_writes(paths: list[Path], profile: str, as_student: bool) -> tuple[l
         ws = workspace(profile, cwd=NOTEBOOKS)
         folders += [NOTEBOOKS / ws.figures, NOTEBOOKS / ws.runs, *(output_path(p, profile).parent for p in paths)]
         files += [output_path(p, profile) for p in paths]
-    if profile in ("student", REFERENCE_PROFILE):
+    if profile in ("student", "long", REFERENCE_PROFILE):
         folders.append(ROOT / "synapticnet")
         files.append(ROOT / "synapticnet" / TIMES_FILE)
+    if profile in PUBLISHED_PROFILES and any(p.name in PUBLISHED for p in paths):
+        folders.append(ROOT / "figures")  # figures/<profile>/ is created in it
     return _unique(folders), [f for f in _unique(files) if f.exists()]
 
 
@@ -288,11 +294,27 @@ def run_one(path: Path, profile: str, timeout: int) -> float:
     return time.perf_counter() - start
 
 
+def publish(path: Path, profile: str, as_student: bool) -> list[Path]:
+    """Copy a student/long run's headline results (:data:`PUBLISHED`) to ``figures/<profile>/``."""
+    if profile not in PUBLISHED_PROFILES or path.name not in PUBLISHED:
+        return []
+    source = (ROOT / "build" / profile / "as-student" / path.stem / "figures") if as_student else \
+        (NOTEBOOKS / workspace(profile, cwd=NOTEBOOKS).figures)
+    target = ROOT / "figures" / profile
+    copied = []
+    for name in PUBLISHED[path.name]:
+        if (source / name).is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / name, target / name)
+            copied.append(target / name)
+    return copied
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook, in order")
     parser.add_argument("--profile", default=os.environ.get("PROFILE") or None,
-                        help="smoke, student, cpu or full (default: cpu)")
+                        help="smoke, student, cpu, long or full (default: cpu)")
     parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
     parser.add_argument("--as-student", action="store_true",
                         help="each notebook alone in an empty folder, against a non-editable install")
@@ -322,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         total += seconds
         print(f"[{datetime.now():%H:%M:%S}] {path.name} done in {seconds / 60:.1f} min", flush=True)
         record_times(folder / "reproduce.json", path.name, profile, seconds)
-        if profile in ("student", REFERENCE_PROFILE):
+        for copied in publish(path, profile, site is not None):
+            print(f"  published {copied.relative_to(ROOT)}")
+        if profile in ("student", "long", REFERENCE_PROFILE):
             before = expected_times(path.name)
             record_times(ROOT / "synapticnet" / TIMES_FILE, path.name, profile, seconds)
             if site is None:

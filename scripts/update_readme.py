@@ -70,33 +70,26 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
-def four_task_section(r: dict[str, Any]) -> str:
-    """Final accuracy per task against the original claims, plus the run's facts."""
+def four_task_section(r: dict[str, Any], others: dict[str, dict[str, Any]] | None = None) -> str:
+    """Final accuracy per task: the original claims, the ``long`` run, the cpu headline ``r`` and the ``student``
+    run side by side (those of ``others`` that exist), then each run's facts."""
+    others = others or {}
+    runs = {"long": others.get("long"), "cpu": r, "student": others.get("student")}
+    runs = {name: run for name, run in runs.items() if run is not None}
     rows = []
     for name, claim in ORIGINAL_CLAIMS.items():
-        measured = r["final_accuracy"].get(name)
         note = ""
         if name in r.get("unavailable_tasks", {}):
             note = "not run: dataset not available offline"
         elif name not in r["tasks"]:
             note = "not in this run"
         title = TITLES[name] if name != "cifar10" or _is_offline_copy(r) else "CIFAR-10"
-        rows.append({"task": title, "SynapticNet (measured, %)": pct(measured),
-                     "original README claim (%)": f"{claim:.2f}", "note": note or None})
-    hours = r["train_seconds_total"] / 60
-    facts = (
-        f"Profile `{r['profile']}`, seed {r['seed']}, device `{r['device']}` "
-        f"({r.get('cpu_threads')} CPU threads; torch {r['torch']}); training time {hours:.1f} min; "
-        f"{r['params_total']:,} parameters after {len(r['tasks'])} tasks; "
-        f"average accuracy {pct(r['average_accuracy'])} %, BWT {_plain(r['bwt'])}, "
-        f"forgetting {_plain(r['forgetting'])}."
-    )
-    if r.get("compaction"):
-        kept = " / ".join("full width" if d["chosen_fraction"] is None else f"×{d['chosen_fraction']:g}"
-                          for d in r["compaction"])
-        settings = r.get("profile_settings", {})
-        facts += (f" Mode {settings.get('mode')!r}, dense layers {settings.get('dense_mode') or settings.get('mode')!r};"
-                  f" automatic compaction kept {kept} of each task's units.")
+        row = {"task": title, "original README claim (%)": f"{claim:.2f}"}
+        for profile, run in runs.items():
+            row[f"`{profile}` (%)"] = pct(run["final_accuracy"].get(name))
+        row["note"] = note or None
+        rows.append(row)
+    facts = [_facts(run) for run in runs.values()]
     return "\n".join([
         "## Results (measured, `make reproduce`)",
         "",
@@ -104,9 +97,30 @@ def four_task_section(r: dict[str, Any]) -> str:
         "",
         markdown_table(rows),
         "",
-        facts + " Generated from [`figures/03_results.json`](figures/03_results.json) by "
-        "`scripts/update_readme.py`.",
+        *[f"* {line}" for line in facts],
+        "",
+        "Generated from [`figures/03_results.json`](figures/03_results.json) (and `figures/long/`, "
+        "`figures/student/`: `make reproduce PROFILE=long NOTEBOOKS=notebooks/03_four_task_run.ipynb`, "
+        "`make student NOTEBOOKS=notebooks/03_four_task_run.ipynb`) by `scripts/update_readme.py`.",
     ])
+
+
+def _facts(r: dict[str, Any]) -> str:
+    """One line about a run: profile, seed, hardware, time, size, metrics, compaction."""
+    line = (
+        f"`{r['profile']}`: seed {r['seed']}, device `{r['device']}` ({r.get('cpu_threads')} CPU threads, "
+        f"{r.get('training_precision', 'float32')} training; torch {r['torch']}); training time "
+        f"{r['train_seconds_total'] / 60:.1f} min; {r['params_total']:,} parameters after {len(r['tasks'])} tasks; "
+        f"average accuracy {pct(r['average_accuracy'])} %, BWT {_plain(r['bwt'])}, forgetting {_plain(r['forgetting'])}."
+    )
+    if r.get("compaction"):
+        kept = " / ".join("full width" if d["chosen_fraction"] is None else f"×{d['chosen_fraction']:g}"
+                          for d in r["compaction"])
+        settings = r.get("profile_settings", {})
+        points = 100 * r["compaction"][0]["tolerance"]
+        line += (f" Mode {settings.get('mode')!r}; automatic compaction (tolerance {points:g} point"
+                 f"{'' if points == 1 else 's'} of validation accuracy) kept {kept} of each task's units.")
+    return line
 
 
 def _plain(value: float | None) -> str:
@@ -271,6 +285,61 @@ def bench_section(bench: Path) -> str | None:
     )
 
 
+def throughput_section(path: Path) -> str | None:
+    """Training throughput of the recipe's networks and what each CPU option buys (``scripts/bench_train.py``)."""
+    if not path.exists():
+        return None
+    data = load(path)
+    rows = []
+    for name, c in data["cases"].items():
+        ips = c["images_per_second"]
+        compiled = c["torch_compile"]
+        rows.append({
+            "profile": f"`{name}`", "plain `nn.Sequential` (images/s)": f"{ips['plain']:,.0f}",
+            "SynapticNet task 0 / plain": f"{c['gated_over_plain_task0']:.2f}",
+            "SynapticNet task 2 / plain": f"{c['gated_over_plain_task2']:.2f}",
+            "GFLOP/s (share of matmul peak)": f"{c['achieved_gflops']:.0f} ({100 * c['utilisation_of_matmul_peak']:.0f} %)",
+            "channels_last speed-up": f"{c['channels_last_speedup']:.2f}×",
+            "batch 512 / 128 vs recipe's": f"{c['batch_512_over_batch']:.2f} / {c['batch_128_over_batch']:.2f}",
+            "2 threads vs 1": "—" if c["two_threads_over_one"] is None else f"{c['two_threads_over_one']:.2f}×",
+            "`torch.compile`": (f"{compiled['speedup_over_eager']:.2f}× (compile {compiled['compile_seconds']:.0f} s)"
+                                if compiled.get("status") == "ok" else compiled.get("status", "—")),
+            "data path share of a step": f"{100 * c['data_path_share_of_step']:.1f} %",
+        })
+    return section(
+        "Training throughput (`make bench`)", rows,
+        f"One training step (forward, backward, SGD) at each profile's batch size, cases interleaved in one run, "
+        f"medians ({data['threads']} threads, torch {data['machine']['torch']}). SynapticNet's gated network against the "
+        f"same layers as a plain `nn.Sequential` (target ≥ 0.95); task 2 is the third task of a network grown twice. "
+        f"Matmul peak of this machine: {data['matmul_peak_gflops']:.0f} GFLOP/s (float32, best of five 2048² products). "
+        "From [`figures/bench/train.json`](figures/bench/train.json) by `scripts/bench_train.py`.",
+    )
+
+
+def ablation_section(path: Path) -> str | None:
+    """What each piece of the per-task recipe is worth, on validation splits (``make ablation``)."""
+    if not path.exists():
+        return None
+    data = load(path)
+    tasks = data["tasks"]
+    rows = []
+    for r in data["rows"]:
+        row = {"variant": r["variant"] + ("" if r["seed"] == 0 else f" (seed {r['seed']})")}
+        for t in tasks:
+            row[f"{t} val (%)"] = f"{r['val_accuracy'][t]:.2f}"
+        rows.append(row)
+    return section(
+        "The training recipe, piece by piece (`make ablation`)", rows,
+        f"Each dataset trained alone with the cpu profile's recipe, one technique removed or added; "
+        f"{data['n_train']:,} training and {data['val_size']:,} validation images per dataset, epochs "
+        f"{', '.join(f'{k} {v}' for k, v in data['epochs'].items() if k != 'default')}; validation accuracy only "
+        "(the test splits are never read). One seed per row: the recipe's second seed shows the noise to read the "
+        "differences against. Speed is measured by `make bench`, not here (these runs shared the machine with other "
+        "work). From [`figures/ablation.json`](figures/ablation.json).",
+        image="![ablation](figures/ablation.png)",
+    )
+
+
 def section(title: str, rows: list[dict[str, Any]], caption: str, image: str | None = None) -> str:
     """A results subsection: ``### title``, an optional figure, the table, and the caption saying where it came from."""
     figure = [image, ""] if image else []
@@ -314,7 +383,7 @@ def times_section(path: Path) -> str | None:
     """Measured wall time of every notebook per budget (``synapticnet/expected_times.json``), with the T4 estimate."""
     if not path.exists():
         return None
-    from synapticnet.workspace import T4_EFFECTIVE_TFLOPS, t4_minutes
+    from synapticnet.workspace import SLOWEST_MACHINE_FACTOR, T4_EFFECTIVE_TFLOPS, t4_minutes
 
     data = load(path)
     rate = data.get("machine", {}).get("cpu_train_tflops")
@@ -325,6 +394,8 @@ def times_section(path: Path) -> str | None:
             seconds = record.get(profile, {}).get("seconds")
             row[f"{profile} (min, measured)"] = None if seconds is None else round(seconds / 60, 1)
             totals[profile] += seconds or 0.0
+        long = record.get("long", {}).get("seconds")
+        row["long (min, measured)"] = None if long is None else round(long / 60, 1)
         cpu = record.get("cpu", {}).get("seconds")
         row["cpu budget on a T4 (min, estimated)"] = None if cpu is None or not rate else round(t4_minutes(cpu, rate), 1)
         rows.append(row)
@@ -335,7 +406,7 @@ def times_section(path: Path) -> str | None:
         f"Measured on a {machine.get('cpus', '?')}-core CPU (Python {machine.get('python', '?')}); totals: student "
         f"{totals['student'] / 60:.1f} min, cpu {totals['cpu'] / 60:.1f} min — of which `make baselines` (notebook 04) "
         f"{own / 60:.1f} min and `make reproduce` the other {(totals['cpu'] - own) / 60:.1f} min. Machines of this kind "
-        "differ by up to 2×. "
+        f"differ by up to {SLOWEST_MACHINE_FACTOR:g}× (every notebook prints its expected time as that range). "
         + (f"T4 column: an estimate, not a measurement — the same FLOPs at an assumed {T4_EFFECTIVE_TFLOPS:g} TFLOP/s "
            f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s (`scripts/bench_flops.py`). " if rate else "")
         + f"From [`synapticnet/expected_times.json`](synapticnet/expected_times.json); every notebook prints its row "
@@ -346,11 +417,14 @@ def times_section(path: Path) -> str | None:
 def render(figures: Path, times: Path | None = None) -> str:
     main = figures / "03_results.json"
     sections = [
-        four_task_section(load(main)) if main.exists() else None,
+        four_task_section(load(main), {p: load(figures / p / "03_results.json") for p in ("long", "student")
+                                       if (figures / p / "03_results.json").exists()}) if main.exists() else None,
         baselines_section(figures / "04_baselines.json"),
         studies_section(figures / "05_studies.json"),
         front_section(figures / "growth_front.json"),
         task_inference_section(figures / "07_task_inference.json"),
+        ablation_section(figures / "ablation.json"),
+        throughput_section(figures / "bench" / "train.json"),
         bench_section(figures / "bench"),
         times_section(times if times is not None else figures.parent / "synapticnet" / "expected_times.json"),
     ]

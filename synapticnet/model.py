@@ -12,6 +12,13 @@ Architecture (for ``conv_channels=(32, 64, 128), hidden=(256,)``)::
       └─ TaskLinear 2048→256 + ReLU + Dropout        256
       └─ head[task_id]: Linear 256→num_classes       one output head per task
 
+``pool_after`` says after which conv layers a 2×2 max-pool follows (default: every one). The
+profiles' recipe uses *stages of two convolutions*, pooled after the first (as in the fast
+CIFAR-10 training recipes): ``conv_channels=(32, 32, 64, 64, 128, 128), pool_after=(0, 2, 4)``
+gives conv 3→32 + pool, conv 32→32, conv 32→64 + pool, conv 64→64, conv 64→128 + pool,
+conv 128→128 — twice the depth for about 1.6× the compute, since the second convolution
+of a stage runs at the pooled resolution.
+
 Continual learning with it:
 
 1. Train task 0 as usual.
@@ -79,7 +86,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         hidden: neurons of task 0 in each hidden dense layer (may be empty).
         num_classes: classes of task 0.
         image_size: height = width of the input images; must be divisible by
-            ``2 ** len(conv_channels)``.
+            ``2 ** (number of pooling layers)``.
         dropout: dropout probability after each hidden dense layer.
         mode: ``"reuse"`` (default: a new task also reads all frozen old features) or
             ``"isolate"`` (a new task uses only the units it created).
@@ -90,12 +97,14 @@ class MultiTaskConvSynapticNet(nn.Module):
             dense_mode="isolate"`` reuses old *filters* only: a new task's conv units read every
             frozen older channel, but its dense layers and head read only its own units — reuse
             where features transfer, without paying for dense connections to old flattened maps.
+        pool_after: indices of the conv layers followed by a 2×2 max-pool (default ``None``: every
+            conv layer).
     """
 
     def __init__(self, in_channels: int = 3, conv_channels: Sequence[int] = (32, 64, 128),
                  hidden: Sequence[int] = (256,), num_classes: int = 10, image_size: int = 32, dropout: float = 0.3,
                  mode: str = "reuse", kernel_size: int = 3, pooled_size: int | None = None,
-                 dense_mode: str | None = None) -> None:
+                 dense_mode: str | None = None, pool_after: Sequence[int] | None = None) -> None:
         super().__init__()
         conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
         hidden = [check_count(h, "hidden entry", 1) for h in hidden]
@@ -104,10 +113,16 @@ class MultiTaskConvSynapticNet(nn.Module):
             raise ValueError("conv_channels needs at least one layer")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if image_size % 2 ** len(conv_channels):
-            raise ValueError(f"image_size {image_size} must be divisible by 2**{len(conv_channels)} = "
-                             f"{2 ** len(conv_channels)} (one 2x2 max-pool per conv layer)")
-        self.spatial = image_size // 2 ** len(conv_channels)  # feature-map side after the last pool
+        pools = list(range(len(conv_channels))) if pool_after is None else sorted(
+            {check_count(i, "pool_after entry") for i in pool_after})
+        if pools and pools[-1] >= len(conv_channels):
+            raise ValueError(f"pool_after {list(pool_after)} names a conv layer that does not exist "
+                             f"(layers 0 … {len(conv_channels) - 1})")
+        if image_size % 2 ** len(pools):
+            raise ValueError(f"image_size {image_size} must be divisible by 2**{len(pools)} = "
+                             f"{2 ** len(pools)} (one 2x2 max-pool per entry of pool_after)")
+        self.spatial = image_size // 2 ** len(pools)  # feature-map side after the last pool
+        self.pools = frozenset(pools)
         if pooled_size is not None and check_count(pooled_size, "pooled_size", 1) > self.spatial:
             raise ValueError(f"pooled_size {pooled_size} is larger than the last feature map "
                              f"({self.spatial}×{self.spatial}); use at most {self.spatial}, or None")
@@ -117,6 +132,7 @@ class MultiTaskConvSynapticNet(nn.Module):
             mode=check_mode(mode), kernel_size=check_count(kernel_size, "kernel_size", 1),
             pooled_size=None if pooled_size is None else int(pooled_size),
             dense_mode=None if dense_mode is None else check_mode(dense_mode),
+            pool_after=None if pool_after is None else pools,
         )
         if mode == "isolate" and self.dense_mode == "reuse":
             raise ValueError("dense_mode='reuse' needs mode='reuse': dense layers can only reuse older tasks' "
@@ -177,12 +193,14 @@ class MultiTaskConvSynapticNet(nn.Module):
     # -- forward: two halves, which features(), shared_features() and all_outputs() combine. Each task's
     # units travel as a separate tensor ("part"): frozen units never enter the backward pass (forward_parts).
     def _conv_features(self, x: Tensor, task_id: int, shared: list[Tensor] | None = None) -> list[Tensor | None]:
-        """Conv (+ BN) → ReLU → 2×2 max-pool, layer after layer; then flatten (average-pooled first if
-        ``pooled_size``): one feature vector per task ``task_id`` uses (``None``: no units there).
-        ``shared`` collects task 0's maps after every conv layer, averaged over space."""
+        """Conv (+ BN) → ReLU (→ 2×2 max-pool where ``pool_after`` says), layer after layer; then flatten
+        (average-pooled first if ``pooled_size``): one feature vector per task ``task_id`` uses (``None``: no
+        units there). ``shared`` collects task 0's maps after every conv layer, averaged over space."""
         parts: list[Tensor | None] = [x]
-        for conv in self.convs:
-            parts = [None if p is None else F.max_pool2d(F.relu(p), 2) for p in conv.forward_parts(parts, task_id)]
+        for i, conv in enumerate(self.convs):
+            pool = i in self.pools
+            parts = [None if p is None else F.max_pool2d(F.relu(p), 2) if pool else F.relu(p)
+                     for p in conv.forward_parts(parts, task_id)]
             if shared is not None:
                 shared.append(parts[0].mean(dim=(2, 3)))
         if self.config["pooled_size"] is not None:

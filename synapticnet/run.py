@@ -42,7 +42,7 @@ import torch
 
 from . import data as data_lib
 from .data import CHANNELS, IMAGE_SIZE, data_record
-from .engine import check_finite, evaluate, seed_everything, select_device, task_seed
+from .engine import check_finite, evaluate, seed_everything, select_device, task_seed, training_dtype
 from .methods import final_width, get_method
 from .methods.base import Method
 from .metrics import summarize
@@ -132,8 +132,7 @@ def load_task_data(tasks: Sequence[str], profile: Profile, root: str | os.PathLi
     datasets = [
         data_lib.task_dataset(
             name, i, root=root, download=download, cache=cache, image_size=IMAGE_SIZE, channels=CHANNELS,
-            n_train=profile.n_train, val_size=profile.val_size, seed=task_seed(seed, i),
-            crop_padding=profile.crop_padding,
+            seed=task_seed(seed, i), **profile.data_options(name),
         )
         for i, name in enumerate(tasks)
     ]
@@ -455,6 +454,7 @@ def build_results(state: dict[str, Any], datasets: list, model: torch.nn.Module,
         profile_settings=profile.to_dict(),
         seed=state["seed"],
         **environment(device),
+        training_precision=str(training_dtype(profile, device) or torch.float32).removeprefix("torch."),
         data=provenance,
         synthetic_data=any(d.synthetic for d in datasets),
         unavailable_tasks=state.get("unavailable", {}),

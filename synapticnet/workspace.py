@@ -45,6 +45,11 @@ REFERENCE_PROFILE = "cpu"  # the profile whose outputs are committed in figures/
 # peak, of which small layers and batch 128 use about a quarter. An assumption, printed with
 # every estimate; the CPU side of the ratio is measured (scripts/bench_flops.py).
 T4_EFFECTIVE_TFLOPS = 2.0
+# How much slower another 2-core machine of the same kind can be on this workload: the cpu network
+# trained at 1,398 images/s on one and about 510 on another (2.7×), and one student notebook took 84 s
+# on one and 7.5 min on another (5.3×, a cold non-editable install included). Expected times are
+# printed as a range from the measured time to this many times it.
+SLOWEST_MACHINE_FACTOR = 4.0
 
 
 @dataclass(frozen=True)
@@ -184,13 +189,15 @@ def expected_times(notebook: str, times: dict | None = None) -> str:
     machine = times.get("machine", {})
     rate = machine.get("cpu_train_tflops")
     lines = [f"expected run time of {notebook}:"]
-    for profile in ("student", "cpu"):
+    for profile in ("student", "cpu", "long"):
         if profile not in record:
-            lines.append(f"  {profile:8s} not measured yet")
+            if profile != "long":  # long is opt-in and only for notebook 03: said only when measured
+                lines.append(f"  {profile:8s} not measured yet")
             continue
         seconds = record[profile]["seconds"]
-        line = (f"  {profile:8s} {seconds / 60:5.1f} min measured on a {machine.get('cpus', '?')}-core CPU "
-                f"({record[profile]['finished'][:10]})")
+        line = (f"  {profile:8s} {seconds / 60:.1f}–{SLOWEST_MACHINE_FACTOR * seconds / 60:.1f} min on a "
+                f"{machine.get('cpus', '?')}-core CPU (measured {seconds / 60:.1f} min on {record[profile]['finished'][:10]}; "
+                f"machines of this kind differ up to {SLOWEST_MACHINE_FACTOR:g}×)")
         if rate:
             line += f"; on a T4 ≈ {t4_minutes(seconds, rate):.1f} min (estimated)"
         lines.append(line)

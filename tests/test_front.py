@@ -35,11 +35,11 @@ def test_targets_from_hand_made_numbers():
 
 def test_configs_scale_widths_and_growth_of_the_budget():
     base = front_budget("split_cifar10", "cpu")
-    assert base.n_train == 2000 and base.conv_channels == (8, 16, 32)
+    assert base.n_train == 2000 and base.conv_channels == (8, 8, 16, 16, 32, 32)
     half = FrontConfig("x", "separate", width=0.5).profile(base)
-    assert half.conv_channels == (4, 8, 16) and half.hidden == (32,)
+    assert half.conv_channels == (4, 4, 8, 8, 16, 16) and half.hidden == (32,)
     conv_reuse = next(c for c in CONFIGS if c.label == "conv-reuse ×0.25").profile(base)
-    assert conv_reuse.dense_mode == "isolate" and conv_reuse.growth_for("split_cifar10/1") == ((2, 4, 8), (16,))
+    assert conv_reuse.dense_mode == "isolate" and conv_reuse.growth_for("split_cifar10/1") == ((2, 2, 4, 4, 8, 8), (16,))
     assert len({c.label for c in CONFIGS}) == len(CONFIGS)
     assert {c.family for c in CONFIGS} == {"separate", "synapticnet"}
 

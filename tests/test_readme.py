@@ -59,6 +59,24 @@ def write_inputs(figures: Path) -> None:
     (figures / "bench" / "data_path.json").write_text(json.dumps(dict(
         batch_size=128, augmentation="flip", cases={"mnist": dict(
             title="MNIST", ratio=234.4, data_images_per_second=195399.1, train_images_per_second=833.5)})))
+    (figures / "bench" / "train.json").write_text(json.dumps(dict(
+        matmul_peak_gflops=400.0, threads=2, machine=dict(torch="2.x"), cases={"cpu": dict(
+            images_per_second={"plain": 1900.4}, gated_over_plain_task0=0.971, gated_over_plain_task2=0.952,
+            achieved_gflops=150.0, utilisation_of_matmul_peak=0.375, channels_last_speedup=1.6,
+            batch_512_over_batch=1.02, batch_128_over_batch=0.9, two_threads_over_one=1.8, data_path_share_of_step=0.012,
+            torch_compile=dict(status="failed: no compiler"))})))
+    (figures / "ablation.json").write_text(json.dumps(dict(
+        tasks=["mnist"], n_train=1000, val_size=100, epochs={"default": 2, "mnist": 2}, rows=[
+            dict(variant="recipe", seed=0, val_accuracy={"mnist": 97.5}, train_seconds={"mnist": 30.0}),
+            dict(variant="recipe", seed=1, val_accuracy={"mnist": 97.1}, train_seconds={"mnist": 31.0}),
+            dict(variant="− label smoothing", seed=0, val_accuracy={"mnist": 97.0}, train_seconds={"mnist": 29.0})])))
+    headline = dict(tasks=["mnist", "cifar10"], final_accuracy={"mnist": 0.9942, "cifar10": 0.8812}, seed=0, device="cpu",
+                    cpu_threads=2, torch="2.x", train_seconds_total=600.0, params_total=1000, average_accuracy=0.9377,
+                    bwt=0.0, forgetting=0.0, training_precision="bfloat16", profile="cpu", unavailable_tasks={})
+    (figures / "03_results.json").write_text(json.dumps(headline))
+    (figures / "long").mkdir()
+    (figures / "long" / "03_results.json").write_text(json.dumps(dict(
+        headline, profile="long", final_accuracy={"mnist": 0.995, "cifar10": 0.9101}, train_seconds_total=5000.0)))
 
 
 def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
@@ -78,6 +96,11 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     assert "| split_cifar10 | separate ×1 | separate | 1,000 | 84.00 ± 0.50 | 85.00 | 3 |" in text
     assert "met by conv-reuse ×0.25 (0.40× the parameters, -0.30 points)" in text
     assert "at equal parameters +2.35 points (conv-reuse ×0.25)" in text
+    # the headline: the original claims, long, cpu (no student run here) side by side, each run's facts below
+    assert "| MNIST | 98.89 | 99.50 | 99.42 | — |" in text and "| CIFAR-10 | 93.62 | 91.01 | 88.12 | — |" in text
+    assert "* `long`: seed 0" in text and "training time 83.3 min" in text and "bfloat16 training" in text
+    assert "| `cpu` | 1,900 | 0.97 | 0.95 | 150 (38 %) | 1.60× | 1.02 / 0.90 | 1.80× | failed: no compiler | 1.2 % |" in text
+    assert "| recipe (seed 1) | 97.10 |" in text and "| − label smoothing | 97.00 |" in text
     assert not readme_script.update(readme, figures)  # second run: nothing changes
 
 

@@ -221,3 +221,23 @@ def test_a_saved_notebook_prints_the_time_just_measured(tmp_path):
     assert module.refresh_printed_times(path, "expected run time of x:\n  cpu 5.8 min", "expected run time of x:\n  cpu 1.1 min")
     assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "profile cpu\nexpected run time of x:\n  cpu 1.1 min\n"
     assert not module.refresh_printed_times(path, "not printed", "anything")
+
+
+def test_a_long_or_student_headline_is_published_to_figures_of_its_profile(tmp_path, monkeypatch):
+    """run_notebooks: notebook 03's results of the long and student profiles are copied to figures/<profile>/
+    (the README sets them beside the cpu headline); other notebooks and profiles publish nothing."""
+    module = load_script("run_notebooks")
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    monkeypatch.setattr(module, "NOTEBOOKS", tmp_path / "notebooks")
+    (tmp_path / "notebooks").mkdir()
+    built = tmp_path / "build" / "long"
+    built.mkdir(parents=True)
+    (built / "03_results.json").write_text('{"profile": "long"}')
+    (built / "03_accuracy_matrix.png").write_bytes(b"png")
+    monkeypatch.setattr(module, "workspace", lambda profile, cwd: type("W", (), {"figures": Path("../build") / profile}))
+    notebook = Path("03_four_task_run.ipynb")
+    copied = module.publish(notebook, "long", as_student=False)
+    assert sorted(p.name for p in copied) == ["03_accuracy_matrix.png", "03_results.json"]
+    assert (tmp_path / "figures" / "long" / "03_results.json").read_text() == '{"profile": "long"}'
+    assert module.publish(notebook, "cpu", as_student=False) == []  # the cpu run writes figures/ itself
+    assert module.publish(Path("04_forgetting_baselines.ipynb"), "long", as_student=False) == []

@@ -98,7 +98,9 @@ def test_expected_times_print_measurements_and_a_labelled_t4_estimate():
     text = W.expected_times("03_x.ipynb", RECORD)
     # 600 s at 0.125 TFLOP/s = 75 TFLOP; at 2 TFLOP/s that is 37.5 s = 0.6 min.
     assert W.t4_minutes(600.0, 0.125) == pytest.approx(75 / W.T4_EFFECTIVE_TFLOPS / 60)
-    assert "cpu       10.0 min measured on a 2-core CPU (2026-11-25); on a T4 ≈ 0.6 min (estimated)" in text
+    # a range: the measured time up to SLOWEST_MACHINE_FACTOR (4×) of it, for slower machines of the kind
+    assert ("cpu      10.0–40.0 min on a 2-core CPU (measured 10.0 min on 2026-11-25; machines of this kind differ "
+            "up to 4×); on a T4 ≈ 0.6 min (estimated)") in text
     assert "student  not measured yet" in text
     assert "125 GFLOP/s" in text and "assumed 2 TFLOP/s" in text
     assert "not measured yet" in W.expected_times("99_unknown.ipynb", RECORD)
@@ -154,7 +156,7 @@ def test_an_explicit_profile_wins_over_ci_and_the_smoke_switch(environ, profile)
 
 def test_an_unknown_profile_is_an_error_listing_the_profiles(monkeypatch):
     with pytest.raises(ValueError, match=r"SYNAPTICNET_PROFILE='gpu' is not a profile; known profiles: smoke, "
-                                         r"student, cpu, full$"):
+                                         r"student, cpu, long, full$"):
         W.env_profile({"SYNAPTICNET_PROFILE": "gpu"})
     monkeypatch.setenv("SYNAPTICNET_PROFILE", "CPU")  # os.environ by default; names are exact
     with pytest.raises(ValueError, match="not a profile"):

@@ -87,9 +87,12 @@ class TaskDataset(Dataset):
 
     **Speed.** Images stay uint8 tensors ``N×C×H×W`` in memory (already padded). A
     batch is one indexing operation; float conversion, normalisation, grey→RGB and
-    augmentation happen on the whole batch. Augmentation (random 4-px-padded crop +
-    horizontal flip) is on by default for RGB tasks, off for grey ones (``augment=None``;
-    flipping a "2" is not a "2") and is used only by :meth:`train_batches`.
+    augmentation happen on the whole batch. Augmentation (a random shift by up to
+    ``crop_padding`` px — a zero-padded random crop — and, if ``flip``, a random horizontal
+    flip) is on by default for RGB tasks, off for grey ones (``augment=None``), and is used
+    only by :meth:`train_batches`. For digits pass ``flip=False``: a mirrored "2" is not a "2".
+    ``test_flip=True`` tells :func:`synapticnet.engine.evaluate` to average the logits of
+    each test image and its mirror image (test-time augmentation, for flip-trained tasks).
 
     Args:
         source: a dataset name (loaded with :func:`load_arrays`, using ``root`` and
@@ -100,9 +103,10 @@ class TaskDataset(Dataset):
         image_size, channels: the network's input.
         n_train, val_size: see *Splits*.
         augment: ``None`` = auto (RGB yes, grey no), or ``True``/``False``.
-        crop_padding: zero-padding of the random crop (default 4 px, the classic CIFAR
-            recipe); 0 keeps only the random flips — better when there are only a few
-            epochs to learn from (measured in ``synapticnet.profiles.CPU``).
+        flip: random horizontal flips in the augmentation (default ``True``).
+        crop_padding: the largest random shift, in pixels (zero-padding of the random crop;
+            default 4 px, the classic CIFAR recipe; 0: no shift).
+        test_flip: evaluate on the mean logits of each image and its mirror (default ``False``).
         seed: seeds the splits and every epoch's shuffle/augmentation.
         name: the dataset's name (default: ``source`` if it is a name). Pass it with a
             dict of arrays so the task knows its title, class count and whether it is synthetic.
@@ -124,6 +128,8 @@ class TaskDataset(Dataset):
         name: str | None = None,
         crop_padding: int = 4,
         *,
+        flip: bool = True,
+        test_flip: bool = False,
         root: str | os.PathLike | None = None,
         download: bool = True,
         title: str | None = None,
@@ -174,6 +180,7 @@ class TaskDataset(Dataset):
         if isinstance(crop_padding, bool) or not isinstance(crop_padding, (int, np.integer)) or crop_padding < 0:
             raise ValueError(f"crop_padding must be an integer ≥ 0, got {crop_padding!r}")
         self.crop_padding = int(crop_padding)
+        self.flip, self.test_flip = bool(flip), bool(test_flip)
 
         self.train_index, self.val_index = split_indices(arrays["y_train"], num_classes, n_train, val_size, seed)
         x_tr, y_tr = arrays["x_train"], arrays["y_train"]
@@ -291,7 +298,7 @@ class TaskDataset(Dataset):
             idx = order[start:start + batch_size]
             images = x[idx]
             if self.augment:
-                images = augment_batch(images, generator, padding=self.crop_padding)
+                images = augment_batch(images, generator, padding=self.crop_padding, flip=self.flip)
             yield self._finish(images), y[idx]
 
     def eval_batches(self, split: str = "test", batch_size: int = 512) -> Iterator[tuple[Tensor, Tensor]]:
@@ -337,6 +344,12 @@ class TaskSplit(Dataset):
         return f"TaskSplit({self.name!r} of task {self.task.task_id} {self.task.name!r}, {len(self)} examples)"
 
 
+def _augmentation(ds: TaskDataset) -> str:
+    steps = (["horizontal flip"] if ds.flip else []) + ([f"random shift (up to {ds.crop_padding} px)"]
+                                                        if ds.crop_padding else [])
+    return " + ".join(steps) if ds.augment and steps else "off"
+
+
 def describe(ds: TaskDataset) -> str:
     """A few lines about a task for notebooks and logs; synthetic data is labelled loudly."""
     src = "×".join(map(str, ds.source_shape))
@@ -346,9 +359,8 @@ def describe(ds: TaskDataset) -> str:
         f"  source images {src} uint8 → network input {ds.channels}×{ds.image_size}×{ds.image_size} float32",
         f"  normalised with train mean {[round(v, 4) for v in ds.mean.tolist()]}, "
         f"std {[round(v, 4) for v in ds.std.tolist()]}",
-        "  augmentation on training batches: "
-        + (("horizontal flip" + (f" + random crop (padding {ds.crop_padding} px)" if ds.crop_padding else ""))
-           if ds.augment else "off"),
+        f"  augmentation on training batches: {_augmentation(ds)}"
+        + ("; evaluated on the mean of each image and its mirror" if ds.test_flip else ""),
     ]
     return "\n".join(lines)
 

@@ -128,9 +128,8 @@ def conflict_stream(profile: Profile, seed: int = 0, n_train: int = 2000, n_test
         b[f"x_{split}"] = arrays[f"x_{split}"].copy()
         b[f"y_{split}"] = rng.permutation(arrays[f"y_{split}"])
     return [
-        data_lib.TaskDataset(arr, task_id=i, image_size=IMAGE_SIZE, channels=CHANNELS, n_train=profile.n_train,
-                             val_size=profile.val_size, seed=task_seed(seed, i), name=name,
-                             crop_padding=profile.crop_padding)
+        data_lib.TaskDataset(arr, task_id=i, image_size=IMAGE_SIZE, channels=CHANNELS, seed=task_seed(seed, i),
+                             name=name, **profile.data_options(name))
         for i, (name, arr) in enumerate((("conflict_a", arrays), ("conflict_b", b)))
     ]
 

@@ -14,21 +14,25 @@ from ..profiles import Profile
 class MultiHeadCNN(nn.Module):
     """A plain CNN with one output head per task — SynapticNet's backbone without the gating.
 
-    conv3×3 → BatchNorm → ReLU → 2×2 max-pool per entry of ``conv_channels``; flatten
-    (after average-pooling the maps to ``pooled_size``², if set — as SynapticNet's
-    ``pooled_size``); Linear → ReLU → Dropout per entry of ``hidden``; then ``heads[task_id]``.
+    conv3×3 → BatchNorm → ReLU (→ 2×2 max-pool after the layers in ``pool_after``; default: every
+    one) per entry of ``conv_channels``; flatten (after average-pooling the maps to ``pooled_size``²,
+    if set); Linear → ReLU → Dropout per entry of ``hidden``; then ``heads[task_id]``. The same
+    layers, in the same order, as SynapticNet's network with the same arguments.
     """
 
     def __init__(self, conv_channels: Sequence[int] = (32, 64, 128), hidden: Sequence[int] = (256,),
                  num_classes: Sequence[int] | int = (10,), dropout: float = 0.1, in_channels: int = 3,
-                 image_size: int = 32, pooled_size: int | None = None) -> None:
+                 image_size: int = 32, pooled_size: int | None = None,
+                 pool_after: Sequence[int] | None = None) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = in_channels
-        for c in conv_channels:
-            layers += [nn.Conv2d(width, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)]
+        pools = set(range(len(conv_channels)) if pool_after is None else pool_after)
+        for i, c in enumerate(conv_channels):
+            layers += [nn.Conv2d(width, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+            layers += [nn.MaxPool2d(2)] if i in pools else []
             width = c
-        side = image_size // 2 ** len(conv_channels)
+        side = image_size // 2 ** len(pools)
         if pooled_size is not None:
             layers.append(nn.AdaptiveAvgPool2d(pooled_size))
             side = pooled_size
@@ -119,4 +123,5 @@ def final_width(profile: Profile, tasks: Sequence[str]) -> tuple[tuple[int, ...]
 def build_shared(profile: Profile, tasks: Sequence[str], first_classes: int) -> MultiHeadCNN:
     """The shared network of the baselines: SynapticNet's final width, one head for task 0."""
     conv, hidden = final_width(profile, tasks)
-    return MultiHeadCNN(conv, hidden, (first_classes,), profile.dropout, CHANNELS, IMAGE_SIZE, profile.pooled_size)
+    return MultiHeadCNN(conv, hidden, (first_classes,), profile.dropout, CHANNELS, IMAGE_SIZE, profile.pooled_size,
+                        profile.pool_after)

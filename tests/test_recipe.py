@@ -1,0 +1,247 @@
+"""The per-task training recipe (issue 21): every piece on its own, small and deterministic.
+
+Stages of two convolutions (``pool_after``), augmentation (flip + shift), the warm-up then
+linear-decay schedule, the per-task weight average, test-time flip averaging, and the
+one place a profile turns into dataset options. Zero forgetting must survive all of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from synapticnet import MultiTaskConvSynapticNet
+from synapticnet.data import TaskDataset, augment_batch, make_synthetic
+from synapticnet.engine import WeightAverage, evaluate, logits, lr_factor, to_device, train_task
+from synapticnet.methods import MultiHeadCNN, get_method
+from synapticnet.profiles import CPU, PROFILES, SMOKE, Profile
+
+IMAGE = 8
+STAGES = dict(in_channels=3, conv_channels=(4, 4, 8, 8), pool_after=(0, 2), hidden=(16,), num_classes=5,
+              image_size=IMAGE, dropout=0.0)
+
+
+def images(seed: int, n: int = 6, size: int = IMAGE) -> torch.Tensor:
+    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+# ---- architecture -------------------------------------------------------------------------
+def test_two_conv_stages_pool_only_where_asked_and_match_the_plain_network():
+    model = MultiTaskConvSynapticNet(**STAGES)
+    assert model.spatial == IMAGE // 4  # two pools, not four
+    reference = MultiHeadCNN((4, 4, 8, 8), (16,), (5,), 0.0, 3, IMAGE, pool_after=(0, 2))
+    assert model.num_parameters() == reference.num_parameters()  # same layers, same count
+    # the same weights give the same outputs: the gated network *is* the plain one for task 0
+    with torch.no_grad():
+        convs = [m for m in reference.body if isinstance(m, torch.nn.Conv2d)]
+        norms = [m for m in reference.body if isinstance(m, torch.nn.BatchNorm2d)]
+        for layer, conv, bn in zip(model.convs, convs, norms):
+            conv.weight.copy_(layer.blocks[0].unit.weight)
+            bn.weight.copy_(layer.blocks[0].norm.weight)
+            bn.bias.copy_(layer.blocks[0].norm.bias)
+        linear = [m for m in reference.body if isinstance(m, torch.nn.Linear)][0]
+        linear.load_state_dict(model.dense[0].blocks[0].unit.state_dict())
+        reference.heads[0].load_state_dict(model.heads[0].state_dict())
+    x = images(1)
+    torch.testing.assert_close(model.eval()(x, task_id=0), reference.eval()(x, 0))
+
+
+def test_pool_after_is_checked_and_survives_a_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        MultiTaskConvSynapticNet(**{**STAGES, "pool_after": (0, 9)})
+    with pytest.raises(ValueError, match="divisible"):
+        MultiTaskConvSynapticNet(**{**STAGES, "image_size": 6})
+    model = MultiTaskConvSynapticNet(**STAGES)
+    model.grow(num_classes=3, grow_conv_channels=2, grow_hidden=4)
+    model.save(tmp_path / "m.pt")
+    again = MultiTaskConvSynapticNet.load(tmp_path / "m.pt")
+    assert again.pools == model.pools == {0, 2}
+    x = images(2)
+    torch.testing.assert_close(again.eval()(x, task_id=1), model.eval()(x, task_id=1), rtol=0, atol=0)
+
+
+# ---- augmentation -------------------------------------------------------------------------
+def test_augmentation_keeps_shapes_and_is_deterministic_per_seed():
+    batch = torch.randint(0, 256, (16, 3, 10, 10), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    a = augment_batch(batch, torch.Generator().manual_seed(5), padding=2, flip=True)
+    b = augment_batch(batch, torch.Generator().manual_seed(5), padding=2, flip=True)
+    c = augment_batch(batch, torch.Generator().manual_seed(6), padding=2, flip=True)
+    assert a.shape == batch.shape and a.dtype == torch.uint8
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_without_flip_every_augmented_image_is_a_shift_of_the_original():
+    batch = torch.randint(1, 256, (32, 1, 9, 9), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    out = augment_batch(batch, torch.Generator().manual_seed(2), padding=2, flip=False)
+    padded = torch.nn.functional.pad(batch, (2, 2, 2, 2))
+    for img, aug in zip(padded, out):  # the output is one of the 25 crops of the padded image, never mirrored
+        crops = [img[:, dy:dy + 9, dx:dx + 9] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(aug, crop) for crop in crops)
+
+
+def grey_arrays(seed: int = 0) -> dict[str, np.ndarray]:
+    return make_synthetic(4, 12, 1, 80, 20, seed=seed)
+
+
+def test_profile_turns_augmentation_by_family_into_dataset_options():
+    profile = CPU.replace(augmentation={"default": "flip+translate", "mnist": "translate"}, crop_padding=2,
+                          test_flip=True)
+    digits, clothes = profile.data_options("mnist"), profile.data_options("fashion_mnist")
+    assert (digits["augment"], digits["flip"], digits["crop_padding"], digits["test_flip"]) == (True, False, 2, False)
+    assert (clothes["augment"], clothes["flip"], clothes["crop_padding"], clothes["test_flip"]) == (True, True, 2, True)
+    none = profile.replace(augmentation={"default": "none"}).data_options("cifar10")
+    assert not none["augment"] and not none["test_flip"]
+    with pytest.raises(ValueError, match="augmentation"):
+        CPU.replace(augmentation={"default": "rotate"})
+    ds = TaskDataset(grey_arrays(), 0, image_size=16, seed=0, name="mnist_like", **digits)
+    assert ds.augment and not ds.flip  # grey images are augmented too, but never mirrored
+
+
+def test_every_profile_is_valid_and_the_same_recipe_reaches_the_baselines():
+    for profile in PROFILES.values():
+        assert isinstance(profile, Profile)
+        assert profile.augmentation_for("cifar10") in ("flip", "flip+translate", "none", "translate")
+    # the shared network of the baselines has SynapticNet's layers (pooling included)
+    method = get_method("finetune")(SMOKE.replace(conv_channels=(4, 4), pool_after=(0,), hidden=(8,),
+                                                  growth={"default": ((2, 2), (4,))}), "cpu")
+    net = method.build(["synthetic_mnist", "synthetic_cifar10"], 10)
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in net.body) == 1
+
+
+# ---- schedule -------------------------------------------------------------------------------
+def test_learning_rate_warms_up_linearly_then_decays_linearly_to_near_zero():
+    total = 100
+    factors = [lr_factor(s, total, 0.2) for s in range(total)]
+    assert factors[0] == pytest.approx(1 / 20) and factors[19] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(factors[:20], factors[1:20]))  # warm-up: rising
+    assert all(a > b for a, b in zip(factors[19:], factors[20:]))  # decay: falling
+    assert 0 < factors[-1] <= 1 / 80
+    assert [lr_factor(s, 5, 0.2) for s in range(5)] == [1.0] * 5  # too short for a schedule
+
+
+# ---- weight averaging -----------------------------------------------------------------------
+def test_weight_average_is_a_running_mean_of_the_trainable_weights_only():
+    layer = torch.nn.Linear(2, 2)
+    frozen = torch.nn.Linear(2, 2).requires_grad_(False)
+    model = torch.nn.Sequential(layer, frozen)
+    before = frozen.weight.clone()
+    average = WeightAverage(model, decay=0.5)
+    start = layer.weight.detach().clone()
+    with torch.no_grad():
+        layer.weight.add_(1.0)
+    average.update()  # step 1: weight 1 - min(0.5, 2/11) = 9/11 on the new value
+    torch.testing.assert_close(average.pairs[0][1], start + 9 / 11)
+    average.apply()
+    torch.testing.assert_close(layer.weight, start + 9 / 11)
+    assert len(average.pairs) == 2 and torch.equal(frozen.weight, before)  # weight + bias of layer only
+
+
+def test_averaged_weights_are_what_the_task_keeps_and_are_frozen_with_it():
+    """A task ends with its averaged weights; after grow() it never changes again, bit for bit."""
+    arrays = make_synthetic(3, 8, 3, 120, 30, seed=1)
+    profile = SMOKE.replace(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), epochs={"default": 2},
+                            batch_size=16, weight_average=0.9, growth={"default": ((2, 2), (4,))})
+    data = [TaskDataset(arrays, t, image_size=8, seed=t, name=f"t{t}", val_size=10) for t in range(2)]
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), num_classes=3,
+                                     image_size=8, dropout=0.0)
+    method = get_method("synapticnet")(profile, "cpu")
+    # the last SGD iterate differs from what the task keeps: the average was applied
+    seen = {}
+    original_apply = WeightAverage.apply
+
+    def spy(self):
+        seen["last_iterate"] = self.pairs[0][0].detach().clone()
+        original_apply(self)
+    WeightAverage.apply = spy
+    try:
+        train_task(model, data[0], profile, hooks=method, progress=False)
+    finally:
+        WeightAverage.apply = original_apply
+    kept = model.convs[0].blocks[0].unit.weight.detach().clone()
+    assert not torch.equal(seen["last_iterate"], kept)
+    x = images(3, size=8)
+    before = model.eval()(x, task_id=0).detach().clone()
+    model.grow(num_classes=3, grow_conv_channels=(2, 2), grow_hidden=(4,))
+    train_task(model, data[1], profile, hooks=method, progress=False)
+    assert torch.equal(model.convs[0].blocks[0].unit.weight, kept)
+    assert torch.equal(model.eval()(x, task_id=0), before)  # zero forgetting, averaging included
+
+
+# ---- evaluation ------------------------------------------------------------------------------
+class PixelClassifier(torch.nn.Module):
+    """A linear classifier on raw pixels: not mirror-symmetric, so a flip changes many of its answers."""
+
+    def __init__(self, classes: int, size: int) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(classes, 3 * size * size, generator=torch.Generator().manual_seed(0)))
+
+    def forward(self, x: torch.Tensor, task_id: int) -> torch.Tensor:
+        return x.flatten(1) @ self.weight.T
+
+
+def test_flip_averaged_evaluation_is_the_mean_of_two_passes():
+    model = PixelClassifier(5, 8).eval()
+    x = images(4)
+    with torch.no_grad():
+        both = logits(model, x, 0, test_flip=True)
+        torch.testing.assert_close(both, (model(x, task_id=0) + model(x.flip(3), task_id=0)) / 2)
+        assert torch.equal(logits(model, x, 0, test_flip=False), model(x, task_id=0))
+    arrays = make_synthetic(5, 8, 3, 60, 40, seed=2)
+    plain = TaskDataset(arrays, 0, image_size=8, seed=0, name="s", val_size=0)
+    flipped = TaskDataset(arrays, 0, image_size=8, seed=0, name="s", val_size=0, test_flip=True)
+    xs, ys = plain.tensors("test")
+    with torch.no_grad():
+        a, b = model(xs, task_id=0), model(xs.flip(3), task_id=0)
+        averaged = ((a + b) / 2).argmax(1)
+        assert (a.argmax(1) != averaged).sum() >= 10  # the mirror image changes many answers
+        # far from ties: no rounding of any CPU can move an answer
+        top2 = ((a + b) / 2).topk(2, dim=1).values
+        assert (top2[:, 0] - top2[:, 1]).min() > 1e-3
+    assert evaluate(model, flipped) == averaged.eq(ys).sum().item() / len(ys)
+    assert evaluate(model, plain) == a.argmax(1).eq(ys).sum().item() / len(ys)
+
+
+def test_batches_enter_the_network_in_channels_last_layout_with_the_same_result():
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**STAGES).eval()
+    x = images(5)
+    fast = to_device(x, "cpu")
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(model(fast, task_id=0), model(x, task_id=0), rtol=1e-4, atol=1e-5)
+
+
+# ---- mixed precision -------------------------------------------------------------------------
+def test_precision_setting_chooses_the_training_dtype():
+    from synapticnet.engine import native_bfloat16, training_dtype
+
+    assert training_dtype(SMOKE, "cpu") is None  # float32: no autocast
+    assert training_dtype(SMOKE.replace(precision="bfloat16"), "cpu") is torch.bfloat16
+    auto = training_dtype(SMOKE.replace(precision="auto"), "cpu")
+    assert auto is (torch.bfloat16 if native_bfloat16("cpu") else None)
+    with pytest.raises(ValueError, match="precision"):
+        SMOKE.replace(precision="float16")
+
+
+def test_mixed_precision_training_learns_and_keeps_old_tasks_bitwise():
+    """bfloat16 autocast (emulated where the CPU lacks it: slow, but the same arithmetic) changes how a task
+    trains, never a frozen one: weights stay float32 and only the newest task's get gradients."""
+    arrays = make_synthetic(3, 8, 3, 120, 30, seed=1)
+    profile = SMOKE.replace(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), epochs={"default": 3},
+                            batch_size=16, precision="bfloat16", growth={"default": ((2, 2), (4,))})
+    data = [TaskDataset(arrays, t, image_size=8, seed=t, name=f"t{t}", val_size=10) for t in range(2)]
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), num_classes=3,
+                                     image_size=8, dropout=0.0)
+    method = get_method("synapticnet")(profile, "cpu")
+    start = model.convs[0].blocks[0].unit.weight.detach().clone()
+    train_task(model, data[0], profile, hooks=method, progress=False)
+    assert model.convs[0].blocks[0].unit.weight.dtype == torch.float32
+    assert not torch.equal(model.convs[0].blocks[0].unit.weight, start)  # it trained
+    x = images(7, size=8)
+    before = model.eval()(x, task_id=0).detach().clone()
+    model.grow(num_classes=3, grow_conv_channels=(2, 2), grow_hidden=(4,))
+    train_task(model, data[1], profile, hooks=method, progress=False)
+    assert torch.equal(model.eval()(x, task_id=0), before)
