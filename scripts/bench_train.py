@@ -7,11 +7,13 @@ one run (cases interleaved, medians of repeats): read ratios, not absolute times
    SynapticNet's task-gated network against the *same* network written as a plain
    ``nn.Sequential`` (:class:`~synapticnet.methods.MultiHeadCNN`, same layers, same widths), for
    the ``cpu`` and ``long`` profiles: task 0, and task 2 of a network grown twice (what the
-   third task of notebook 03 trains). Target: ratio ≥ 0.95.
+   third task of notebook 03 trains). Target: ratio ≥ 0.95. Steps run in the profile's training
+   precision on this machine (``precision="auto"``: bfloat16 where the processor has it).
 2. **FLOP utilisation.** FLOPs per step (``torch.utils.flop_counter``) × steps/s, against this
-   machine's measured peak: the best of a few large float32 matrix products.
+   machine's measured peak in the same precision: the best of a few large matrix products.
 3. **CPU options**, each against the recipe's default (channels_last, batch 256, all threads):
-   contiguous (NCHW) layout, batch 128 and 512, one thread, ``torch.compile`` (in a subprocess
+   float32 instead of bfloat16, contiguous (NCHW) layout, batch 128 and 512, one thread,
+   ``torch.compile`` of the float32 network (in a subprocess
    with a time limit; its compile time is reported), and the data path's share of a step
    (whether overlapping data loading with training could pay).
 
@@ -37,6 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench_layers import interleaved_medians  # scripts/: the same side-by-side timing as the layer benchmark
 from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.data import TaskDataset, make_synthetic
+from synapticnet.engine import training_dtype
 from synapticnet.methods import MultiHeadCNN
 from synapticnet.profiles import Profile, get_profile
 
@@ -69,7 +72,9 @@ def plain(profile: Profile) -> Case:
     return model, lambda x, y: F.cross_entropy(model(x, 0), y), list(model.parameters()), lambda: None
 
 
-def stepper(case: Case, batch: int, layout: torch.memory_format = CL) -> Callable[[], None]:
+def stepper(case: Case, batch: int, layout: torch.memory_format = CL,
+            dtype: torch.dtype | None = None) -> Callable[[], None]:
+    """One training step of ``case`` on a fixed batch (under bfloat16 autocast if ``dtype``), as a function."""
     model, loss, params, after_backward = case
     model.train()
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
@@ -79,7 +84,9 @@ def stepper(case: Case, batch: int, layout: torch.memory_format = CL) -> Callabl
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        loss(x, y).backward()
+        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            out = loss(x, y)
+        out.backward()
         after_backward()
         opt.step()
     return step
@@ -91,9 +98,9 @@ def flops_of(step: Callable[[], None]) -> float:
     return float(counter.get_total_flops())
 
 
-def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
-    """This machine's float32 matrix-product rate (FLOP/s): the best of a few n×n products."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """This machine's matrix-product rate (FLOP/s) in ``dtype``: the best of a few n×n products."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
     return 2 * n**3 / best
@@ -161,33 +168,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=12)
     parser.add_argument("--profiles", default="cpu,long")
-    parser.add_argument("--compile-limit", type=float, default=600.0)
+    parser.add_argument("--compile-limit", type=float, default=240.0, help="seconds allowed for torch.compile")
+    parser.add_argument("--compile-profiles", default="cpu", help="profiles whose network torch.compile is tried on")
     parser.add_argument("--out", type=Path, default=ROOT / "figures" / "bench" / "train.json")
     args = parser.parse_args()
     threads = torch.get_num_threads()
-    peak = matmul_peak()
-    print(f"matmul peak {peak / 1e9:.0f} GFLOP/s ({threads} threads)", flush=True)
+    peaks = {torch.float32: matmul_peak(), torch.bfloat16: matmul_peak(dtype=torch.bfloat16)}
+    print(f"matmul peak {peaks[torch.float32] / 1e9:.0f} GFLOP/s float32, {peaks[torch.bfloat16] / 1e9:.0f} bfloat16 "
+          f"({threads} threads)", flush=True)
     result: dict[str, object] = dict(
-        matmul_peak_gflops=round(peak / 1e9, 1), threads=threads, cases={},
+        matmul_peak_gflops=round(peaks[torch.float32] / 1e9, 1),
+        matmul_peak_gflops_bfloat16=round(peaks[torch.bfloat16] / 1e9, 1), threads=threads, cases={},
         machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch=torch.__version__,
                      processor=platform.processor()),
         command="make bench (scripts/bench_train.py)")
     for name in args.profiles.split(","):
         profile = get_profile(name)
-        batch = profile.batch_size
-        steps = {"plain": stepper(plain(profile), batch), "gated task 0": stepper(gated(profile, 0), batch),
-                 "gated task 2": stepper(gated(profile, 2), batch),
-                 "plain, contiguous layout": stepper(plain(profile), batch, torch.contiguous_format),
-                 "plain, batch 128": stepper(plain(profile), 128), "plain, batch 512": stepper(plain(profile), 512)}
+        batch, dtype = profile.batch_size, training_dtype(profile, "cpu")  # what the recipe trains with here
+        steps = {"plain": stepper(plain(profile), batch, dtype=dtype),
+                 "gated task 0": stepper(gated(profile, 0), batch, dtype=dtype),
+                 "gated task 2": stepper(gated(profile, 2), batch, dtype=dtype),
+                 "plain, float32": stepper(plain(profile), batch),
+                 "plain, contiguous layout": stepper(plain(profile), batch, torch.contiguous_format, dtype),
+                 "plain, batch 128": stepper(plain(profile), 128, dtype=dtype),
+                 "plain, batch 512": stepper(plain(profile), 512, dtype=dtype)}
         sizes = {"plain, batch 128": 128, "plain, batch 512": 512}
         seconds = interleaved_medians(steps, args.repeats, warmup=2)
         flops = flops_of(steps["plain"])
         per_s = {k: sizes.get(k, batch) / s for k, s in seconds.items()}
         torch.set_num_threads(1)
-        one = interleaved_medians({"plain": stepper(plain(profile), batch)}, max(4, args.repeats // 3), warmup=2)["plain"]
+        one = interleaved_medians({"plain": stepper(plain(profile), batch, dtype=dtype)}, max(4, args.repeats // 3),
+                                  warmup=2)["plain"]
         torch.set_num_threads(threads)
+        peak = peaks[dtype or torch.float32]
         case = dict(
-            batch=batch, images_per_second={k: round(v, 1) for k, v in per_s.items()},
+            batch=batch, precision=str(dtype or torch.float32).removeprefix("torch."),
+            images_per_second={k: round(v, 1) for k, v in per_s.items()},
+            precision_speedup_over_float32=round(per_s["plain"] / per_s["plain, float32"], 3),
             gated_over_plain_task0=round(per_s["gated task 0"] / per_s["plain"], 3),
             gated_over_plain_task2=round(per_s["gated task 2"] / per_s["plain"], 3),
             gflop_per_step=round(flops / 1e9, 2),
@@ -198,13 +215,14 @@ def main() -> None:
             batch_128_over_batch=round(per_s["plain, batch 128"] / per_s["plain"], 3),
             two_threads_over_one=round(one / seconds["plain"], 3) if threads > 1 else None,
             data_path_share_of_step=round(data_share(batch, seconds["plain"]), 4),
-            torch_compile=compiled(name, batch, max(6, args.repeats // 2), args.compile_limit),
+            torch_compile=(compiled(name, batch, max(6, args.repeats // 2), args.compile_limit)
+                           if name in args.compile_profiles.split(",") else dict(status="not tried")),
         )
         result["cases"][name] = case
         print(name, json.dumps(case, indent=1), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT)}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

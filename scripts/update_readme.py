@@ -215,6 +215,7 @@ def front_section(path: Path) -> str | None:
     data = load(path)
     rows, notes = [], []
     verdicts = data.get("targets", {})
+    stale = sorted(stream for stream, entry in data["streams"].items() if _stale_budget(stream, entry.get("budget")))
     for stream, entry in data["streams"].items():
         for c in sorted(entry["configs"], key=lambda c: (c["family"] != "separate", c["params"])):
             rows.append({"stream": stream, "configuration": c["label"], "family": c["family"],
@@ -242,7 +243,24 @@ def front_section(path: Path) -> str | None:
         "parameters. " + "; ".join(notes) + (". " if notes else "")
         + f"Budget: the notebook-04 budget (Split CIFAR-10: 2,000 training images/task); hyper-parameters "
         f"fixed in advance or chosen on validation splits. From [`{path.as_posix()}`]({path.as_posix()}).",
+        *([] if not stale else [
+            "",
+            f"**Measured with an earlier training recipe** ({', '.join(stale)}): the budget recorded in the JSON is "
+            "not the one `front_budget` gives today, so these numbers describe the old recipe, not the current one. "
+            "`make front` measures them again."]),
     ])
+
+
+def _stale_budget(stream: str, recorded: dict[str, Any] | None) -> bool:
+    """Was this stream of the front trained with other settings than the current front budget? (A front from
+    before a recipe change must say so.)"""
+    if not recorded:
+        return True
+    from synapticnet.experiments import front_budget
+
+    current = front_budget(stream, recorded.get("name", "cpu")).to_dict()
+    keys = ("conv_channels", "pool_after", "batch_size", "lr", "label_smoothing", "augmentation", "warmup", "precision")
+    return any(recorded.get(k) != current.get(k) for k in keys)
 
 
 def bench_section(bench: Path) -> str | None:
@@ -295,10 +313,12 @@ def throughput_section(path: Path) -> str | None:
         ips = c["images_per_second"]
         compiled = c["torch_compile"]
         rows.append({
-            "profile": f"`{name}`", "plain `nn.Sequential` (images/s)": f"{ips['plain']:,.0f}",
+            "profile": f"`{name}`", "precision": c.get("precision", "float32"),
+            "plain `nn.Sequential` (images/s)": f"{ips['plain']:,.0f}",
             "SynapticNet task 0 / plain": f"{c['gated_over_plain_task0']:.2f}",
             "SynapticNet task 2 / plain": f"{c['gated_over_plain_task2']:.2f}",
             "GFLOP/s (share of matmul peak)": f"{c['achieved_gflops']:.0f} ({100 * c['utilisation_of_matmul_peak']:.0f} %)",
+            "vs float32": f"{c['precision_speedup_over_float32']:.2f}×" if "precision_speedup_over_float32" in c else "—",
             "channels_last speed-up": f"{c['channels_last_speedup']:.2f}×",
             "batch 512 / 128 vs recipe's": f"{c['batch_512_over_batch']:.2f} / {c['batch_128_over_batch']:.2f}",
             "2 threads vs 1": "—" if c["two_threads_over_one"] is None else f"{c['two_threads_over_one']:.2f}×",
@@ -311,7 +331,9 @@ def throughput_section(path: Path) -> str | None:
         f"One training step (forward, backward, SGD) at each profile's batch size, cases interleaved in one run, "
         f"medians ({data['threads']} threads, torch {data['machine']['torch']}). SynapticNet's gated network against the "
         f"same layers as a plain `nn.Sequential` (target ≥ 0.95); task 2 is the third task of a network grown twice. "
-        f"Matmul peak of this machine: {data['matmul_peak_gflops']:.0f} GFLOP/s (float32, best of five 2048² products). "
+        f"Matmul peak of this machine (best of five 2048² products): {data['matmul_peak_gflops']:.0f} GFLOP/s in float32"
+        + (f", {data['matmul_peak_gflops_bfloat16']:.0f} in bfloat16" if "matmul_peak_gflops_bfloat16" in data else "")
+        + "; utilisation is against the peak of the precision the recipe trains in. "
         "From [`figures/bench/train.json`](figures/bench/train.json) by `scripts/bench_train.py`.",
     )
 

@@ -62,6 +62,7 @@ def write_inputs(figures: Path) -> None:
     (figures / "bench" / "train.json").write_text(json.dumps(dict(
         matmul_peak_gflops=400.0, threads=2, machine=dict(torch="2.x"), cases={"cpu": dict(
             images_per_second={"plain": 1900.4}, gated_over_plain_task0=0.971, gated_over_plain_task2=0.952,
+            precision="bfloat16", precision_speedup_over_float32=1.9,
             achieved_gflops=150.0, utilisation_of_matmul_peak=0.375, channels_last_speedup=1.6,
             batch_512_over_batch=1.02, batch_128_over_batch=0.9, two_threads_over_one=1.8, data_path_share_of_step=0.012,
             torch_compile=dict(status="failed: no compiler"))})))
@@ -99,7 +100,8 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     # the headline: the original claims, long, cpu (no student run here) side by side, each run's facts below
     assert "| MNIST | 98.89 | 99.50 | 99.42 | — |" in text and "| CIFAR-10 | 93.62 | 91.01 | 88.12 | — |" in text
     assert "* `long`: seed 0" in text and "training time 83.3 min" in text and "bfloat16 training" in text
-    assert "| `cpu` | 1,900 | 0.97 | 0.95 | 150 (38 %) | 1.60× | 1.02 / 0.90 | 1.80× | failed: no compiler | 1.2 % |" in text
+    assert ("| `cpu` | bfloat16 | 1,900 | 0.97 | 0.95 | 150 (38 %) | 1.90× | 1.60× | 1.02 / 0.90 | 1.80× | failed: no compiler "
+            "| 1.2 % |") in text
     assert "| recipe (seed 1) | 97.10 |" in text and "| − label smoothing | 97.00 |" in text
     assert not readme_script.update(readme, figures)  # second run: nothing changes
 

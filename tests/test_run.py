@@ -167,8 +167,10 @@ def test_profiles_are_known_and_cpu_is_sized_as_documented():
 def test_student_profile_is_the_cpu_recipe_on_less_data():
     from synapticnet.profiles import STUDENT
 
-    same = ("conv_channels", "hidden", "growth", "lr", "batch_size", "mode", "dense_mode", "pooled_size", "dropout")
+    same = ("conv_channels", "pool_after", "hidden", "growth", "mode", "dense_mode", "pooled_size", "dropout",
+            "augmentation", "label_smoothing", "warmup", "test_flip", "precision")
     assert all(getattr(STUDENT, k) == getattr(CPU, k) for k in same)
+    assert STUDENT.batch_size < CPU.batch_size  # less data: smaller batches, so that there are enough steps
     assert STUDENT.n_train is not None and CPU.n_train is None
     assert all(STUDENT.epochs_for(t) <= CPU.epochs_for(t) for t in ("mnist", "fashion_mnist", "cifar10"))
     assert STUDENT.epochs_for("cifar10") < CPU.epochs_for("cifar10")
