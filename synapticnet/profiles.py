@@ -386,8 +386,9 @@ BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # the growth front on Split CIFAR-10: 2,000 images per two-class task (easier than a ten-class one)
     "front_split_cifar10": dict(_COMPARISON, cpu=dict(_COMPARISON["cpu"], n_train=2000)),
     "inference": _INFERENCE,
-    # notebook 07's Split CIFAR-10: three learners (SynapticNet, replay, GEM) on five tasks, so fewer images/epochs
-    "inference_split": dict(_INFERENCE, cpu=dict(_INFERENCE["cpu"], n_train=1000, epochs={"default": 2}),
+    # notebook 07's Split CIFAR-10: three learners (SynapticNet, replay, GEM) on five tasks, so fewer images. With
+    # the two-convolution recipe 2 epochs (16 steps) left task 0 at chance (50.9 % validation); 5 epochs: 77.4 %.
+    "inference_split": dict(_INFERENCE, cpu=dict(_INFERENCE["cpu"], n_train=1000, epochs={"default": 5}),
                             student=dict(_INFERENCE["student"], n_train=500, epochs={"default": 1})),
 }
 
