@@ -363,7 +363,9 @@ class _Trainer:
 
     def __init__(self, model: nn.Module, profile: Profile, hooks: PlainHooks, total: int, device, bar) -> None:
         self.model, self.profile, self.hooks, self.device, self.bar = model, profile, hooks, device, bar
-        self.dtype = training_dtype(profile, device)
+        dtype = training_dtype(profile, device)  # the autocast of every step, decided once
+        self.autocast = dict(device_type=torch.device(device).type, dtype=dtype or torch.bfloat16,
+                             enabled=dtype is not None)
         self.step, self.total = 0, total
         self.correct = self.seen = 0
         self.restart()
@@ -383,8 +385,7 @@ class _Trainer:
 
     def __call__(self, x: Tensor, y: Tensor, task: int, name: str, epoch: int, report: TaskReport) -> None:
         x, y = to_device(x, self.device), y.to(self.device)
-        with torch.autocast(torch.device(self.device).type, dtype=self.dtype or torch.bfloat16,
-                            enabled=self.dtype is not None):
+        with torch.autocast(**self.autocast):
             logits = self.model(x, task_id=task)
             loss = self.hooks.loss(self.model, logits, y, x, task)
         if not torch.isfinite(loss):

@@ -67,6 +67,22 @@ def per_layer(value: int | Sequence[int] | None, default: Sequence[int], what: s
     return [check_count(value, what)] * len(default)  # one int for every layer (TypeError otherwise)
 
 
+def pooled_layers(num_layers: int, pool_after: Sequence[int] | None, image_size: int) -> tuple[list[int], int]:
+    """``(conv layers followed by a 2×2 max-pool, side of the last feature map)`` of a conv stack.
+
+    ``pool_after`` lists layer indices (``None``: every layer); an index past the last layer, or
+    an ``image_size`` the pools cannot halve that often, is a ``ValueError``."""
+    pools = list(range(num_layers)) if pool_after is None else sorted(
+        {check_count(i, "pool_after entry") for i in pool_after})
+    if pools and pools[-1] >= num_layers:
+        raise ValueError(f"pool_after {list(pool_after)} names a conv layer that does not exist "
+                         f"(layers 0 … {num_layers - 1})")
+    if image_size % 2 ** len(pools):
+        raise ValueError(f"image_size {image_size} must be divisible by 2**{len(pools)} = "
+                         f"{2 ** len(pools)} (one 2x2 max-pool per entry of pool_after)")
+    return pools, image_size // 2 ** len(pools)
+
+
 class FrozenTask(torch.autograd.Function):
     """``FrozenTask.apply(output, anchor, message)``: ``output``, whose backward pass raises ``message``."""
 

@@ -12,12 +12,8 @@ Architecture (for ``conv_channels=(32, 64, 128), hidden=(256,)``)::
       └─ TaskLinear 2048→256 + ReLU + Dropout        256
       └─ head[task_id]: Linear 256→num_classes       one output head per task
 
-``pool_after`` says after which conv layers a 2×2 max-pool follows (default: every one). The
-profiles' recipe uses *stages of two convolutions*, pooled after the first (as in the fast
-CIFAR-10 training recipes): ``conv_channels=(32, 32, 64, 64, 128, 128), pool_after=(0, 2, 4)``
-gives conv 3→32 + pool, conv 32→32, conv 32→64 + pool, conv 64→64, conv 64→128 + pool,
-conv 128→128 — twice the depth for about 1.6× the compute, since the second convolution
-of a stage runs at the pooled resolution.
+``pool_after`` picks the conv layers a max-pool follows; the profiles use stages of two convolutions
+pooled after the first (``(32, 32, 64, 64, 128, 128)``, ``pool_after=(0, 2, 4)``: :mod:`synapticnet.profiles`).
 
 Continual learning with it:
 
@@ -56,7 +52,7 @@ from torch import Tensor, nn
 from . import pruning, task_inference
 from .checks import check_count
 from .layers import (BlockBatchNorm, FrozenTask, TaskConv2d, TaskLinear, UnitBlock, all_or_nothing, cat_parts,
-                     check_mode, per_layer)
+                     check_mode, per_layer, pooled_layers)
 from .folders import CHECKPOINT as RUN_CHECKPOINT  # a run folder's {"model": checkpoint(), "state": …}
 from .storage import load_torch, save_torch
 
@@ -113,15 +109,7 @@ class MultiTaskConvSynapticNet(nn.Module):
             raise ValueError("conv_channels needs at least one layer")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        pools = list(range(len(conv_channels))) if pool_after is None else sorted(
-            {check_count(i, "pool_after entry") for i in pool_after})
-        if pools and pools[-1] >= len(conv_channels):
-            raise ValueError(f"pool_after {list(pool_after)} names a conv layer that does not exist "
-                             f"(layers 0 … {len(conv_channels) - 1})")
-        if image_size % 2 ** len(pools):
-            raise ValueError(f"image_size {image_size} must be divisible by 2**{len(pools)} = "
-                             f"{2 ** len(pools)} (one 2x2 max-pool per entry of pool_after)")
-        self.spatial = image_size // 2 ** len(pools)  # feature-map side after the last pool
+        pools, self.spatial = pooled_layers(len(conv_channels), pool_after, image_size)  # side after the last pool
         self.pools = frozenset(pools)
         if pooled_size is not None and check_count(pooled_size, "pooled_size", 1) > self.spatial:
             raise ValueError(f"pooled_size {pooled_size} is larger than the last feature map "

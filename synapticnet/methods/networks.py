@@ -8,6 +8,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ..data import CHANNELS, IMAGE_SIZE
+from ..layers import pooled_layers
 from ..profiles import Profile
 
 
@@ -27,12 +28,11 @@ class MultiHeadCNN(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         width = in_channels
-        pools = set(range(len(conv_channels)) if pool_after is None else pool_after)
+        pools, side = pooled_layers(len(conv_channels), pool_after, image_size)  # checked as SynapticNet's network
         for i, c in enumerate(conv_channels):
             layers += [nn.Conv2d(width, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
             layers += [nn.MaxPool2d(2)] if i in pools else []
             width = c
-        side = image_size // 2 ** len(pools)
         if pooled_size is not None:
             layers.append(nn.AdaptiveAvgPool2d(pooled_size))
             side = pooled_size
