@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-requirements
 
-.PHONY: help env test test-unit test-cpus test-notebooks reproduce baselines student bench ablation front lab clean
+.PHONY: help env test test-unit test-cpus test-notebooks reproduce baselines student bench ablation front pmnist lab clean
 
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"
@@ -17,7 +17,8 @@ help:
 	@echo "make student    every notebook on the student budget, as a student runs it (~20 min in all)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost; ~5 min)"
 	@echo "make ablation   what each piece of the training recipe is worth, on validation splits (~20 min)"
-	@echo "make front      accuracy-parameter front of growth vs separate networks (~40 min)"
+	@echo "make front      accuracy-parameter front of growth vs separate networks, 5 seeds (time: not yet measured)"
+	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (time: not yet measured)"
 	@echo "make lab        open JupyterLab"
 	@echo "make clean      remove build files (not figures/)"
 
@@ -88,11 +89,22 @@ ablation: $(STAMP)
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/ablation.py
 	$(PY) scripts/update_readme.py
 
-# The accuracy-parameter front (13 configurations x 2 streams x 3 seeds, real data):
-# figures/growth_front.json + .png. About 40 minutes on a 2-core CPU; resumable.
+# The accuracy-parameter front (11 configurations x 2 streams x 5 seeds, real data, paired by seed):
+# figures/growth_front.json + .png. Time with the current recipe: not yet measured (3 seeds of the
+# earlier recipe took about 40 minutes on a 2-core CPU); resumable.
 front: $(STAMP)
 	$(PY) scripts/growth_front.py
 	$(PY) scripts/update_readme.py
+
+# Permuted MNIST under GPM's protocol (10 tasks, MLP 784-100-100-10, SGD lr 0.01, batch 10, 5 epochs/task):
+# the configurations of synapticnet/experiments/permuted.py x SEEDS -> figures/permuted_mnist.json + .png, next to
+# published accuracy and capacity. Resumable per run. Time: not yet measured. CONFIGS= (comma-separated labels)
+# runs a subset, e.g. make pmnist SEEDS=0 CONFIGS="reuse 40+4".
+SEEDS ?= 0,1,2
+CONFIGS ?=
+pmnist: $(STAMP)
+	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/permuted_mnist.py --seeds $(SEEDS) \
+		$(if $(CONFIGS),--configs "$(CONFIGS)")
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -42,7 +42,8 @@ def data_images_per_second(ds: TaskDataset, batch_size: int, epochs: int) -> flo
 def train_images_per_second(ds: TaskDataset, batch_size: int, steps: int) -> float:
     """Images per second of the CPU profile's training step on this task's batches."""
     torch.manual_seed(0)
-    model = MultiTaskConvSynapticNet(num_classes=ds.num_classes, **CPU.model_kwargs()).train()
+    model = MultiTaskConvSynapticNet(in_channels=CPU.channels, num_classes=ds.num_classes, image_size=CPU.image_size,
+                                     **CPU.model_kwargs()).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     batches = []
     for x, y in ds.train_batches(batch_size):

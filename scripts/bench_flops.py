@@ -46,10 +46,12 @@ def measure(repeats: int, batch: int | None = None) -> dict[str, float]:
     torch.manual_seed(0)
     profile = get_profile("cpu")
     batch = profile.batch_size if batch is None else batch
-    model = MultiTaskConvSynapticNet(in_channels=3, image_size=32, num_classes=10, **profile.model_kwargs())
+    model = MultiTaskConvSynapticNet(in_channels=profile.channels, image_size=profile.image_size, num_classes=10,
+                                     **profile.model_kwargs())
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = to_device(torch.randn(batch, 3, 32, 32), "cpu"), torch.randint(0, 10, (batch,))  # channels_last, as trained
+    side = profile.image_size  # channels_last, as trained
+    x, y = to_device(torch.randn(batch, profile.channels, side, side), "cpu"), torch.randint(0, 10, (batch,))
     with FlopCounterMode(display=False) as counter:
         train_step(model, x, y, opt)
     flops = counter.get_total_flops()

@@ -47,13 +47,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CL = torch.channels_last
 
 
-Case = tuple[torch.nn.Module, Callable, list, Callable]  # (model, loss(x, y), trained parameters, after_backward)
+# (model, loss(x, y), trained parameters, after_backward, input shape (channels, side, side))
+Case = tuple[torch.nn.Module, Callable, list, Callable, tuple[int, int, int]]
 
 
 def gated(profile: Profile, task: int) -> Case:
     """SynapticNet's network of ``profile`` grown to ``task`` (growth as the profile says), training that task."""
     torch.manual_seed(0)
-    model = MultiTaskConvSynapticNet(num_classes=10, **profile.model_kwargs())
+    model = MultiTaskConvSynapticNet(in_channels=profile.channels, num_classes=10, image_size=profile.image_size,
+                                     **profile.model_kwargs())
     for name in ("fashion_mnist", "cifar10")[:task]:
         conv, hidden = profile.growth_for(name)
         model.grow(num_classes=10, grow_conv_channels=conv, grow_hidden=hidden)
@@ -61,25 +63,30 @@ def gated(profile: Profile, task: int) -> Case:
 
     def loss(x, y):
         return F.cross_entropy(model(x, task_id=task), y)
-    return model, loss, params, lambda: model.apply_task_gradient_mask(task)
+    return model, loss, params, lambda: model.apply_task_gradient_mask(task), _input_shape(profile)
 
 
 def plain(profile: Profile) -> Case:
     """The same layers as one ``nn.Sequential`` and a head: what a tutorial would write."""
     torch.manual_seed(0)
-    model = MultiHeadCNN(profile.conv_channels, profile.hidden, (10,), profile.dropout, 3, 32, profile.pooled_size,
-                         profile.pool_after)
-    return model, lambda x, y: F.cross_entropy(model(x, 0), y), list(model.parameters()), lambda: None
+    model = MultiHeadCNN(profile.conv_channels, profile.hidden, (10,), profile.dropout, profile.channels,
+                         profile.image_size, profile.pooled_size, profile.pool_after)
+    return (model, lambda x, y: F.cross_entropy(model(x, 0), y), list(model.parameters()), lambda: None,
+            _input_shape(profile))
+
+
+def _input_shape(profile: Profile) -> tuple[int, int, int]:
+    return profile.channels, profile.image_size, profile.image_size
 
 
 def stepper(case: Case, batch: int, layout: torch.memory_format = CL,
             dtype: torch.dtype | None = None) -> Callable[[], None]:
     """One training step of ``case`` on a fixed batch (under bfloat16 autocast if ``dtype``), as a function."""
-    model, loss, params, after_backward = case
+    model, loss, params, after_backward, shape = case
     model.train()
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(batch, 3, 32, 32, generator=g).contiguous(memory_format=layout)
+    x = torch.randn(batch, *shape, generator=g).contiguous(memory_format=layout)
     y = torch.randint(0, 10, (batch,), generator=g)
 
     def step() -> None:
@@ -131,9 +138,11 @@ import torch.nn.functional as F
 from synapticnet.methods import MultiHeadCNN
 from synapticnet.profiles import get_profile
 p = get_profile({profile!r}); torch.manual_seed(0)
-model = MultiHeadCNN(p.conv_channels, p.hidden, (10,), p.dropout, 3, 32, p.pooled_size, p.pool_after).train()
+model = MultiHeadCNN(p.conv_channels, p.hidden, (10,), p.dropout, p.channels, p.image_size, p.pooled_size,
+                     p.pool_after).train()
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-x = torch.randn({batch}, 3, 32, 32).contiguous(memory_format=torch.channels_last); y = torch.randint(0, 10, ({batch},))
+x = torch.randn({batch}, p.channels, p.image_size, p.image_size).contiguous(memory_format=torch.channels_last)
+y = torch.randint(0, 10, ({batch},))
 fwd = torch.compile(lambda x: model(x, 0))
 def step():
     opt.zero_grad(set_to_none=True); F.cross_entropy(fwd(x), y).backward(); opt.step()

@@ -54,7 +54,8 @@ def main() -> None:
             tasks = {t: TaskDataset(dict(x_train=x, y_train=y, x_test=xt, y_test=yt), 0, name="cifar10_subset",
                                     seed=seed, **options) for t, (xt, yt) in test.items()}
             seed_everything(seed)
-            model = MultiTaskConvSynapticNet(num_classes=10, **profile.model_kwargs())
+            model = MultiTaskConvSynapticNet(in_channels=profile.channels, num_classes=10,
+                                             image_size=profile.image_size, **profile.model_kwargs())
             train_task(model, tasks["exact"], profile, hooks=get_method("synapticnet")(profile, "cpu"), progress=False)
             row = dict(seed=seed, trained_on=kind, **{f"test_{t}": round(100 * evaluate(model, d), 2)
                                                       for t, d in tasks.items()})

@@ -208,8 +208,16 @@ def studies_section(path: Path) -> str | None:
     ])
 
 
+def _interval(d: dict[str, Any]) -> str:
+    """``+0.42 [−0.10, +0.94]``: a paired mean difference and its interval, in points."""
+    if d["low"] is None:
+        return f"{d['mean']:+.2f} (one seed: no interval)"
+    return f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
+
+
 def front_section(path: Path) -> str | None:
-    """The accuracy–parameter front (``make front``): every configuration, mean ± std over seeds."""
+    """The accuracy–parameter front (``make front``): every configuration with its per-seed spread, and the
+    paired differences (with 95 % intervals) on which every claim rests."""
     if not path.exists():
         return None
     data = load(path)
@@ -217,20 +225,29 @@ def front_section(path: Path) -> str | None:
     verdicts = data.get("targets", {})
     stale = sorted(stream for stream, entry in data["streams"].items() if _stale_budget(stream, entry.get("budget")))
     for stream, entry in data["streams"].items():
+        verdict = verdicts.get(stream) or {}
+        paired = {c["config"]: c for c in verdict.get("comparisons", [])}
         for c in sorted(entry["configs"], key=lambda c: (c["family"] != "separate", c["params"])):
-            rows.append({"stream": stream, "configuration": c["label"], "family": c["family"],
-                         "parameters": c["params"],
+            row = paired.get(c["label"])
+            rows.append({"stream": stream, "configuration": c["label"], "parameters": c["params"],
                          "average accuracy (%)": f"{c['avg_acc_mean']:.2f} ± {c['avg_acc_std']:.2f}",
-                         "validation (%)": f"{c['val_avg_acc_mean']:.2f}", "seeds": len(c["seeds"])})
-        verdict = verdicts.get(stream)
-        if verdict is not None:
-            met = [f"{h['config']} ({h['params_ratio']:.2f}× the parameters, {h['gap_points']:+.2f} points)"
-                   for h in verdict["hits"]]
-            gains = [g for g in verdict["gain_over_separate"] if g["within_reference_range"]]
-            best = max(gains, key=lambda g: g["gain_points"], default=None)
-            notes.append(f"**{stream}**: half-the-parameters target " + (f"met by {', '.join(met)}" if met else "**missed**")
-                         + ("" if best is None else f"; best gain over separate networks at equal parameters "
-                            f"{best['gain_points']:+.2f} points ({best['config']})"))
+                         "− separate ×1, paired (points, 95 % CI)": _interval(row["vs_separate_x1"]) if row else "",
+                         "− separate at equal parameters": _interval(row["vs_separate_curve"]) if row else "",
+                         "seeds": len(c["seeds"])})
+        if not verdict:
+            continue
+        if verdict["params_target_met"] is None:
+            claim = f"not shown (needs ≥ {verdict['min_seeds']} seeds and separate ×1; this front has {verdict['seeds']})"
+        elif verdict["params_target_met"]:
+            claim = "met by " + ", ".join(f"{h} ({paired[h]['params_ratio']:.2f}×)" for h in verdict["params_target_hits"])
+        else:
+            claim = "**missed**: no configuration qualifies"
+        gains = ", ".join(verdict["gain_shown"]) or "none shown"
+        time = verdict.get("compaction_time_ratio")
+        notes.append(f"**{stream}**: ≤ {verdict['params_limit']:g}× the parameters of separate ×1 and not below it "
+                     f"(interval's lower end ≥ −0.3 points): {claim}. Above the separate curve at equal parameters "
+                     f"(whole interval above 0): {gains}."
+                     + ("" if time is None else f" A run with compaction took up to {time:.2f}× its time without it."))
     return "\n".join([
         "### Does growth pay for itself? (`make front`)",
         "",
@@ -238,11 +255,11 @@ def front_section(path: Path) -> str | None:
         "",
         markdown_table(rows),
         "",
-        "Separate networks (one per task, the same layers and training recipe) are the reference. "
-        "Target: a SynapticNet configuration within one std of separate networks ×1 with ≤ 0.5× their "
-        "parameters. " + "; ".join(notes) + (". " if notes else "")
-        + f"Budget: the notebook-04 budget (Split CIFAR-10: 2,000 training images/task); hyper-parameters "
-        f"fixed in advance or chosen on validation splits. From [`{path.as_posix()}`]({path.as_posix()}).",
+        "Separate networks (one per task, the same layers and training recipe) are the reference. Differences are "
+        "*paired*: seed s of a configuration minus seed s of the reference (same data split), mean and Student-t "
+        "95 % interval over seeds; a claim is made only where the interval supports it. " + " ".join(notes)
+        + f" Hyper-parameters fixed in advance or chosen on validation splits. From [`{path.as_posix()}`]"
+        f"({path.as_posix()}).",
         *([] if not stale else [
             "",
             f"**Measured with an earlier training recipe** ({', '.join(stale)}): the budget recorded in the JSON is "

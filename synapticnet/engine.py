@@ -253,9 +253,10 @@ def evaluate(model: nn.Module, data: TaskData, split: str = "test", device: torc
 # --------------------------------------------------------------------------------------
 def make_optimizer(model: nn.Module, profile: Profile) -> torch.optim.Optimizer:
     """SGD with Nesterov momentum over *all* parameters: frozen ones are skipped by
-    PyTorch itself, because they never have a gradient."""
+    PyTorch itself, because they never have a gradient. ``momentum=0`` is plain SGD
+    (Nesterov's look-ahead needs a momentum; GPM's Permuted MNIST protocol uses none)."""
     return torch.optim.SGD(model.parameters(), lr=profile.lr, momentum=profile.momentum,
-                           nesterov=True, weight_decay=profile.weight_decay)
+                           nesterov=profile.momentum > 0, weight_decay=profile.weight_decay)
 
 
 def native_bfloat16(device: torch.device | str) -> bool:
@@ -284,24 +285,29 @@ def training_dtype(profile: Profile, device: torch.device | str) -> torch.dtype 
     return None
 
 
-def lr_factor(step: int, total_steps: int, warmup: float) -> float:
+def lr_factor(step: int, total_steps: int, warmup: float, decay: bool = True) -> float:
     """The learning rate of ``step`` (0-based) as a fraction of the peak: a triangle.
 
     A linear warm-up over the first ``warmup`` of the steps (from ``1/warm`` to 1), then a
     linear decay that reaches zero one step after the last — the schedule of the fast
-    CIFAR-10 training recipes. Below 8 steps (a brief fine-tune of a tiny task) there is no
-    room for a schedule: the factor stays 1."""
+    CIFAR-10 training recipes. ``decay=False`` keeps the peak after the warm-up (a constant
+    learning rate when ``warmup=0``, as in GPM's Permuted MNIST protocol). Below 8 steps (a
+    brief fine-tune of a tiny task) there is no room for a schedule: the factor stays 1."""
     if total_steps < 8:
         return 1.0
     warm = max(1, round(warmup * total_steps))
     if step < warm:
         return (step + 1) / warm
+    if not decay:
+        return 1.0
     return max(0.0, (total_steps - step) / (total_steps - warm + 1))
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, profile: Profile, total_steps: int):
-    """The learning-rate schedule of :func:`lr_factor` (warm-up ``profile.warmup``, then linear decay)."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total_steps, profile.warmup))
+    """The learning-rate schedule of :func:`lr_factor` (warm-up ``profile.warmup``, then a linear decay if
+    ``profile.lr_decay``)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total_steps, profile.warmup,
+                                                                               profile.lr_decay))
 
 
 class WeightAverage:

@@ -35,6 +35,9 @@ What reading old units costs. A new task's dense layer reads every older task's 
 ``pooled_size=None`` the *flattened* maps (channels × 4 × 4 here), 16 × 128 weights per new neuron
 for 128 old channels — most of what reuse costs. ``pooled_size=1`` (global average pooling, as in
 ResNets) is 16× cheaper; the separate-network references use the same pooling.
+
+Without convolutions (``conv_channels=()``) it is a task-gated MLP: the flattened image is the shared
+input of the first TaskLinear (784 pixels for 1×28×28 Permuted MNIST), and everything above still holds.
 """
 
 from __future__ import annotations
@@ -73,13 +76,15 @@ class TaskView(nn.Module):
 
 
 class MultiTaskConvSynapticNet(nn.Module):
-    """A task-gated CNN with one output head per task that grows for new tasks.
+    """A task-gated CNN (or MLP) with one output head per task that grows for new tasks.
 
     Args:
         in_channels: image channels (3 for the harmonised four-task stream).
         conv_channels: filters of task 0 in each conv layer; each layer is followed by
-            BatchNorm (per task), ReLU and 2×2 max-pooling.
-        hidden: neurons of task 0 in each hidden dense layer (may be empty).
+            BatchNorm (per task), ReLU and 2×2 max-pooling. May be empty: an MLP whose first
+            dense layer reads the flattened image (shared by every task, like a first conv's).
+        hidden: neurons of task 0 in each hidden dense layer (may be empty, but not together
+            with ``conv_channels``).
         num_classes: classes of task 0.
         image_size: height = width of the input images; must be divisible by
             ``2 ** (number of pooling layers)``.
@@ -105,8 +110,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
         hidden = [check_count(h, "hidden entry", 1) for h in hidden]
         image_size = check_count(image_size, "image_size", 1)
-        if not conv_channels:
-            raise ValueError("conv_channels needs at least one layer")
+        if not conv_channels and not hidden:
+            raise ValueError("the network needs at least one layer: conv_channels and hidden are both empty")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         pools, self.spatial = pooled_layers(len(conv_channels), pool_after, image_size)  # side after the last pool
@@ -131,8 +136,9 @@ class MultiTaskConvSynapticNet(nn.Module):
         widths = [self.config["in_channels"], *conv_channels]
         self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k)
                                    for k, (i, o) in enumerate(zip(widths, widths[1:])))
-        features = [conv_channels[-1] * self.feature_side**2, *hidden]
-        self.dense = nn.ModuleList(TaskLinear(i, o, mode=self.dense_mode) for i, o in zip(features, features[1:]))
+        features = [widths[-1] * self.feature_side**2, *hidden]  # without convs: the flattened image
+        self.dense = nn.ModuleList(TaskLinear(i, o, mode=self.dense_mode, shared_input=not self.convs and k == 0)
+                                   for k, (i, o) in enumerate(zip(features, features[1:])))
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleList([nn.Linear(features[-1], self.config["num_classes"])])
         # Per task, an affine-free BatchNorm over the reused old features its head reads (see UnitBlock.adapter).
@@ -183,7 +189,8 @@ class MultiTaskConvSynapticNet(nn.Module):
     def _conv_features(self, x: Tensor, task_id: int, shared: list[Tensor] | None = None) -> list[Tensor | None]:
         """Conv (+ BN) → ReLU (→ 2×2 max-pool where ``pool_after`` says), layer after layer; then flatten
         (average-pooled first if ``pooled_size``): one feature vector per task ``task_id`` uses (``None``: no
-        units there). ``shared`` collects task 0's maps after every conv layer, averaged over space."""
+        units there; without conv layers, the flattened image alone). ``shared`` collects task 0's maps after
+        every conv layer, averaged over space."""
         parts: list[Tensor | None] = [x]
         for i, conv in enumerate(self.convs):
             pool = i in self.pools
@@ -195,12 +202,15 @@ class MultiTaskConvSynapticNet(nn.Module):
             parts = [None if p is None else F.adaptive_avg_pool2d(p, self.config["pooled_size"]) for p in parts]
         return [None if p is None else torch.flatten(p, 1) for p in parts]
 
-    def _head_input(self, parts: list[Tensor | None], task_id: int) -> Tensor:
-        """Dense layers → what ``task_id``'s head reads: reused old features (re-normalised for it), its own."""
+    def _head_input(self, parts: list[Tensor | None], task_id: int, shared: list[Tensor] | None = None) -> Tensor:
+        """Dense layers → what ``task_id``'s head reads: reused old features (re-normalised for it), its own.
+        ``shared`` (task 0 only) collects task 0's activations after every dense layer."""
         if self.dense_mode == "isolate" and self.dense:
             parts = parts[-1:]  # the dense layers read this task's own conv features only
         for layer in self.dense:
             parts = [None if p is None else self.dropout(F.relu(p)) for p in layer.forward_parts(parts, task_id)]
+            if shared is not None:
+                shared.append(parts[0])
         old = [p for p in parts[:-1] if p is not None]
         if not old:  # task 0, or isolate mode
             return parts[-1]
@@ -239,11 +249,14 @@ class MultiTaskConvSynapticNet(nn.Module):
 
     # -- every task at once, without the task id ------------------------------------------
     def shared_features(self, x: Tensor) -> Tensor:
-        """``g(x)``: task 0's conv maps after every conv layer, averaged over space and concatenated. Task 0's
-        units read nothing but the image and are frozen once task 1 exists: every task sees the same ``g(x)``."""
+        """``g(x)``: task 0's conv maps after every conv layer, averaged over space and concatenated (an MLP:
+        task 0's activations after every hidden layer). Task 0's units read nothing but the image and are frozen
+        once task 1 exists: every task sees the same ``g(x)``."""
         self._check_images(x)
         shared: list[Tensor] = []
-        self._conv_features(x, 0, shared)
+        parts = self._conv_features(x, 0, shared)
+        if not self.convs:
+            self._head_input(parts, 0, shared)
         return torch.cat(shared, dim=1)
 
     def all_outputs(self, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
@@ -258,7 +271,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         self._check_images(x)
         shared: list[Tensor] = []
         parts = self._conv_features(x, T - 1, shared)  # every task's filters, one part per task, task 0's first
-        features = [self._head_input(parts[: t + 1], t) for t in range(T)]
+        features = [self._head_input(parts[: t + 1], t, shared if t == 0 and not self.convs else None)
+                    for t in range(T)]
         return torch.cat(shared, dim=1), [(f, self.heads[t](f)) for t, f in enumerate(features)]
 
     def infer_task(self, x: Tensor, scorer: str = task_inference.DEFAULT_SCORER) -> Tensor:
@@ -358,8 +372,9 @@ class MultiTaskConvSynapticNet(nn.Module):
             for layer, kept in zip(self.convs, keep):
                 layer.compact(kept, previous)
                 previous = kept
-            side2 = self.feature_side**2  # channel c of the last conv gives features c*side² … c*side²+side²-1
-            previous = (previous[:, None] * side2 + torch.arange(side2)).flatten()
+            if previous is not None:  # channel c of the last conv gives features c*side² … c*side²+side²-1
+                side2 = self.feature_side**2
+                previous = (previous[:, None] * side2 + torch.arange(side2)).flatten()
             for layer, kept in zip(self.dense, keep[len(self.convs):]):
                 layer.compact(kept, previous)
                 previous = kept

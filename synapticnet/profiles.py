@@ -110,6 +110,18 @@ class Compaction:
     on its own validation split (never the test split). This is the growth trigger run
     backwards — instead of widening until accuracy is high enough, start wide and shrink
     while accuracy holds.
+
+    **Making the ranking informative** (``sparsity``, network slimming, Liu et al. 2017): a
+    filter's importance is its BatchNorm scale ``|γ|``, but after a short training every
+    ``|γ|`` is still close to its initial 1 and says little. With ``sparsity = λ > 0`` the
+    task trains with ``λ · Σ|γ|`` over *its own* filters' scales added to the loss: filters
+    the task can do without are pushed towards zero while it learns, and compaction then
+    removes units that were already almost silent. Frozen older tasks' scales are untouched.
+
+    **The fine-tune's length**: ``finetune_epochs``, capped by ``finetune_steps`` and by
+    ``finetune_share`` × the task's own training steps (a share keeps the cost of compaction
+    proportional to training: with fractions ``(0.25, 0.5)`` and a share of 0.2, at most
+    0.4 × the task's steps are spent on fine-tunes).
     """
 
     fractions: tuple[float, ...] = (0.25, 0.5, 0.75)
@@ -118,6 +130,8 @@ class Compaction:
     finetune_lr_factor: float = 0.2
     finetune_steps: int | None = None  # cap on the fine-tune's steps (None: the whole epochs)
     include_first_task: bool = True  # compact task 0 too (every later task reads it in reuse mode)
+    sparsity: float = 0.0  # λ of the L1 penalty on the training task's BatchNorm scales (0: off)
+    finetune_share: float | None = None  # cap on the fine-tune's steps, × the task's training steps
 
 
 @dataclass(frozen=True)
@@ -141,11 +155,16 @@ class Profile:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
     warmup: float = 0.25  # fraction of a task's steps spent warming the learning rate up (then a linear decay)
+    lr_decay: bool = True  # after the warm-up, decay linearly to zero (False: keep the peak, as GPM's protocol)
     weight_average: float = 0.0  # decay of the per-task running average of the weights (0: off; see engine)
     # arithmetic of the training steps: "float32", "bfloat16" (mixed precision: autocast) or "auto"
     # (bfloat16 where the processor has native bfloat16 instructions, else float32; see engine.training_dtype)
     precision: str = "float32"
     # data
+    # The network input every task is harmonised to: synapticnet.data.IMAGE_SIZE and CHANNELS (3×32×32) by
+    # default — written out here because this module stays free of torch (a test checks that they agree).
+    image_size: int = 32
+    channels: int = 3  # 1 (grey) or 3 (RGB; grey images are repeated over the three channels)
     n_train: int | None = None  # per-task stratified training subset (None: all)
     val_size: float | int = 0.05
     # training-batch augmentation by dataset family: "none", "flip", "translate" or "flip+translate"
@@ -178,6 +197,10 @@ class Profile:
                      for k, v in self.augmentation.items() if v not in AUGMENTATIONS]
         if "default" not in self.augmentation:
             problems.append("augmentation has no 'default' entry")
+        if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 1:
+            problems.append(f"image_size = {self.image_size!r}")
+        if self.channels not in (1, 3) or isinstance(self.channels, bool):
+            problems.append(f"channels = {self.channels!r} (1: grey, 3: RGB)")
         if self.precision not in PRECISIONS:
             problems.append(f"precision = {self.precision!r} (one of {', '.join(PRECISIONS)})")
         for key in ("warmup", "weight_average"):
@@ -202,10 +225,12 @@ class Profile:
                     pooled_size=self.pooled_size, dense_mode=self.dense_mode, pool_after=self.pool_after)
 
     def data_options(self, dataset: str) -> dict[str, Any]:
-        """The :class:`~synapticnet.data.TaskDataset` options of task ``dataset`` under this profile."""
+        """The :class:`~synapticnet.data.TaskDataset` options of task ``dataset`` under this profile (the input
+        shape ``image_size``/``channels`` included: build a task with ``TaskDataset(..., **data_options(name))``)."""
         how = self.augmentation_for(dataset)
         flip = "flip" in how
-        return dict(n_train=self.n_train, val_size=self.val_size, augment=how != "none", flip=flip,
+        return dict(image_size=self.image_size, channels=self.channels, n_train=self.n_train, val_size=self.val_size,
+                    augment=how != "none", flip=flip,
                     crop_padding=self.crop_padding if "translate" in how else 0, test_flip=self.test_flip and flip)
 
     def replace(self, **changes: Any) -> "Profile":
@@ -372,6 +397,24 @@ _INFERENCE = {  # notebook 07: the cpu profile at half its width, conv-reuse, no
                     growth={"default": ((16, 16, 32, 32, 64, 64), (128,))}, **_SMALL_DATA),
 }
 _PLAIN_GROWTH = dict(compaction=None, dense_mode=None)  # notebook 02 is about grow() itself
+# Permuted MNIST under the protocol of GPM (Saha et al., ICLR 2021; github.com/sahagobinda/GPM, main_pmnist.py and
+# dataloader/pmnist.py), the one the published Permuted MNIST tables use: 10 tasks, 1×28×28 inputs (no padding, no
+# RGB), an MLP 784-100-100-10 with ReLU, plain SGD at lr 0.01 (no momentum, no weight decay), batch 10, 5 epochs per
+# task, 10 % of each task's training set held out for validation (54,000 train / 6,000 val), the whole 10,000-image
+# test set, no augmentation. Where we differ (synapticnet.experiments.permuted says more): our layers have biases
+# (GPM's none); every task has its own output head (GPM's one output layer is shared: the labels mean the same in
+# every task); our validation split is a seeded stratified random 10 %, not the first 10 %; each task is
+# normalised with its own training mean/std (a permutation keeps those: MNIST's, up to the split); our learning rate
+# decays linearly to zero over a task (GPM's main_pmnist.py keeps it constant: it has no schedule);
+# our task 0 is the original MNIST (GPM permutes every task). Task 0's network is one such MLP; growth is per
+# configuration (synapticnet.experiments.permuted.CONFIGS) — the default here is one more network's width.
+_PERMUTED = dict(
+    default_tasks=("permuted_mnist:10",), image_size=28, channels=1, conv_channels=(), pool_after=None,
+    pooled_size=None, hidden=(100, 100), growth={"default": ((), (100, 100))}, dropout=0.0, mode="reuse",
+    dense_mode=None, batch_size=10, lr=0.01, momentum=0.0, weight_decay=0.0, label_smoothing=0.0, warmup=0.0,
+    lr_decay=False, weight_average=0.0, epochs={"default": 5}, n_train=None, val_size=0.1, augmentation={"default": "none"},
+    test_flip=False, precision="float32", compaction=None, growth_trigger=None, max_steps_per_task=None,
+)
 BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # notebook 01: the profile's network and optimiser on a stratified subset of MNIST → Fashion-MNIST
     "masking": {"smoke": dict(n_train=300, val_size=60, epochs={"default": 1}),
@@ -390,6 +433,12 @@ BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # the two-convolution recipe 2 epochs (16 steps) left task 0 at chance (50.9 % validation); 5 epochs: 77.4 %.
     "inference_split": dict(_INFERENCE, cpu=dict(_INFERENCE["cpu"], n_train=1000, epochs={"default": 5}),
                             student=dict(_INFERENCE["student"], n_train=500, epochs={"default": 1})),
+    # Permuted MNIST, GPM's protocol (see _PERMUTED): cpu, long and full run the protocol itself; student a few
+    # thousand images per task for one epoch; smoke three synthetic tasks of a few steps.
+    "permuted_mnist": {"cpu": _PERMUTED, "long": _PERMUTED, "full": _PERMUTED,
+                       "student": dict(_PERMUTED, n_train=3000, epochs={"default": 1}),
+                       "smoke": dict(_PERMUTED, default_tasks=("synthetic_permuted_mnist:3",), n_train=300,
+                                     epochs={"default": 1}, max_steps_per_task=10)},
 }
 
 

@@ -3,6 +3,7 @@
 ``MultiTaskConvSynapticNet.compact(conv_channels, hidden)`` cuts the newest task down to
 the given number of units per layer; this module decides *which* units stay:
 
+0. :func:`scale_penalty` (optional, while the task trains) makes those scores informative;
 1. :func:`unit_importance` scores every unit of the newest task (higher = more important);
 2. :func:`units_to_keep` checks the sizes asked for and picks, per layer, the
    highest-scoring units (kept in their original order);
@@ -55,6 +56,22 @@ def unit_importance(model: "MultiTaskConvSynapticNet") -> tuple[list[Tensor], li
     return conv, dense
 
 
+def scale_penalty(model: "MultiTaskConvSynapticNet", task: int) -> Tensor:
+    """``Σ |γ|`` over the BatchNorm scales of the filters ``task`` created: network slimming's L1 penalty.
+
+    Added to the loss (× λ) while ``task`` trains, it drives the scales of filters the task can
+    do without towards zero, so that :func:`unit_importance` ranks filters by something the
+    training decided rather than by their initial value. It reads only ``task``'s own blocks:
+    older tasks' scales get no gradient from it (and are frozen anyway). Filters without
+    BatchNorm contribute nothing.
+    """
+    convs, _ = model.task_blocks(task)
+    scales = [block.norm.weight for block in convs if block.norm is not None and block.norm.weight is not None]
+    if not scales:
+        return model.heads[task].weight.new_zeros(())
+    return torch.cat([s.abs().flatten() for s in scales]).float().sum()
+
+
 def units_to_keep(model: "MultiTaskConvSynapticNet", conv_channels: Sequence[int], hidden: Sequence[int] = (),
                   scores: Scores | None = None) -> list[Tensor]:
     """Per task-gated layer, the indices (ascending) of the newest task's units that ``compact`` keeps.
@@ -79,7 +96,7 @@ def units_to_keep(model: "MultiTaskConvSynapticNet", conv_channels: Sequence[int
                 raise ValueError(f"{what}[{i}] = {k}, but task {task} has only {block.out_units} units in that "
                                  "layer; compact() can only remove units (use widen() to add some)")
             sizes.append(k)
-    if blocks[1] and model.dense_mode == "isolate" and sizes[len(blocks[0]) - 1] == 0:
+    if blocks[0] and blocks[1] and model.dense_mode == "isolate" and sizes[len(blocks[0]) - 1] == 0:
         raise ValueError("the last conv layer must keep at least one unit: this task's dense layers read "
                          "only its own conv units (dense_mode='isolate')")
     if scores is not None:

@@ -131,8 +131,8 @@ def load_task_data(tasks: Sequence[str], profile: Profile, root: str | os.PathLi
     cache: dict = {}  # base dataset -> its arrays, for this call only
     datasets = [
         data_lib.task_dataset(
-            name, i, root=root, download=download, cache=cache, image_size=IMAGE_SIZE, channels=CHANNELS,
-            seed=task_seed(seed, i), **profile.data_options(name),
+            name, i, root=root, download=download, cache=cache, seed=task_seed(seed, i),
+            **profile.data_options(name),  # the input shape, n_train, val_size, augmentation
         )
         for i, name in enumerate(tasks)
     ]
@@ -391,8 +391,18 @@ def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resu
     return state
 
 
+# Profile fields added after runs had been saved, with the value every run saved before them used: a folder
+# without the field ran with that value, so it resumes (any other later field is reported as differing).
+ADDED_PROFILE_FIELDS: dict[str, Any] = {"image_size": IMAGE_SIZE, "channels": CHANNELS, "lr_decay": True}
+ADDED_COMPACTION_FIELDS: dict[str, Any] = {"sparsity": 0.0, "finetune_share": None}  # the same, inside ``compaction``
+
+
 def _differing_settings(saved: dict[str, Any], requested: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Profile fields that differ, ignoring prose (``description``, ``notes``): changing words changes no run."""
+    """Profile fields that differ, ignoring prose (``description``, ``notes``): changing words changes no run.
+    A field of :data:`ADDED_PROFILE_FIELDS` missing from ``saved`` has the value runs had before it existed."""
+    saved = {**ADDED_PROFILE_FIELDS, **saved}
+    if isinstance(saved.get("compaction"), dict):
+        saved["compaction"] = {**ADDED_COMPACTION_FIELDS, **saved["compaction"]}
     prose = ("description", "notes")
     keys = sorted((set(saved) | set(requested)) - set(prose))
     return {k: (saved.get(k), requested.get(k)) for k in keys if saved.get(k) != requested.get(k)}

@@ -204,3 +204,47 @@ def test_compact_with_your_own_scores():
     assert torch.equal(model.convs[1].blocks[0].unit.weight, expected)
     with pytest.raises(ValueError, match="one value per unit"):
         model.compact([1, 1], [1], scores=([torch.ones(3)], [torch.ones(4)]))
+
+
+# ---- network slimming: the sparsity penalty that makes |γ| informative ------------------------------
+def test_scale_penalty_reads_only_the_training_tasks_scales():
+    from synapticnet.pruning import scale_penalty
+
+    model = trained("reuse")  # task 1 is training, task 0 is frozen
+    model.train()
+    penalty = scale_penalty(model, 1)
+    expected = sum(float(b.norm.weight.detach().abs().sum()) for b in model.task_blocks(1)[0])
+    assert float(penalty.detach()) == pytest.approx(expected, rel=1e-6)
+    model.zero_grad(set_to_none=True)
+    penalty.backward()
+    for block in model.task_blocks(1)[0]:  # the training task's scales: d|γ|/dγ = sign(γ)
+        assert torch.equal(block.norm.weight.grad, torch.sign(block.norm.weight.detach()))
+    for block in model.task_blocks(0)[0]:  # the frozen task's: nothing
+        assert block.norm.weight.grad is None or not block.norm.weight.grad.any()
+    assert all(p.grad is None or not p.grad.any() for p in model.heads.parameters())
+
+
+def test_sparsity_pushes_new_scales_down_and_keeps_old_tasks_bitwise():
+    """Training task 1 with the penalty shrinks its own |γ|, never task 0's; compaction then keeps old tasks."""
+    datasets = load_task_data(TASKS, TINY, None, 0)
+    x = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    scales = {}
+    # tolerance -1: nothing passes, full width kept (all scales measurable); tolerance 1: halved
+    for sparsity, tolerance in ((0.0, -1.0), (0.5, -1.0), (0.5, 1.0)):
+        profile = TINY.replace(compaction=Compaction(fractions=(0.5,), tolerance=tolerance, sparsity=sparsity,
+                                                     include_first_task=False), max_steps_per_task=8)
+        method = get_method("synapticnet")(profile)
+        torch.manual_seed(0)
+        model = MultiTaskConvSynapticNet(num_classes=10, **profile.model_kwargs())
+        train_task(model, datasets[0], profile, progress=False, hooks=method)
+        before = model.eval()(x, task_id=0).detach().clone()
+        old_scales = [b.norm.weight.detach().clone() for b in model.task_blocks(0)[0]]
+        conv, hidden = profile.growth_for("synthetic_cifar10")
+        model.grow(num_classes=10, grow_conv_channels=conv, grow_hidden=hidden)
+        report = train_task(model, datasets[1], profile, progress=False, hooks=method)
+        assert report.compaction["chosen_fraction"] == (0.5 if tolerance > 0 else None)
+        assert torch.equal(model.eval()(x, task_id=0), before)  # old task bitwise, penalty and compaction included
+        assert all(torch.equal(a, b.norm.weight) for a, b in zip(old_scales, model.task_blocks(0)[0]))
+        scales[sparsity, tolerance] = float(torch.cat([b.norm.weight.detach().abs()
+                                                       for b in model.task_blocks(1)[0]]).mean())
+    assert scales[0.5, -1.0] < scales[0.0, -1.0] - 0.01  # the penalty shrank the new task's scales

@@ -41,14 +41,19 @@ def write_inputs(figures: Path) -> None:
         growth=dict(rows=[study_row("×1", 0.77)], isolate_row=study_row("×1, isolate", 0.75)),
         trigger=dict(start_factor=0.25, rows=[study_row("manual", 0.77), study_row("automatic", 0.76)]),
         distillation=dict(rows=[study_row("distill λ=1", None, diverged="loss became nan")]))))
-    point = lambda label, family, params, acc: dict(label=label, family=family, params=params, avg_acc_mean=acc,  # noqa: E731
-                                                    avg_acc_std=0.5, val_avg_acc_mean=acc + 1, seeds=[0, 1, 2])
+    def point(label, family, params, acc):
+        return dict(label=label, family=family, params=params, avg_acc_mean=acc, avg_acc_std=0.5,
+                    val_avg_acc_mean=acc + 1, seeds=[0, 1, 2, 3, 4])
+
+    interval = lambda mean, low, high: dict(mean=mean, low=low, high=high)  # noqa: E731
     (figures / "growth_front.json").write_text(json.dumps(dict(
         streams={"split_cifar10": dict(configs=[point("separate ×1", "separate", 1000, 84.0),
-                                                point("conv-reuse ×0.25", "synapticnet", 400, 83.7)])},
+                                                point("conv-reuse ×0.25", "synapticnet", 300, 83.7)])},
         targets={"split_cifar10": dict(
-            hits=[dict(config="conv-reuse ×0.25", params_ratio=0.4, gap_points=-0.3)],
-            gain_over_separate=[dict(config="conv-reuse ×0.25", gain_points=2.345, within_reference_range=True)])})))
+            comparisons=[dict(config="conv-reuse ×0.25", params_ratio=0.3, vs_separate_x1=interval(-0.1, -0.25, 0.05),
+                              vs_separate_curve=interval(2.345, 1.2, 3.4))],
+            seeds=5, min_seeds=5, params_limit=0.35, params_target_met=True, params_target_hits=["conv-reuse ×0.25"],
+            gain_shown=["conv-reuse ×0.25"], compaction_time_ratio=1.31)})))
     (figures / "bench").mkdir()
     step = dict(setup="batch 8")
     (figures / "bench" / "layers.json").write_text(json.dumps(dict(
@@ -94,9 +99,10 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     assert "| freeze vs distil | distill λ=1 | — | — | — | — | — | diverged |" in text
     assert "| `TaskConv2d` train step (one task) vs plain `Conv2d` + BatchNorm, same width | 1.03 | batch 8 |" in text
     assert "| data path vs training step, MNIST (images/s) | 234× | 195,399 vs 834 images/s" in text
-    assert "| split_cifar10 | separate ×1 | separate | 1,000 | 84.00 ± 0.50 | 85.00 | 3 |" in text
-    assert "met by conv-reuse ×0.25 (0.40× the parameters, -0.30 points)" in text
-    assert "at equal parameters +2.35 points (conv-reuse ×0.25)" in text
+    assert "| split_cifar10 | separate ×1 | 1,000 | 84.00 ± 0.50 |  |  | 5 |" in text
+    assert "not below it (interval's lower end ≥ −0.3 points): met by conv-reuse ×0.25 (0.30×)" in text
+    assert "| -0.10 [-0.25, +0.05] | +2.35 [+1.20, +3.40] |" in text
+    assert "(whole interval above 0): conv-reuse ×0.25" in text and "up to 1.31× its time" in text
     # the headline: the original claims, long, cpu (no student run here) side by side, each run's facts below
     assert "| MNIST | 98.89 | 99.50 | 99.42 | — |" in text and "| CIFAR-10 | 93.62 | 91.01 | 88.12 | — |" in text
     assert "* `long`: seed 0" in text and "training time 83.3 min" in text and "bfloat16 training" in text

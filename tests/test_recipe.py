@@ -86,7 +86,7 @@ def grey_arrays(seed: int = 0) -> dict[str, np.ndarray]:
 
 def test_profile_turns_augmentation_by_family_into_dataset_options():
     profile = CPU.replace(augmentation={"default": "flip+translate", "mnist": "translate"}, crop_padding=2,
-                          test_flip=True)
+                          test_flip=True, image_size=16)  # the input shape is a data option too
     digits, clothes = profile.data_options("mnist"), profile.data_options("fashion_mnist")
     assert (digits["augment"], digits["flip"], digits["crop_padding"], digits["test_flip"]) == (True, False, 2, False)
     assert (clothes["augment"], clothes["flip"], clothes["crop_padding"], clothes["test_flip"]) == (True, True, 2, True)
@@ -94,7 +94,8 @@ def test_profile_turns_augmentation_by_family_into_dataset_options():
     assert not none["augment"] and not none["test_flip"]
     with pytest.raises(ValueError, match="augmentation"):
         CPU.replace(augmentation={"default": "rotate"})
-    ds = TaskDataset(grey_arrays(), 0, image_size=16, seed=0, name="mnist_like", **digits)
+    ds = TaskDataset(grey_arrays(), 0, seed=0, name="mnist_like", **digits)
+    assert (ds.image_size, ds.channels) == (16, 3)
     assert ds.augment and not ds.flip  # grey images are augmented too, but never mirrored
 
 
@@ -118,6 +119,7 @@ def test_learning_rate_warms_up_linearly_then_decays_linearly_to_near_zero():
     assert all(a > b for a, b in zip(factors[19:], factors[20:]))  # decay: falling
     assert 0 < factors[-1] <= 1 / 80
     assert [lr_factor(s, 5, 0.2) for s in range(5)] == [1.0] * 5  # too short for a schedule
+    assert [lr_factor(s, total, 0.0, decay=False) for s in range(total)] == [1.0] * total  # constant (GPM)
 
 
 # ---- weight averaging -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import data as data_lib
-from ..data import CHANNELS, IMAGE_SIZE, make_synthetic
+from ..data import make_synthetic
 from ..engine import TrainingDiverged, task_seed
 from ..methods import REGISTRY, get_method
 from ..metrics import forward_transfer
@@ -128,8 +128,7 @@ def conflict_stream(profile: Profile, seed: int = 0, n_train: int = 2000, n_test
         b[f"x_{split}"] = arrays[f"x_{split}"].copy()
         b[f"y_{split}"] = rng.permutation(arrays[f"y_{split}"])
     return [
-        data_lib.TaskDataset(arr, task_id=i, image_size=IMAGE_SIZE, channels=CHANNELS, seed=task_seed(seed, i),
-                             name=name, **profile.data_options(name))
+        data_lib.TaskDataset(arr, task_id=i, seed=task_seed(seed, i), name=name, **profile.data_options(name))
         for i, (name, arr) in enumerate((("conflict_a", arrays), ("conflict_b", b)))
     ]
 

@@ -1,4 +1,4 @@
-"""Figures for notebooks 04 (baselines) and 05 (growth studies).
+"""Figures for notebooks 04 (baselines) and 05 (growth studies), the growth front and Permuted MNIST.
 
 Like :mod:`synapticnet.plots`: every function takes plain data (results dicts, study
 rows, sweep dicts), returns a matplotlib ``Figure`` and draws nothing else.
@@ -235,4 +235,47 @@ def front_figure(front: Mapping[str, Any]) -> Figure:
         ax.grid(alpha=0.3, which="both")
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 + 0.03 * (len(handles) // 4), 1, 1))
+    return fig
+
+
+# Where the published points' labels go (offset in points, alignment): WSN, PackNet, GPM and SupSup sit close together.
+_ANCHOR_LABEL_PLACES = {"WSN": (0, 7, "center"), "PackNet": (0, -13, "center"), "GPM": (0, -13, "center"),
+                        "SupSup": (6, -3, "left"), "one network per task": (0, 7, "center")}
+
+
+def permuted_figure(table: Mapping[str, Any]) -> Figure:
+    """Permuted MNIST: average accuracy after the last task against capacity (log x).
+
+    Published points (``table["anchors"]``, grey squares) are labelled with their method; each of
+    our configurations is a point with ± std error bars over seeds on both axes (capacity varies
+    only where compaction decides per run). Capacity is parameters ÷ one network of the protocol's
+    shape, in percent. ``table`` is the ``permuted_mnist.json`` document
+    (:func:`synapticnet.experiments.permuted.run_permuted`).
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    for a in table.get("anchors", []):
+        ax.plot([100 * a["capacity"]], [a["accuracy"]], marker="s", color="0.55", linestyle="none")
+        dx, dy, ha = _ANCHOR_LABEL_PLACES.get(a["label"], (5, 4, "left"))
+        ax.annotate(a["label"], (100 * a["capacity"], a["accuracy"]), textcoords="offset points", xytext=(dx, dy),
+                    ha=ha, fontsize=8, color="0.35")
+    for i, c in enumerate(c for c in table.get("configs", []) if c.get("runs")):
+        n = len(c["runs"])
+        ax.errorbar([100 * c["capacity_mean"]], [c["avg_acc_mean"]], yerr=[c["avg_acc_std"]],
+                    xerr=[100 * c["capacity_std"]], color=f"C{i}", marker="o", markersize=7, capsize=3,
+                    linestyle="none", markeredgecolor="black", markeredgewidth=0.5,
+                    label=f"{c['label']} (n={n})")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} %"))
+    ref = table.get("reference_network", {})
+    shape = "-".join(map(str, [int(np.prod(ref.get("input", [0]))), *ref.get("hidden", []), ref.get("num_classes", "?")]))
+    ax.set_xlabel(f"capacity: parameters ÷ one {shape} network (log scale)")
+    ax.set_ylabel("average test accuracy after the last task (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="best", title="ours (mean ± std over seeds)", title_fontsize=8)
+    ax.margins(x=0.12, y=0.08)  # room for the labels
+    ax.set_title(f"Permuted MNIST, {len(table.get('tasks', []))} tasks; grey squares: published\n"
+                 f"{table.get('budget_label', '')}", fontsize=9)  # the label says SYNTHETIC for stand-in data
+    fig.tight_layout()
     return fig

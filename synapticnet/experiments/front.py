@@ -26,7 +26,11 @@ The configurations (:data:`CONFIGS`):
   reference for compaction itself.
 
 Everything is chosen on validation splits; test accuracy is only reported. Each
-configuration runs for several seeds and is summarised as mean ± std.
+configuration runs for several seeds (at least :data:`MIN_SEEDS` before any claim is
+made). Seed-to-seed spread is as large as the effects in question, so claims rest on
+**paired** differences (:mod:`synapticnet.stats`): seed ``s`` of a configuration minus
+seed ``s`` of the reference, with a 95 % confidence interval (:func:`comparisons`,
+:func:`targets`). A claim is stated only where its interval supports it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import numpy as np
 
 from ..profiles import Compaction, Profile, budget
 from ..run import fresh_run_dir, load_task_data, run
+from ..stats import paired_difference
 from ..storage import load_json, save_json
 from .studies import scaled_growth
 
@@ -69,20 +74,28 @@ class FrontConfig:
     dense_mode: str | None = None
     compaction: bool = False
     tolerance: float = Compaction.tolerance  # validation accuracy compaction may give up (fraction)
+    sparsity: float = 0.0  # network slimming's λ while the task trains (see Compaction.sparsity)
 
     def profile(self, base: Profile) -> Profile:
         """``base`` with this configuration's width, growth, mode, pooling and compaction."""
         scale = lambda widths: tuple(max(1, round(self.width * w)) for w in widths)  # noqa: E731
         p = base.replace(conv_channels=scale(base.conv_channels), hidden=scale(base.hidden), mode=self.mode,
                          pooled_size=self.pooled_size, dense_mode=self.dense_mode,
-                         compaction=Compaction(tolerance=self.tolerance) if self.compaction else None)
+                         compaction=self.rule() if self.compaction else None)
         return p.replace(growth=scaled_growth(p, self.growth))
+
+    def rule(self) -> Compaction:
+        """The front's compaction: halve or quarter the task, one fine-tune of at most a fifth of the task's
+        steps per candidate — at most 0.4 × the training steps in all (target: ≤ 1.5 × the training time)."""
+        return Compaction(fractions=(0.25, 0.5), tolerance=self.tolerance, sparsity=self.sparsity,
+                          finetune_share=COMPACTION_FINETUNE_SHARE)
 
     def settings(self) -> dict[str, Any]:
         """What the front's JSON records about this configuration (besides its measurements)."""
         return dict(label=self.label, family=self.family, mode=self.mode, dense_mode=self.dense_mode,
                     width=self.width, growth=self.growth, pooled_size=self.pooled_size, compaction=self.compaction,
-                    tolerance=self.tolerance if self.compaction else None)
+                    tolerance=self.tolerance if self.compaction else None,
+                    sparsity=self.sparsity if self.compaction else None)
 
     @property
     def method(self) -> str:
@@ -96,15 +109,20 @@ def _separate(f: float, pooled_size: int | None) -> FrontConfig:
     return FrontConfig(f"separate{POOL_NAMES[pooled_size]} ×{f:g}", "separate", width=f, pooled_size=pooled_size)
 
 
+COMPACTION_FINETUNE_SHARE = 0.2  # each compaction candidate's fine-tune: ≤ this share of the task's steps
+SPARSITY = 0.03  # network slimming's λ for the front's compaction points (see Compaction.sparsity)
+
 CONFIGS: tuple[FrontConfig, ...] = (
     *(_separate(f, None) for f in (0.25, 0.5, 1.0)),  # separate ×1 is also "isolate ×1": the same networks
-    *(FrontConfig(f"reuse ×{g:g}", "synapticnet", growth=g) for g in (0.0, 0.25, 0.5, 1.0)),
+    *(FrontConfig(f"reuse ×{g:g}", "synapticnet", growth=g) for g in (0.25, 0.5)),
     *(FrontConfig(f"conv-reuse ×{g:g}", "synapticnet", growth=g, dense_mode="isolate") for g in (0.25, 0.5, 1.0)),
-    FrontConfig("conv-reuse ×0.5 + compaction", "synapticnet", growth=0.5, dense_mode="isolate", compaction=True),
-    FrontConfig("conv-reuse ×1 + compaction", "synapticnet", growth=1.0, dense_mode="isolate", compaction=True),
-    FrontConfig("isolate ×1 + compaction", "synapticnet", growth=1.0, mode="isolate", compaction=True),
-    FrontConfig("conv-reuse ×1 + compaction, tolerance 0", "synapticnet", growth=1.0, dense_mode="isolate",
-                compaction=True, tolerance=0.0),
+    FrontConfig("conv-reuse ×0.5 + compaction", "synapticnet", growth=0.5, dense_mode="isolate", compaction=True,
+                sparsity=SPARSITY),
+    FrontConfig("conv-reuse ×1 + compaction", "synapticnet", growth=1.0, dense_mode="isolate", compaction=True,
+                sparsity=SPARSITY),
+    # the fair reference for compaction itself: separate networks (isolate ×1) pruned the same way
+    FrontConfig("isolate ×1 + compaction", "synapticnet", growth=1.0, mode="isolate", compaction=True,
+                sparsity=SPARSITY),
 )
 # Also available for your own fronts (measured once, seed 0, not in the committed front):
 # global average pooling (``pooled_size=1``) cost 12 points on MNIST → Fashion-MNIST → CIFAR-10
@@ -170,7 +188,8 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
             point = dict(config.settings(), seeds=list(seeds), **summarise(runs),
                          runs=[dict(seed=r["seed"], avg_acc=100 * r["average_accuracy"], params=r["params_total"],
                                     val_avg_acc=100 * float(np.mean(r["val_accuracy"])),
-                                    train_seconds=r["train_seconds_total"], compaction=r.get("compaction", []))
+                                    train_seconds=r["train_seconds_total"], compaction=r.get("compaction", []),
+                                    compaction_seconds=sum(d.get("seconds", 0.0) for d in r.get("compaction", [])))
                                for r in runs])
             entry["configs"] = [c for c in entry["configs"] if c["label"] != config.label] + [point]
             save_json(front, out)
@@ -179,62 +198,129 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
     return front
 
 
-REUSE_GAIN_POINTS = 2.0  # target 2: reuse beats isolate by this much at equal parameters (Split CIFAR-10)
+def sparsity_sweep(stream: str, sparsities: Sequence[float], seeds: Sequence[int] = (0, 1),
+                   profile: Profile | str = "cpu", data_root: str | os.PathLike | None = None,
+                   runs_dir: str | os.PathLike = "runs/front_sparsity", log: Callable[[str], None] = print
+                   ) -> dict[str, Any]:
+    """Choose network slimming's λ on *validation* accuracy: ``conv-reuse ×1 + compaction`` per λ and seed.
+
+    Returns ``{"rows": [{sparsity, seed, val_avg_acc, params, train_seconds, compaction_seconds}], "chosen"}``:
+    the largest λ whose validation accuracy, paired by seed with λ = 0, is on average at most
+    ``NOT_BELOW_POINTS`` lower and whose networks are on average the smallest. Test accuracy is not read.
+    """
+    base = front_budget(stream, profile)
+    tasks = (SMOKE_STREAMS if base.name == "smoke" else STREAMS)[stream]
+    rows = []
+    for seed in seeds:
+        datasets = load_task_data(tasks, base, data_root, seed)
+        for lam in sparsities:
+            config = FrontConfig(f"conv-reuse ×1 + compaction λ={lam:g}", "synapticnet", dense_mode="isolate",
+                                 compaction=True, sparsity=lam)
+            r = run(datasets, config.method, config.profile(base), seed=seed, progress=False, data_root=data_root,
+                    out_dir=fresh_run_dir(Path(runs_dir) / stream / f"sparsity_{lam:g}_s{seed}"))
+            rows.append(dict(sparsity=lam, seed=seed, val_avg_acc=100 * float(np.mean(r["val_accuracy"])),
+                             params=r["params_total"], train_seconds=r["train_seconds_total"],
+                             compaction_seconds=sum(d.get("seconds", 0.0) for d in r["compaction"]),
+                             chosen_fractions=[d["chosen_fraction"] for d in r["compaction"]]))
+            log(f"{stream} λ={lam:g} seed {seed}: val {rows[-1]['val_avg_acc']:.2f} %, {r['params_total']:,} params")
+    mean = lambda lam, key: float(np.mean([r[key] for r in rows if r["sparsity"] == lam]))  # noqa: E731
+    floor = mean(min(sparsities), "val_avg_acc") - NOT_BELOW_POINTS
+    ok = [lam for lam in sparsities if mean(lam, "val_avg_acc") >= floor]
+    chosen = min(ok, key=lambda lam: (mean(lam, "params"), -lam))
+    return dict(stream=stream, seeds=list(seeds), budget=base.to_dict(), rows=rows, chosen=chosen,
+                rule=f"smallest mean parameters among λ with mean validation accuracy ≥ λ={min(sparsities):g}'s "
+                     f"− {NOT_BELOW_POINTS} points")
+
+
+MIN_SEEDS = 5  # fewer seeds: no claim is made
+NOT_BELOW_POINTS = 0.3  # "not below the reference": the interval's lower end at least −0.3 points
+PARAMS_TARGETS = {"split_cifar10": 0.35, "mnist_fashion_cifar10": 0.5}  # × separate ×1's parameters
+COMPACTION_TIME_LIMIT = 1.5  # a run with compaction may take at most this × its time without it
+
+
+def _by_seed(point: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {r["seed"]: r for r in point.get("runs", [])}
+
+
+def _separate_curve(entry: dict[str, Any], pooled_size: int | None, seed: int) -> list[tuple[int, float]]:
+    """``(parameters, accuracy)`` of the separate networks with this pooling, for one seed, by size."""
+    return sorted((run["params"], run["avg_acc"]) for c in entry["configs"]
+                  if c["family"] == "separate" and c["pooled_size"] == pooled_size
+                  for s, run in _by_seed(c).items() if s == seed)
+
+
+def _on_curve(curve: list[tuple[int, float]], params: int) -> tuple[float, bool]:
+    """The separate curve's accuracy at ``params`` (linear in log-parameters, flat outside), and whether
+    ``params`` lies between its smallest and largest network."""
+    xs, ys = np.log([p for p, _ in curve]), [a for _, a in curve]
+    x = float(np.log(params))
+    return float(np.interp(x, xs, ys)), bool(xs[0] <= x <= xs[-1])
+
+
+def comparisons(entry: dict[str, Any], level: float = 0.95) -> list[dict[str, Any]]:
+    """Every SynapticNet point of one stream against the separate networks, *paired by seed*.
+
+    For each configuration, over the seeds it shares with ``separate ×1`` (same pooling):
+
+    * ``vs_separate_x1`` — accuracy minus separate ×1's of the same seed (points), mean and
+      ``level`` confidence interval (:func:`synapticnet.stats.paired_difference`);
+    * ``vs_separate_curve`` — accuracy minus the separate curve *of the same seed* read at the
+      configuration's parameter count: the gain at equal parameters;
+    * ``params_ratio`` — its parameters / separate ×1's, averaged over seeds;
+    * ``time_ratio`` — for compaction points, the run's time / its time without compaction's
+      fine-tunes and validation passes (both measured in the same run), the largest over seeds.
+    """
+    out = []
+    for c in entry["configs"]:
+        ref = next((r for r in entry["configs"] if r["family"] == "separate" and r["width"] == 1.0
+                    and r["pooled_size"] == c["pooled_size"]), None)
+        if c["family"] != "synapticnet" or ref is None:
+            continue
+        mine, theirs = _by_seed(c), _by_seed(ref)
+        seeds = sorted(set(mine) & set(theirs))
+        if not seeds:
+            continue
+        on_curve = [_on_curve(_separate_curve(entry, c["pooled_size"], s), mine[s]["params"]) for s in seeds]
+        times = [r["train_seconds"] / (r["train_seconds"] - r["compaction_seconds"]) for r in (mine[s] for s in seeds)
+                 if r.get("compaction_seconds") and r["train_seconds"] > r["compaction_seconds"]]
+        out.append(dict(
+            config=c["label"], reference=ref["label"], seeds=seeds,
+            params_ratio=float(np.mean([mine[s]["params"] / theirs[s]["params"] for s in seeds])),
+            vs_separate_x1=paired_difference([mine[s]["avg_acc"] for s in seeds],
+                                             [theirs[s]["avg_acc"] for s in seeds], level).to_dict(),
+            vs_separate_curve=paired_difference([mine[s]["avg_acc"] for s in seeds],
+                                                [acc for acc, _ in on_curve], level).to_dict(),
+            within_reference_range=all(inside for _, inside in on_curve),
+            time_ratio=max(times) if times else None))
+    return out
 
 
 def targets(front: dict[str, Any]) -> dict[str, Any]:
-    """The front's two targets, checked from its numbers (``None`` where a point is missing).
+    """What the front supports, stream by stream, computed from its per-seed numbers.
 
-    1. A SynapticNet configuration reaches the average accuracy of separate networks ×1
-       (within one std of theirs) with at most half their parameters — against the
-       reference with the same pooling as the configuration.
-    2. On Split CIFAR-10, reuse beats isolate by ≥ 2 points at equal parameters: the best
-       SynapticNet configuration is compared with the separate-network curve interpolated
-       (in log-parameters) at its parameter count.
+    * **parameter target** — a SynapticNet configuration with at most
+      ``PARAMS_TARGETS[stream]`` × the parameters of separate ×1 whose paired difference to
+      separate ×1 has a 95 % interval with lower end ≥ −``NOT_BELOW_POINTS``: "not below
+      it". ``None`` (not shown) with fewer than ``MIN_SEEDS`` seeds or no reference.
+    * **gain at equal parameters** — configurations whose paired difference to the
+      separate curve has its whole interval above zero (inside the curve's range): only
+      these may be said to *beat* separate networks.
+    * **compaction time** — the largest ``time_ratio`` of a compaction point, against
+      ``COMPACTION_TIME_LIMIT``.
     """
     verdicts: dict[str, Any] = {}
     for stream, entry in front["streams"].items():
-        points = {c["label"]: c for c in entry["configs"]}
-        hits = []
-        for c in entry["configs"]:
-            if c["family"] != "synapticnet":
-                continue
-            ref = points.get(f"separate{POOL_NAMES[c['pooled_size']]} ×1")
-            if ref is None:
-                continue
-            if c["params"] <= 0.5 * ref["params"] and c["avg_acc_mean"] >= ref["avg_acc_mean"] - ref["avg_acc_std"]:
-                hits.append(dict(config=c["label"], reference=ref["label"], params_ratio=c["params"] / ref["params"],
-                                 gap_points=c["avg_acc_mean"] - ref["avg_acc_mean"]))
-        has_reference = any(c["family"] == "separate" and c["width"] == 1.0 for c in entry["configs"])
-        gains = _gains(entry)
-        inside = [g for g in gains if g["within_reference_range"]]
+        rows = comparisons(entry)
+        enough = [r for r in rows if len(r["seeds"]) >= MIN_SEEDS]
+        limit = PARAMS_TARGETS.get(stream, 0.5)
+        hits = [r["config"] for r in enough if r["params_ratio"] <= limit
+                and r["vs_separate_x1"]["low"] is not None and r["vs_separate_x1"]["low"] >= -NOT_BELOW_POINTS]
+        gains = [r["config"] for r in enough if r["within_reference_range"]
+                 and r["vs_separate_curve"]["low"] is not None and r["vs_separate_curve"]["low"] > 0]
+        times = [r["time_ratio"] for r in rows if r["time_ratio"] is not None]
         verdicts[stream] = dict(
-            half_params_target_met=bool(hits) if has_reference else None, hits=hits, gain_over_separate=gains,
-            best_gain_points=max((g["gain_points"] for g in inside), default=None),
-            reuse_gain_target_met=(max((g["gain_points"] for g in inside), default=-1e9) >= REUSE_GAIN_POINTS)
-            if inside else None)
+            comparisons=rows, seeds=max((len(r["seeds"]) for r in rows), default=0), min_seeds=MIN_SEEDS,
+            params_limit=limit, params_target_met=(bool(hits) if enough else None), params_target_hits=hits,
+            gain_shown=gains, compaction_time_ratio=max(times, default=None),
+            compaction_time_met=(max(times) <= COMPACTION_TIME_LIMIT) if times else None)
     return verdicts
-
-
-def _gains(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each SynapticNet point's accuracy minus the separate curve with the same pooling, at its parameter count.
-
-    The curve is linear in log(parameters) between the separate widths (flat outside them:
-    ``within_reference_range`` says whether the point lies between the widths).
-    """
-    curves: dict[Any, list[tuple[int, float]]] = {}
-    for s in entry["configs"]:
-        if s["family"] == "separate":
-            curves.setdefault(s["pooled_size"], []).append((s["params"], s["avg_acc_mean"]))
-    out = []
-    for c in entry["configs"]:
-        curve = sorted(curves.get(c["pooled_size"], []))
-        if c["family"] != "synapticnet" or len(curve) < 2:
-            continue
-        xs, ys = np.log([p for p, _ in curve]), [a for _, a in curve]
-        x = np.log(c["params"])
-        separate = float(np.interp(x, xs, ys))
-        out.append(dict(config=c["label"], params=c["params"], avg_acc=c["avg_acc_mean"],
-                        separate_at_same_params=separate, gain_points=float(c["avg_acc_mean"] - separate),
-                        within_reference_range=bool(xs[0] <= x <= xs[-1])))
-    return out

@@ -7,7 +7,6 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..data import CHANNELS, IMAGE_SIZE
 from ..layers import pooled_layers
 from ..profiles import Profile
 
@@ -18,7 +17,8 @@ class MultiHeadCNN(nn.Module):
     conv3×3 → BatchNorm → ReLU (→ 2×2 max-pool after the layers in ``pool_after``; default: every
     one) per entry of ``conv_channels``; flatten (after average-pooling the maps to ``pooled_size``²,
     if set); Linear → ReLU → Dropout per entry of ``hidden``; then ``heads[task_id]``. The same
-    layers, in the same order, as SynapticNet's network with the same arguments.
+    layers, in the same order, as SynapticNet's network with the same arguments — ``conv_channels=()``
+    too: an MLP on the flattened image (``hidden`` must then have at least one layer).
     """
 
     def __init__(self, conv_channels: Sequence[int] = (32, 64, 128), hidden: Sequence[int] = (256,),
@@ -26,6 +26,8 @@ class MultiHeadCNN(nn.Module):
                  image_size: int = 32, pooled_size: int | None = None,
                  pool_after: Sequence[int] | None = None) -> None:
         super().__init__()
+        if not conv_channels and not hidden:
+            raise ValueError("the network needs at least one layer: conv_channels and hidden are both empty")
         layers: list[nn.Module] = []
         width = in_channels
         pools, side = pooled_layers(len(conv_channels), pool_after, image_size)  # checked as SynapticNet's network
@@ -123,5 +125,5 @@ def final_width(profile: Profile, tasks: Sequence[str]) -> tuple[tuple[int, ...]
 def build_shared(profile: Profile, tasks: Sequence[str], first_classes: int) -> MultiHeadCNN:
     """The shared network of the baselines: SynapticNet's final width, one head for task 0."""
     conv, hidden = final_width(profile, tasks)
-    return MultiHeadCNN(conv, hidden, (first_classes,), profile.dropout, CHANNELS, IMAGE_SIZE, profile.pooled_size,
-                        profile.pool_after)
+    return MultiHeadCNN(conv, hidden, (first_classes,), profile.dropout, profile.channels, profile.image_size,
+                        profile.pooled_size, profile.pool_after)

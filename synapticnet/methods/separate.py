@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ..data import CHANNELS, IMAGE_SIZE
 from .base import Method, register
 from .networks import SeparateNetworks
 
@@ -25,7 +24,7 @@ class Separate(Method):
     def build(self, tasks: Sequence[str], first_classes: int) -> nn.Module:
         p = self.profile
         model = SeparateNetworks(conv_channels=p.conv_channels, hidden=p.hidden, dropout=p.dropout,
-                                 in_channels=CHANNELS, image_size=IMAGE_SIZE, pooled_size=p.pooled_size,
+                                 in_channels=p.channels, image_size=p.image_size, pooled_size=p.pooled_size,
                                  pool_after=p.pool_after)
         model.add_head(first_classes)
         return model

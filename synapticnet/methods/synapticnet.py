@@ -5,6 +5,8 @@ and the one runner (:func:`synapticnet.run.run`):
 
 * ``build`` / ``next_task`` — task 0's network, then ``model.grow()`` (NeuronGenesis) by
   the profile's growth for each new task: old units are frozen, new ones added.
+* ``loss`` — cross-entropy, plus (if compaction asks for ``sparsity``) an L1 penalty on the new
+  task's BatchNorm scales, so that compaction later knows which filters to remove.
 * ``after_backward`` — the gradient mask: only the newest task's parameters keep a gradient.
 * ``after_epoch`` — the optional **growth trigger** (:class:`~synapticnet.profiles.GrowthTrigger`):
   widen the task while its validation accuracy is below a target.
@@ -18,16 +20,16 @@ and the one runner (:func:`synapticnet.run.run`):
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
-from ..data import CHANNELS, IMAGE_SIZE
-from ..engine import TaskReport, evaluate, train_task
+from ..engine import TaskReport, evaluate, step_budget, train_task
 from ..model import MultiTaskConvSynapticNet
 from ..profiles import Compaction, GrowthTrigger, Profile, family
-from ..pruning import compaction_sizes
+from ..pruning import compaction_sizes, scale_penalty
 from ..task_inference import evaluate_task_inference, fit_task_statistics
 from .base import Method, register
 
@@ -45,7 +47,8 @@ class SynapticNet(Method):
 
     # ---- the network ---------------------------------------------------------------------
     def build(self, tasks: Sequence[str], first_classes: int) -> nn.Module:
-        return MultiTaskConvSynapticNet(in_channels=CHANNELS, num_classes=first_classes, image_size=IMAGE_SIZE,
+        return MultiTaskConvSynapticNet(in_channels=self.profile.channels, num_classes=first_classes,
+                                        image_size=self.profile.image_size,
                                         **self.profile.model_kwargs())
 
     def next_task(self, model: nn.Module, data) -> None:
@@ -66,6 +69,14 @@ class SynapticNet(Method):
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
         if i != model.trainable_task:
             raise ValueError(f"task {i} ({datasets[i].name}) is not the model's newest task ({model.trainable_task})")
+
+    def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor:
+        """Cross-entropy, plus the sparsity penalty on the task's own BatchNorm scales if compaction asks for it."""
+        loss = super().loss(model, logits, y, x, task)
+        rule = self.profile.compaction
+        if rule is not None and rule.sparsity and (task > 0 or rule.include_first_task):
+            loss = loss + rule.sparsity * scale_penalty(model, task)
+        return loss
 
     def after_backward(self, model: nn.Module, i: int) -> None:
         model.apply_task_gradient_mask(i)
@@ -133,11 +144,15 @@ def growth_decision(model: MultiTaskConvSynapticNet, data, trigger: GrowthTrigge
 # --------------------------------------------------------------------------------------
 # Automatic compaction ("synaptic pruning")
 # --------------------------------------------------------------------------------------
-def finetune_profile(profile: Profile) -> Profile:
-    """The brief fine-tune after compaction: ``finetune_epochs`` at ``finetune_lr_factor`` × the learning rate."""
+def finetune_profile(profile: Profile, data=None) -> Profile:
+    """The fine-tune after compaction: ``finetune_epochs`` at ``finetune_lr_factor`` × the learning rate, capped
+    by ``finetune_steps`` and (given the task's ``data``) by ``finetune_share`` × the task's own training steps."""
     rule: Compaction = profile.compaction or Compaction()
+    share = None
+    if rule.finetune_share is not None and data is not None:
+        share = max(1, round(rule.finetune_share * step_budget(data, profile)[1]))
     return profile.replace(epochs={"default": rule.finetune_epochs}, lr=profile.lr * rule.finetune_lr_factor,
-                           max_steps_per_task=min((n for n in (rule.finetune_steps, profile.max_steps_per_task)
+                           max_steps_per_task=min((n for n in (rule.finetune_steps, share, profile.max_steps_per_task)
                                                    if n is not None), default=None),
                            compaction=None, growth_trigger=None)
 
@@ -153,13 +168,15 @@ def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device
     trained), measure validation accuracy. The first (smallest) candidate within the
     tolerance is then applied to ``model`` itself — the same units are chosen, because
     importance depends only on the weights — and the copy's fine-tuned weights are
-    loaded. Returns the decision record that ``results.json`` keeps (``compaction`` list).
+    loaded. Returns the decision record that ``results.json`` keeps (``compaction`` list), with the
+    ``seconds`` compaction took (the fine-tunes and validation passes): what it adds to the task's training.
     """
     rule: Compaction = profile.compaction
     if not getattr(data, "n_val", 0):
         raise ValueError(f"automatic compaction of task {data.task_id} ({data.name}) needs a validation split "
                          "(val_size > 0): it compares the task with itself on held-out data")
-    finetune = finetune_profile(profile)
+    start = time.perf_counter()
+    finetune = finetune_profile(profile, data)
     hooks = SynapticNet(finetune, device)  # the gradient mask, no trigger, no compaction
     task = model.trainable_task
     full_val = evaluate(model, data, "val", device)
@@ -185,7 +202,7 @@ def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device
                     tried=tried, chosen_fraction=None if chosen is None else chosen["fraction"],
                     params_task_before=params_before, params_task_after=model.num_parameters(task),
                     params_created_before=created_before, params_created_after=model.parameters_per_task()[task],
-                    finetune_steps=steps)
+                    finetune_steps=steps, seconds=time.perf_counter() - start)
     if progress:
         kept = "full width kept" if chosen is None else f"kept {chosen['fraction']:g} of its units"
         print(f"  compaction, task {task} ({data.name}): val {100 * full_val:.2f}% at full width; "
