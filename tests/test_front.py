@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from synapticnet.experiments.front import CONFIGS, SMOKE_STREAMS, FrontConfig, front_budget, run_front, targets
+from synapticnet.experiments.front import (CONFIGS, SMOKE_STREAMS, FrontConfig, choose_sparsity, front_budget,
+                                           run_front, targets)
 from synapticnet.profiles import SMOKE
 
 
@@ -61,3 +62,45 @@ def test_targets_make_no_claim_with_too_few_seeds_or_no_reference():
     assert targets(no_reference)["s"]["params_target_met"] is None
 
 
+
+
+def test_choose_sparsity_takes_the_smallest_networks_that_keep_validation_accuracy():
+    row = lambda lam, seed, val, params: dict(sparsity=lam, seed=seed, val_avg_acc=val, params=params)  # noqa: E731
+    rows = [row(0.0, 0, 80.0, 1000), row(0.0, 1, 81.0, 1000),
+            row(0.01, 0, 80.1, 900), row(0.01, 1, 80.9, 900),
+            row(0.1, 0, 79.9, 500), row(0.1, 1, 80.6, 500),   # mean 80.25: 0.25 below, allowed; smallest networks
+            row(0.3, 0, 79.0, 300), row(0.3, 1, 80.0, 300)]   # mean 79.5: 1 point below, refused
+    assert choose_sparsity(rows) == 0.1
+    assert choose_sparsity([row(0.0, 0, 80.0, 1000), row(0.1, 0, 80.0, 1000)]) == 0.0  # no gain: the smaller λ
+
+
+def test_configs_scale_widths_and_growth_of_the_budget():
+    base = front_budget("split_cifar10", "cpu")
+    assert base.n_train == 2000 and base.conv_channels == (8, 8, 16, 16, 32, 32)
+    half = FrontConfig("x", "separate", width=0.5).profile(base)
+    assert half.conv_channels == (4, 4, 8, 8, 16, 16) and half.hidden == (32,)
+    conv_reuse = next(c for c in CONFIGS if c.label == "conv-reuse ×0.25").profile(base)
+    assert conv_reuse.dense_mode == "isolate" and conv_reuse.growth_for("split_cifar10/1") == ((2, 2, 4, 4, 8, 8), (16,))
+    assert len({c.label for c in CONFIGS}) == len(CONFIGS)
+    assert {c.family for c in CONFIGS} == {"separate", "synapticnet"}
+
+
+def test_run_front_writes_the_documented_schema_and_resumes(tmp_path):
+    configs = [FrontConfig("separate ×1", "separate"),
+               FrontConfig("conv-reuse ×0.5", "synapticnet", growth=0.5, dense_mode="isolate")]
+    tiny = SMOKE.replace(n_train=100, val_size=20, max_steps_per_task=2)
+    streams = {"split_cifar10": SMOKE_STREAMS["split_cifar10"]}
+    lines = []
+    out = tmp_path / "front.json"
+    front = run_front(out, streams=streams, seeds=[0], configs=configs, profile=tiny, runs_dir=tmp_path / "runs",
+                      log=lines.append)
+    entry = front["streams"]["split_cifar10"]
+    assert len(entry["task_titles"]) == 5 and all("not real data" in t for t in entry["task_titles"])
+    for c in entry["configs"]:
+        assert {"label", "family", "params", "avg_acc_mean", "avg_acc_std", "seeds"} <= set(c)
+        assert c["seeds"] == [0] and 0 <= c["avg_acc_mean"] <= 100
+        assert [set(r) >= {"seed", "avg_acc", "params", "train_seconds", "compaction_seconds"} for r in c["runs"]] == [True]
+    assert len(lines) == 2
+    run_front(out, streams=streams, seeds=[0], configs=configs, profile=tiny, runs_dir=tmp_path / "runs",
+              log=lines.append)
+    assert len(lines) == 2  # every point was already there: nothing ran again

@@ -137,3 +137,19 @@ def test_the_headline_names_the_offline_cifar10_copy_by_its_file_checksum(readme
     offline = "0d276ce26b0592d0f448cbec1477b429578210fd1c13db3f75136d7663c43e45"
     assert readme_script._is_offline_copy({"data": [{"name": "cifar10", "file_sha256": offline, "sha256": "other"}]})
     assert not readme_script._is_offline_copy({"data": [{"name": "cifar10", "file_sha256": "0" * 64}]})
+
+
+def test_permuted_section_puts_ours_beside_the_sources(tmp_path, readme_script):
+    permuted_section = readme_script.permuted_section
+    table = dict(tasks=["permuted_mnist/0", "permuted_mnist/1"],
+                 reference_network=dict(params=89610, input=[1, 28, 28], hidden=[100, 100], num_classes=10),
+                 anchors=[dict(label="WSN", accuracy=96.41, capacity=0.777, source="Kang et al., ICML 2022")],
+                 configs=[dict(label="reuse 40+4", method="synapticnet", seeds=[0, 1], avg_acc_mean=95.123,
+                               avg_acc_std=0.2, capacity_mean=0.774, train_seconds_mean=300.0, runs=[{}, {}]),
+                          dict(label="isolate 8", method="synapticnet", runs=[])])  # not run yet: no row
+    (tmp_path / "permuted_mnist.json").write_text(json.dumps(table))
+    text = permuted_section(tmp_path / "permuted_mnist.json")
+    assert "| WSN | 96.41 | 77.7 | Kang et al., ICML 2022 |" in text
+    assert "| **SynapticNet reuse 40+4** | 95.12 ± 0.20 | 77.4 | this repository, 2 seeds (0, 1), 5.0 min" in text
+    assert "isolate 8" not in text and "89,610-parameter MLP 784-100-100-10" in text
+    assert permuted_section(tmp_path / "missing.json") is None

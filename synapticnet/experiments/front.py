@@ -223,13 +223,18 @@ def sparsity_sweep(stream: str, sparsities: Sequence[float], seeds: Sequence[int
                              compaction_seconds=sum(d.get("seconds", 0.0) for d in r["compaction"]),
                              chosen_fractions=[d["chosen_fraction"] for d in r["compaction"]]))
             log(f"{stream} λ={lam:g} seed {seed}: val {rows[-1]['val_avg_acc']:.2f} %, {r['params_total']:,} params")
+    return dict(stream=stream, seeds=list(seeds), budget=base.to_dict(), rows=rows, chosen=choose_sparsity(rows),
+                rule=f"smallest mean parameters among λ with mean validation accuracy ≥ the smallest λ's "
+                     f"− {NOT_BELOW_POINTS} points (ties: the smaller λ)")
+
+
+def choose_sparsity(rows: Sequence[dict[str, Any]]) -> float:
+    """The λ of :func:`sparsity_sweep`'s ``rows`` whose networks are smallest on average, among those whose mean
+    validation accuracy is at most ``NOT_BELOW_POINTS`` below the smallest λ's (ties: the smaller λ)."""
+    lambdas = sorted({r["sparsity"] for r in rows})
     mean = lambda lam, key: float(np.mean([r[key] for r in rows if r["sparsity"] == lam]))  # noqa: E731
-    floor = mean(min(sparsities), "val_avg_acc") - NOT_BELOW_POINTS
-    ok = [lam for lam in sparsities if mean(lam, "val_avg_acc") >= floor]
-    chosen = min(ok, key=lambda lam: (mean(lam, "params"), -lam))
-    return dict(stream=stream, seeds=list(seeds), budget=base.to_dict(), rows=rows, chosen=chosen,
-                rule=f"smallest mean parameters among λ with mean validation accuracy ≥ λ={min(sparsities):g}'s "
-                     f"− {NOT_BELOW_POINTS} points")
+    floor = mean(lambdas[0], "val_avg_acc") - NOT_BELOW_POINTS
+    return min((lam for lam in lambdas if mean(lam, "val_avg_acc") >= floor), key=lambda lam: (mean(lam, "params"), lam))
 
 
 MIN_SEEDS = 5  # fewer seeds: no claim is made
