@@ -111,12 +111,10 @@ class Compaction:
     backwards — instead of widening until accuracy is high enough, start wide and shrink
     while accuracy holds.
 
-    **Making the ranking informative** (``sparsity``, network slimming, Liu et al. 2017): a
-    filter's importance is its BatchNorm scale ``|γ|``, but after a short training every
-    ``|γ|`` is still close to its initial 1 and says little. With ``sparsity = λ > 0`` the
-    task trains with ``λ · Σ|γ|`` over *its own* filters' scales added to the loss: filters
-    the task can do without are pushed towards zero while it learns, and compaction then
-    removes units that were already almost silent. Frozen older tasks' scales are untouched.
+    **Making the ranking informative**: a filter's importance is its BatchNorm scale ``|γ|``, but
+    after a short training every ``|γ|`` is still close to its initial 1 and says little. Train
+    with :attr:`Profile.sparsity` (network slimming) so that the filters a task can do without
+    are already almost silent when compaction removes them.
 
     **The fine-tune's length**: ``finetune_epochs``, capped by ``finetune_steps`` and by
     ``finetune_share`` × the task's own training steps (a share keeps the cost of compaction
@@ -130,7 +128,6 @@ class Compaction:
     finetune_lr_factor: float = 0.2
     finetune_steps: int | None = None  # cap on the fine-tune's steps (None: the whole epochs)
     include_first_task: bool = True  # compact task 0 too (every later task reads it in reuse mode)
-    sparsity: float = 0.0  # λ of the L1 penalty on the training task's BatchNorm scales (0: off)
     finetune_share: float | None = None  # cap on the fine-tune's steps, × the task's training steps
 
 
@@ -156,6 +153,10 @@ class Profile:
     label_smoothing: float = 0.0
     warmup: float = 0.25  # fraction of a task's steps spent warming the learning rate up (then a linear decay)
     lr_decay: bool = True  # after the warm-up, decay linearly to zero (False: keep the peak, as GPM's protocol)
+    # Network slimming (Liu et al. 2017): λ of an L1 penalty λ·Σ|γ| on the BatchNorm scales of the filters the
+    # training task created, added to its loss. Filters it can do without are pushed towards zero while it
+    # learns, so compaction's ranking by |γ| means something. Frozen older tasks' scales are untouched. 0: off.
+    sparsity: float = 0.0
     weight_average: float = 0.0  # decay of the per-task running average of the weights (0: off; see engine)
     # arithmetic of the training steps: "float32", "bfloat16" (mixed precision: autocast) or "auto"
     # (bfloat16 where the processor has native bfloat16 instructions, else float32; see engine.training_dtype)
@@ -207,6 +208,9 @@ class Profile:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 problems.append(f"{key} = {value!r} (a fraction in [0, 1))")
+        if isinstance(self.sparsity, bool) or not isinstance(self.sparsity, (int, float)) or \
+                not (math.isfinite(self.sparsity) and self.sparsity >= 0):
+            problems.append(f"sparsity = {self.sparsity!r} (a penalty weight ≥ 0)")
         if problems:
             raise ValueError(f"profile {self.name!r} cannot train: {', '.join(problems)} (epochs, steps, n_train and "
                              "batch size must be ≥ 1 and the learning rate > 0)")

@@ -393,8 +393,9 @@ def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resu
 
 # Profile fields added after runs had been saved, with the value every run saved before them used: a folder
 # without the field ran with that value, so it resumes (any other later field is reported as differing).
-ADDED_PROFILE_FIELDS: dict[str, Any] = {"image_size": IMAGE_SIZE, "channels": CHANNELS, "lr_decay": True}
-ADDED_COMPACTION_FIELDS: dict[str, Any] = {"sparsity": 0.0, "finetune_share": None}  # the same, inside ``compaction``
+ADDED_PROFILE_FIELDS: dict[str, Any] = {"image_size": IMAGE_SIZE, "channels": CHANNELS, "lr_decay": True,
+                                         "sparsity": 0.0}
+ADDED_COMPACTION_FIELDS: dict[str, Any] = {"finetune_share": None}  # the same, inside ``compaction``
 
 
 def _differing_settings(saved: dict[str, Any], requested: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

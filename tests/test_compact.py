@@ -231,8 +231,8 @@ def test_sparsity_pushes_new_scales_down_and_keeps_old_tasks_bitwise():
     scales = {}
     # tolerance -1: nothing passes, full width kept (all scales measurable); tolerance 1: halved
     for sparsity, tolerance in ((0.0, -1.0), (0.5, -1.0), (0.5, 1.0)):
-        profile = TINY.replace(compaction=Compaction(fractions=(0.5,), tolerance=tolerance, sparsity=sparsity,
-                                                     include_first_task=False), max_steps_per_task=8)
+        profile = TINY.replace(compaction=Compaction(fractions=(0.5,), tolerance=tolerance, include_first_task=False),
+                               sparsity=sparsity, max_steps_per_task=8)
         method = get_method("synapticnet")(profile)
         torch.manual_seed(0)
         model = MultiTaskConvSynapticNet(num_classes=10, **profile.model_kwargs())
@@ -248,3 +248,8 @@ def test_sparsity_pushes_new_scales_down_and_keeps_old_tasks_bitwise():
         scales[sparsity, tolerance] = float(torch.cat([b.norm.weight.detach().abs()
                                                        for b in model.task_blocks(1)[0]]).mean())
     assert scales[0.5, -1.0] < scales[0.0, -1.0] - 0.01  # the penalty shrank the new task's scales
+
+
+def test_a_negative_sparsity_is_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"sparsity = -0.1 \(a penalty weight ≥ 0\)"):
+        TINY.replace(sparsity=-0.1)

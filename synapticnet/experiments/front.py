@@ -74,28 +74,27 @@ class FrontConfig:
     dense_mode: str | None = None
     compaction: bool = False
     tolerance: float = Compaction.tolerance  # validation accuracy compaction may give up (fraction)
-    sparsity: float = 0.0  # network slimming's λ while the task trains (see Compaction.sparsity)
+    sparsity: float = 0.0  # network slimming's λ while the task trains (Profile.sparsity)
 
     def profile(self, base: Profile) -> Profile:
         """``base`` with this configuration's width, growth, mode, pooling and compaction."""
         scale = lambda widths: tuple(max(1, round(self.width * w)) for w in widths)  # noqa: E731
         p = base.replace(conv_channels=scale(base.conv_channels), hidden=scale(base.hidden), mode=self.mode,
                          pooled_size=self.pooled_size, dense_mode=self.dense_mode,
-                         compaction=self.rule() if self.compaction else None)
+                         compaction=self.rule() if self.compaction else None, sparsity=self.sparsity)
         return p.replace(growth=scaled_growth(p, self.growth))
 
     def rule(self) -> Compaction:
         """The front's compaction: halve or quarter the task, one fine-tune of at most a fifth of the task's
         steps per candidate — at most 0.4 × the training steps in all (target: ≤ 1.5 × the training time)."""
-        return Compaction(fractions=(0.25, 0.5), tolerance=self.tolerance, sparsity=self.sparsity,
-                          finetune_share=COMPACTION_FINETUNE_SHARE)
+        return Compaction(fractions=(0.25, 0.5), tolerance=self.tolerance, finetune_share=COMPACTION_FINETUNE_SHARE)
 
     def settings(self) -> dict[str, Any]:
         """What the front's JSON records about this configuration (besides its measurements)."""
         return dict(label=self.label, family=self.family, mode=self.mode, dense_mode=self.dense_mode,
                     width=self.width, growth=self.growth, pooled_size=self.pooled_size, compaction=self.compaction,
                     tolerance=self.tolerance if self.compaction else None,
-                    sparsity=self.sparsity if self.compaction else None)
+                    sparsity=self.sparsity)
 
     @property
     def method(self) -> str:
@@ -110,7 +109,7 @@ def _separate(f: float, pooled_size: int | None) -> FrontConfig:
 
 
 COMPACTION_FINETUNE_SHARE = 0.2  # each compaction candidate's fine-tune: ≤ this share of the task's steps
-SPARSITY = 0.03  # network slimming's λ for the front's compaction points (see Compaction.sparsity)
+SPARSITY = 0.03  # network slimming's λ for the front's compaction points (Profile.sparsity)
 
 CONFIGS: tuple[FrontConfig, ...] = (
     *(_separate(f, None) for f in (0.25, 0.5, 1.0)),  # separate ×1 is also "isolate ×1": the same networks

@@ -5,7 +5,7 @@ and the one runner (:func:`synapticnet.run.run`):
 
 * ``build`` / ``next_task`` — task 0's network, then ``model.grow()`` (NeuronGenesis) by
   the profile's growth for each new task: old units are frozen, new ones added.
-* ``loss`` — cross-entropy, plus (if compaction asks for ``sparsity``) an L1 penalty on the new
+* ``loss`` — cross-entropy, plus (if the profile asks for ``sparsity``) an L1 penalty on the new
   task's BatchNorm scales, so that compaction later knows which filters to remove.
 * ``after_backward`` — the gradient mask: only the newest task's parameters keep a gradient.
 * ``after_epoch`` — the optional **growth trigger** (:class:`~synapticnet.profiles.GrowthTrigger`):
@@ -71,11 +71,10 @@ class SynapticNet(Method):
             raise ValueError(f"task {i} ({datasets[i].name}) is not the model's newest task ({model.trainable_task})")
 
     def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor:
-        """Cross-entropy, plus the sparsity penalty on the task's own BatchNorm scales if compaction asks for it."""
+        """Cross-entropy, plus ``profile.sparsity`` × the L1 norm of the task's own BatchNorm scales (slimming)."""
         loss = super().loss(model, logits, y, x, task)
-        rule = self.profile.compaction
-        if rule is not None and rule.sparsity and (task > 0 or rule.include_first_task):
-            loss = loss + rule.sparsity * scale_penalty(model, task)
+        if self.profile.sparsity:
+            loss = loss + self.profile.sparsity * scale_penalty(model, task)
         return loss
 
     def after_backward(self, model: nn.Module, i: int) -> None:
@@ -146,7 +145,8 @@ def growth_decision(model: MultiTaskConvSynapticNet, data, trigger: GrowthTrigge
 # --------------------------------------------------------------------------------------
 def finetune_profile(profile: Profile, data=None) -> Profile:
     """The fine-tune after compaction: ``finetune_epochs`` at ``finetune_lr_factor`` × the learning rate, capped
-    by ``finetune_steps`` and (given the task's ``data``) by ``finetune_share`` × the task's own training steps."""
+    by ``finetune_steps`` and (given the task's ``data``) by ``finetune_share`` × the task's own training steps;
+    without the slimming penalty (the units it silenced are gone)."""
     rule: Compaction = profile.compaction or Compaction()
     share = None
     if rule.finetune_share is not None and data is not None:
@@ -154,7 +154,7 @@ def finetune_profile(profile: Profile, data=None) -> Profile:
     return profile.replace(epochs={"default": rule.finetune_epochs}, lr=profile.lr * rule.finetune_lr_factor,
                            max_steps_per_task=min((n for n in (rule.finetune_steps, share, profile.max_steps_per_task)
                                                    if n is not None), default=None),
-                           compaction=None, growth_trigger=None)
+                           compaction=None, growth_trigger=None, sparsity=0.0)
 
 
 def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device, progress: bool = False
