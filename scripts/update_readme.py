@@ -223,6 +223,10 @@ def front_section(path: Path) -> str | None:
     data = load(path)
     rows, notes = [], []
     verdicts = data.get("targets", {})
+    if any("params_target_met" not in v for v in verdicts.values()):  # written by an earlier version: recompute
+        from synapticnet.experiments import targets
+
+        verdicts = targets(data)
     stale = sorted(stream for stream, entry in data["streams"].items() if _stale_budget(stream, entry.get("budget")))
     for stream, entry in data["streams"].items():
         verdict = verdicts.get(stream) or {}
