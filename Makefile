@@ -78,7 +78,7 @@ student: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) scripts/bench_layers.py
-	$(PY) scripts/bench_data.py
+	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/bench_data.py
 	$(PY) scripts/bench_flops.py
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/update_readme.py

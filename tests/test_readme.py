@@ -153,3 +153,18 @@ def test_permuted_section_puts_ours_beside_the_sources(tmp_path, readme_script):
     assert "| **SynapticNet reuse 40+4** | 95.12 ± 0.20 | 77.4 | this repository, 2 seeds (0, 1), 5.0 min" in text
     assert "isolate 8" not in text and "89,610-parameter MLP 784-100-100-10" in text
     assert permuted_section(tmp_path / "missing.json") is None
+
+
+def test_front_section_recomputes_verdicts_written_by_an_earlier_version(tmp_path, readme_script):
+    runs = lambda accs: [dict(seed=s, avg_acc=a, params=p, train_seconds=1.0) for s, (a, p) in enumerate(accs)]  # noqa: E731
+    point = lambda label, family, accs: dict(label=label, family=family, width=1.0, pooled_size=None,  # noqa: E731
+                                             params=accs[0][1], avg_acc_mean=80.0, avg_acc_std=0.5,
+                                             seeds=list(range(len(accs))), runs=runs(accs))
+    front = dict(streams={"split_cifar10": dict(configs=[
+        point("separate ×1", "separate", [(80.0, 1000), (81.0, 1000), (79.0, 1000)]),
+        point("conv-reuse ×0.25", "synapticnet", [(80.5, 300), (81.2, 300), (79.9, 300)])])},
+        targets={"split_cifar10": dict(hits=[], gain_over_separate=[])})  # the old verdict format
+    (tmp_path / "growth_front.json").write_text(json.dumps(front))
+    text = readme_script.front_section(tmp_path / "growth_front.json")
+    assert "not shown (needs ≥ 5 seeds and separate ×1; this front has 3)" in text
+    assert "| +0.53 [-0.34, +1.41] |" in text  # paired over the three seeds: differences 0.5, 0.2, 0.9
