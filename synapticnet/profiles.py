@@ -167,6 +167,7 @@ class Profile:
     image_size: int = 32
     channels: int = 3  # 1 (grey) or 3 (RGB; grey images are repeated over the three channels)
     n_train: int | None = None  # per-task stratified training subset (None: all)
+    n_test: int | None = None  # per-task stratified test subset (None: all): small budgets evaluate faster
     val_size: float | int = 0.05
     # training-batch augmentation by dataset family: "none", "flip", "translate" or "flip+translate"
     augmentation: dict[str, str] = dataclasses.field(default_factory=lambda: {"default": "flip"})
@@ -190,7 +191,7 @@ class Profile:
             problems.append(f"lr = {self.lr}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             problems.append(f"batch_size = {self.batch_size}")
-        for key in ("max_steps_per_task", "n_train"):  # a count: an int ≥ 1 (True is not a count)
+        for key in ("max_steps_per_task", "n_train", "n_test"):  # a count: an int ≥ 1 (True is not a count)
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 problems.append(f"{key} = {value!r}")
@@ -235,7 +236,8 @@ class Profile:
         flip = "flip" in how
         return dict(image_size=self.image_size, channels=self.channels, n_train=self.n_train, val_size=self.val_size,
                     augment=how != "none", flip=flip,
-                    crop_padding=self.crop_padding if "translate" in how else 0, test_flip=self.test_flip and flip)
+                    crop_padding=self.crop_padding if "translate" in how else 0, test_flip=self.test_flip and flip,
+                    n_test=self.n_test)
 
     def replace(self, **changes: Any) -> "Profile":
         """A copy with some fields changed (e.g. ``profile.replace(mode="isolate")``)."""
@@ -321,6 +323,11 @@ CPU = Profile(
 STUDENT = CPU.replace(
     name="student",
     description="real datasets, every notebook in 1.5–5 minutes on a 2-core CPU (smaller subsets, fewer epochs)",
+    # Half the cpu profile's width: with the cpu width notebooks 02 and 03 took 3.2 and 2.0 min here, and only
+    # a third of notebook 03 was training — evaluating full test sets and task inference cost the rest.
+    conv_channels=(16, 16, 32, 32, 64, 64),
+    hidden=(128,),
+    growth={"default": ((16, 16, 32, 32, 64, 64), (128,))},
     n_train=5000,
     epochs={"default": 2, "mnist": 2, "fashion_mnist": 2, "cifar10": 4, "cifar100": 4},
     **_SMALL_DATA,
@@ -387,7 +394,9 @@ _COMPARISON = {  # notebooks 04 and 05, and the growth front (06)
     "cpu": dict(n_train=4000, val_size=500, epochs={"default": 3}, conv_channels=(8, 8, 16, 16, 32, 32), hidden=(64,),
                 growth={"default": ((8, 8, 16, 16, 32, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None,
                 **_SMALL_DATA),
-    "student": dict(n_train=1000, val_size=300, epochs={"default": 2}, conv_channels=(8, 8, 16, 16, 32, 32), hidden=(64,),
+    # student: evaluating full test sets took most of notebook 04's 5.7 min here (9 runs x 6 test sets): 2,000 images
+    "student": dict(n_train=1000, val_size=300, n_test=2000, epochs={"default": 2}, conv_channels=(8, 8, 16, 16, 32, 32),
+                    hidden=(64,),
                     growth={"default": ((8, 8, 16, 16, 32, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None,
                     **_SMALL_DATA),
 }
@@ -396,7 +405,7 @@ _INFERENCE = {  # notebook 07: the cpu profile at half its width, conv-reuse, no
     "cpu": dict(n_train=2000, compaction=None, epochs={"default": 3, "mnist": 2, "fashion_mnist": 2, "cifar10": 4},
                 conv_channels=(16, 16, 32, 32, 64, 64), hidden=(128,), mode="reuse", dense_mode="isolate",
                 growth={"default": ((16, 16, 32, 32, 64, 64), (128,))}, **_SMALL_DATA),
-    "student": dict(n_train=1000, compaction=None, epochs={"default": 2, "mnist": 1, "fashion_mnist": 1, "cifar10": 2},
+    "student": dict(n_train=1000, n_test=2000, compaction=None, epochs={"default": 2, "mnist": 1, "fashion_mnist": 1, "cifar10": 2},
                     conv_channels=(16, 16, 32, 32, 64, 64), hidden=(128,), mode="reuse", dense_mode="isolate",
                     growth={"default": ((16, 16, 32, 32, 64, 64), (128,))}, **_SMALL_DATA),
 }

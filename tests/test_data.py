@@ -716,3 +716,15 @@ def test_identical_training_images_warn_naming_the_task(grey, images):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # ordinary images: no warning
         TaskDataset(grey, task_id=3, val_size=0, name="fine")
+
+
+def test_n_test_evaluates_on_a_stratified_test_subset():
+    arrays = make_synthetic(num_classes=10, image_size=32, channels=3, n_train=200, n_test=200, seed=0)
+    full = TaskDataset(arrays, 0, val_size=0.1)
+    part = TaskDataset(arrays, 0, val_size=0.1, n_test=50)
+    assert part.n_test == 50 < full.n_test and part.n_train == full.n_train
+    labels = part.tensors("test")[1]
+    assert torch.bincount(labels, minlength=10).tolist() == [5] * 10  # stratified: five per class
+    again = TaskDataset(arrays, 0, val_size=0.1, n_test=50)
+    assert torch.equal(again.tensors("test")[0], part.tensors("test")[0])  # seeded
+    assert TaskDataset(arrays, 0, n_test=10**6).n_test == full.n_test  # more than there are: all

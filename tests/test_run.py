@@ -164,12 +164,14 @@ def test_profiles_are_known_and_cpu_is_sized_as_documented():
     assert default_profile_name() == "cpu"  # on a GPU too: full is opt-in
 
 
-def test_student_profile_is_the_cpu_recipe_on_less_data():
+def test_student_profile_is_the_cpu_recipe_on_less_data_at_half_width():
     from synapticnet.profiles import STUDENT
 
-    same = ("conv_channels", "pool_after", "hidden", "growth", "mode", "dense_mode", "pooled_size", "dropout",
+    same = ("pool_after", "mode", "dense_mode", "pooled_size", "dropout",
             "augmentation", "label_smoothing", "warmup", "test_flip", "precision")
     assert all(getattr(STUDENT, k) == getattr(CPU, k) for k in same)
+    assert STUDENT.conv_channels == tuple(c // 2 for c in CPU.conv_channels)  # the same stages, half the width
+    assert STUDENT.hidden == tuple(h // 2 for h in CPU.hidden)
     assert STUDENT.batch_size < CPU.batch_size  # less data: smaller batches, so that there are enough steps
     assert STUDENT.n_train is not None and CPU.n_train is None
     assert all(STUDENT.epochs_for(t) <= CPU.epochs_for(t) for t in ("mnist", "fashion_mnist", "cifar10"))
