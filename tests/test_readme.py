@@ -168,3 +168,12 @@ def test_front_section_recomputes_verdicts_written_by_an_earlier_version(tmp_pat
     text = readme_script.front_section(tmp_path / "growth_front.json")
     assert "not shown (needs ≥ 5 seeds and separate ×1; this front has 3)" in text
     assert "| +0.53 [-0.34, +1.41] |" in text  # paired over the three seeds: differences 0.5, 0.2, 0.9
+
+
+def test_copy_cost_note_reads_the_measurement(tmp_path, readme_script):
+    mean = dict(trained_exact_tested_exact=69.75, trained_exact_tested_jpeg=67.95, trained_jpeg_tested_exact=68.2,
+                trained_jpeg_tested_jpeg=68.65)
+    (tmp_path / "cifar10_copy_cost.json").write_text(json.dumps(dict(mean=mean)))
+    note = readme_script.copy_cost_note(tmp_path / "cifar10_copy_cost.json")
+    assert "tested on 1,000 exact ones, 68.20 vs 69.75 %" in note
+    assert readme_script.copy_cost_note(tmp_path / "missing.json") is None
