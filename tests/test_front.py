@@ -7,6 +7,7 @@ import pytest
 from synapticnet.experiments.front import (CONFIGS, SMOKE_STREAMS, FrontConfig, choose_sparsity, front_budget,
                                            run_front, targets)
 from synapticnet.profiles import SMOKE
+from synapticnet.storage import load_json
 
 
 def point(label, family, accs, params, pooled_size=None, width=1.0, compaction_seconds=None):
@@ -104,3 +105,21 @@ def test_run_front_writes_the_documented_schema_and_resumes(tmp_path):
     run_front(out, streams=streams, seeds=[0], configs=configs, profile=tiny, runs_dir=tmp_path / "runs",
               log=lines.append)
     assert len(lines) == 2  # every point was already there: nothing ran again
+    run_front(out, streams=streams, seeds=[0], configs=configs[:1], profile=tiny.replace(weight_decay=1e-3),
+              runs_dir=tmp_path / "runs", log=lines.append)
+    assert len(lines) == 3  # another budget: the stream starts over, the older points are gone
+    assert [c["label"] for c in load_json(out)["streams"]["split_cifar10"]["configs"]] == ["separate ×1"]
+
+
+def test_the_fronts_sparsity_is_the_one_its_sweep_chose():
+    """SPARSITY is not typed in freely: it must be what figures/front_sparsity.json chose on validation."""
+    import json
+    from pathlib import Path
+
+    from synapticnet.experiments.front import SPARSITY
+
+    sweep = Path(__file__).resolve().parents[1] / "figures" / "front_sparsity.json"
+    if not sweep.exists():
+        pytest.skip("no committed sparsity sweep")
+    recorded = json.loads(sweep.read_text())
+    assert SPARSITY == recorded["chosen"] == choose_sparsity(recorded["rows"])

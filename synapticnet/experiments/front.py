@@ -109,7 +109,11 @@ def _separate(f: float, pooled_size: int | None) -> FrontConfig:
 
 
 COMPACTION_FINETUNE_SHARE = 0.2  # each compaction candidate's fine-tune: ≤ this share of the task's steps
-SPARSITY = 0.03  # network slimming's λ for the front's compaction points (Profile.sparsity)
+# Network slimming's λ for the front's compaction points (Profile.sparsity), chosen on validation by
+# `growth_front.py --sweep-sparsity` (figures/front_sparsity.json, Split CIFAR-10, seeds 0 and 1): no λ in
+# 0.001-0.1 gave smaller networks within 0.3 validation points of λ = 0 (0.03: 44 % fewer parameters, -3.7
+# points; 0.1: every task at chance), so the front compacts without the penalty.
+SPARSITY = 0.0
 
 CONFIGS: tuple[FrontConfig, ...] = (
     *(_separate(f, None) for f in (0.25, 0.5, 1.0)),  # separate ×1 is also "isolate ×1": the same networks
@@ -159,13 +163,17 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
     ``out`` is the JSON of the front: ``{"streams": {STREAM: {"tasks", "budget", "configs":
     [{"label", "family", "params", "avg_acc_mean", "avg_acc_std", "seeds", "runs", …}]}}}``.
     A point already in ``out`` with the same seeds is kept, not run again, so an
-    interrupted front continues where it stopped.
+    interrupted front continues where it stopped; a stream measured under another budget or
+    task list (an earlier recipe) starts over.
     """
     out = Path(out)
     front = load_json(out) if out.is_file() else {"streams": {}}
     for stream, tasks in streams.items():
         base = front_budget(stream, profile)
         entry = front["streams"].setdefault(stream, {"configs": []})
+        if entry.get("budget") != base.to_dict() or entry.get("tasks") != tasks:
+            # points measured under another budget or task list (an earlier recipe) are not comparable: start over
+            entry["configs"] = []
         entry.update(tasks=tasks, budget=base.to_dict())
         done = {c["label"]: c for c in entry["configs"] if c.get("seeds") == list(seeds)}
         datasets = {}
