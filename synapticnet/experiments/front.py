@@ -114,6 +114,8 @@ COMPACTION_FINETUNE_SHARE = 0.2  # each compaction candidate's fine-tune: ≤ th
 # 0.001-0.1 gave smaller networks within 0.3 validation points of λ = 0 (0.03: 44 % fewer parameters, -3.7
 # points; 0.1: every task at chance), so the front compacts without the penalty.
 SPARSITY = 0.0
+# The sweep's λ that shrank the networks clearly without collapsing them: what notebook 06 shows slimming doing.
+SPARSITY_SHOWN = 0.03
 
 CONFIGS: tuple[FrontConfig, ...] = (
     *(_separate(f, None) for f in (0.25, 0.5, 1.0)),  # separate ×1 is also "isolate ×1": the same networks
