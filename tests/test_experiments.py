@@ -211,3 +211,22 @@ def test_forward_transfer_is_measured_against_the_separate_run_of_the_same_seed(
     assert runs["joint"][0]["fwt"] is None and runs["ewc"][0]["fwt"] is None
     summary = mean_std(runs["replay"])
     assert summary["fwt"] == pytest.approx(0.15) and summary["fwt_std"] == pytest.approx(0.0707, abs=1e-4)
+
+
+def test_compare_leaves_out_a_diverged_run_and_refuses_a_method_that_always_diverges(tmp_path, monkeypatch):
+    import importlib
+
+    compare_module = importlib.import_module("synapticnet.experiments.compare")  # the module, not the function
+    real_run = compare_module.run
+
+    def ewc_diverges_on_seed_1(datasets, method, profile, **kwargs):
+        if method == "ewc" and kwargs["seed"] == 1:
+            raise engine.TrainingDiverged("task 1 (x): loss became inf at step 3 (epoch 0); stopping")
+        return real_run(datasets, method, profile, **kwargs)
+    monkeypatch.setattr(compare_module, "run", ewc_diverges_on_seed_1)
+    tiny = TINY.replace(max_steps_per_task=2)
+    runs = E.compare(["finetune", "ewc"], [0, 1], TASKS, tiny, tmp_path)
+    assert [r["seed"] for r in runs["finetune"]] == [0, 1] and [r["seed"] for r in runs["ewc"]] == [0]
+    assert E.mean_std(runs["ewc"])["seeds"] == [0]
+    with pytest.raises(engine.TrainingDiverged, match="ewc diverged on every seed"):
+        E.compare(["ewc"], [1], TASKS, tiny, tmp_path / "again")

@@ -144,7 +144,8 @@ def compare(methods: Sequence[str], seeds: Sequence[int], tasks: Sequence[str], 
 
     Every method goes through the one runner (:func:`synapticnet.run.run`) with
     ``hyper[method]``, on the same loaded data per seed; each run starts afresh in
-    ``out_dir/<method>_s<seed>/``.
+    ``out_dir/<method>_s<seed>/``. A run that diverges is reported and left out (its method's
+    ``seeds`` say which remain); a method that diverges on every seed raises ``TrainingDiverged``.
     """
     hyper = hyper or {}
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
@@ -155,13 +156,20 @@ def compare(methods: Sequence[str], seeds: Sequence[int], tasks: Sequence[str], 
             start = time.perf_counter()
             if datasets is None:
                 datasets = load_task_data(tasks, profile, data_root, seed)
-            r = run(datasets, method, profile, data_root=data_root, out_dir=out, seed=seed, progress=progress,
-                    unavailable=unavailable, **hyper.get(method, {}))
+            try:
+                r = run(datasets, method, profile, data_root=data_root, out_dir=out, seed=seed, progress=progress,
+                        unavailable=unavailable, **hyper.get(method, {}))
+            except TrainingDiverged as error:  # e.g. an EWC penalty chosen on one seed, too stiff on another
+                print(f"seed {seed} {method:>12}: diverged ({str(error).split(';')[0]}); left out of its mean")
+                continue
             r["wall_seconds"] = time.perf_counter() - start
             runs[method].append(r)
             bwt = "—" if r["bwt"] is None else f"{100 * r['bwt']:+.2f}"
             print(f"seed {seed} {method:>12}: average accuracy {100 * r['average_accuracy']:.2f}%, BWT {bwt}, "
                   f"{r['params_total']:,} parameters, {r['wall_seconds']:.0f} s")
+    failed = [m for m, results in runs.items() if not results]
+    if failed:
+        raise TrainingDiverged(f"{', '.join(failed)} diverged on every seed ({list(seeds)}) with {hyper}")
     return add_forward_transfer(runs)
 
 
