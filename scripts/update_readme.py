@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from synapticnet.plots import markdown_table
+from synapticnet.stats import format_difference
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ORIGINAL_CLAIMS = {"mnist": 98.89, "fashion_mnist": 95.62, "cifar10": 93.62, "cifar100": 93.89}
@@ -221,13 +222,6 @@ def studies_section(path: Path) -> str | None:
     ])
 
 
-def _interval(d: dict[str, Any]) -> str:
-    """``+0.42 [−0.10, +0.94]``: a paired mean difference and its interval, in points."""
-    if d["low"] is None:
-        return f"{d['mean']:+.2f} (one seed: no interval)"
-    return f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
-
-
 def front_section(path: Path) -> str | None:
     """The accuracy–parameter front (``make front``): every configuration with its per-seed spread, and the
     paired differences (with 95 % intervals) on which every claim rests."""
@@ -248,8 +242,8 @@ def front_section(path: Path) -> str | None:
             row = paired.get(c["label"])
             rows.append({"stream": stream, "configuration": c["label"], "parameters": c["params"],
                          "average accuracy (%)": f"{c['avg_acc_mean']:.2f} ± {c['avg_acc_std']:.2f}",
-                         "− separate ×1, paired (points, 95 % CI)": _interval(row["vs_separate_x1"]) if row else "",
-                         "− separate at equal parameters": _interval(row["vs_separate_curve"]) if row else "",
+                         "− separate ×1, paired (points, 95 % CI)": format_difference(row["vs_separate_x1"]) if row else "",
+                         "− separate at equal parameters": format_difference(row["vs_separate_curve"]) if row else "",
                          "seeds": len(c["seeds"])})
         if not verdict:
             continue

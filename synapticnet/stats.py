@@ -23,10 +23,11 @@ No SciPy needed: :func:`t_quantile` inverts Student's *t* CDF numerically.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
-__all__ = ["PairedDifference", "paired_difference", "t_cdf", "t_quantile"]
+__all__ = ["PairedDifference", "format_difference", "paired_difference", "t_cdf", "t_quantile"]
 
 
 def t_cdf(x: float, df: int) -> float:
@@ -103,3 +104,10 @@ def paired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.9
     std = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
     half = t_quantile(0.5 + level / 2, n - 1) * std / math.sqrt(n)
     return PairedDifference(mean, std, mean - half, mean + half, n, level, tuple(d))
+
+
+def format_difference(d: Mapping[str, Any]) -> str:
+    """``+0.42 [-0.10, +0.94]``: a :meth:`PairedDifference.to_dict` as text (mean and interval, in its units)."""
+    if d["low"] is None:
+        return f"{d['mean']:+.2f} (one seed: no interval)"
+    return f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"

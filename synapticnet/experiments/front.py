@@ -156,6 +156,11 @@ def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 train_seconds_mean=float(np.mean([r["train_seconds_total"] for r in runs])))
 
 
+def compaction_seconds(results: dict[str, Any]) -> float:
+    """Seconds a run's automatic compaction took (its fine-tunes and validation passes), all tasks together."""
+    return sum(d.get("seconds", 0.0) for d in results.get("compaction", []))
+
+
 def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, seeds: Sequence[int] = (0, 1, 2),
               configs: Sequence[FrontConfig] = CONFIGS, profile: Profile | str = "cpu",
               data_root: str | os.PathLike | None = None, runs_dir: str | os.PathLike = "runs/front",
@@ -198,7 +203,7 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
                          runs=[dict(seed=r["seed"], avg_acc=100 * r["average_accuracy"], params=r["params_total"],
                                     val_avg_acc=100 * float(np.mean(r["val_accuracy"])),
                                     train_seconds=r["train_seconds_total"], compaction=r.get("compaction", []),
-                                    compaction_seconds=sum(d.get("seconds", 0.0) for d in r.get("compaction", [])))
+                                    compaction_seconds=compaction_seconds(r))
                                for r in runs])
             entry["configs"] = [c for c in entry["configs"] if c["label"] != config.label] + [point]
             save_json(front, out)
@@ -229,7 +234,7 @@ def sparsity_sweep(stream: str, sparsities: Sequence[float], seeds: Sequence[int
                     out_dir=fresh_run_dir(Path(runs_dir) / stream / f"sparsity_{lam:g}_s{seed}"))
             rows.append(dict(sparsity=lam, seed=seed, val_avg_acc=100 * float(np.mean(r["val_accuracy"])),
                              params=r["params_total"], train_seconds=r["train_seconds_total"],
-                             compaction_seconds=sum(d.get("seconds", 0.0) for d in r["compaction"]),
+                             compaction_seconds=compaction_seconds(r),
                              chosen_fractions=[d["chosen_fraction"] for d in r["compaction"]]))
             log(f"{stream} λ={lam:g} seed {seed}: val {rows[-1]['val_avg_acc']:.2f} %, {r['params_total']:,} params")
     return dict(stream=stream, seeds=list(seeds), budget=base.to_dict(), rows=rows, chosen=choose_sparsity(rows),
