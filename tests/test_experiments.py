@@ -114,6 +114,29 @@ def test_distillation_option_changes_old_units_and_refreezes(tmp_path):
     assert all(block.norm.frozen for layer in model.task_layers for block in layer.blocks[:1] if block.norm is not None)
 
 
+def test_distillation_scales_only_old_units_gradients():
+    # old units learn at old_lr_factor x the rate: their gradients are scaled, the newest task's are not
+    from synapticnet.methods.synapticnet_distill import slow_down_old_units
+
+    torch.manual_seed(0)
+    model = get_method("synapticnet_distill")(TINY, "cpu", 0).build(TASKS, 10)
+    model.grow(num_classes=10)
+    for layer in model.task_layers:
+        for block in layer.blocks:
+            block.requires_grad_(True)
+    for head in model.heads:
+        head.requires_grad_(True)
+    x = torch.randn(4, 3, 32, 32)
+    (model(x, task_id=0).sum() + model(x, task_id=1).sum()).backward()
+    old = [p for p in model.task_parameters(0) if p.grad is not None]
+    new = [p for p in model.task_parameters(1) if p.grad is not None]
+    old_grads, new_grads = [p.grad.clone() for p in old], [p.grad.clone() for p in new]
+    assert old and new and any(g.abs().sum() > 0 for g in old_grads)
+    slow_down_old_units(model, 0.25)
+    assert all(torch.equal(p.grad, 0.25 * g) for p, g in zip(old, old_grads))
+    assert all(torch.equal(p.grad, g) for p, g in zip(new, new_grads))
+
+
 def test_studies_return_rows(tmp_path):
     p = TINY.replace(mode="reuse")
     g = growth_study([0, 1], TASKS, p, tmp_path / "g")

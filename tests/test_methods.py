@@ -160,11 +160,12 @@ class FixedLogits(torch.nn.Module):
 
 
 class FixedTask:
-    def __init__(self, labels: list[int], num_classes: int = 2) -> None:
+    def __init__(self, labels: list[int], num_classes: int = 2, inputs: torch.Tensor | None = None) -> None:
         self.labels, self.num_classes = torch.tensor(labels), num_classes
+        self.inputs = torch.zeros(len(labels), 1) if inputs is None else inputs
 
     def eval_batches(self, split: str, batch_size: int):
-        yield torch.zeros(len(self.labels), 1), self.labels
+        yield self.inputs, self.labels
 
 
 def test_class_incremental_accuracy_on_a_hand_made_two_task_model():
@@ -204,3 +205,20 @@ def test_class_incremental_option_is_recorded_and_scored(name, datasets, tmp_pat
                      class_incremental=True, memory_per_task=20)
     assert r["scenario"] == "class-incremental" and r["hyper"]["class_incremental"] is True
     assert 0.0 <= r["class_incremental_accuracy"] <= 1.0
+
+
+def test_class_incremental_accuracy_of_a_shared_network_runs_its_body_once_per_batch():
+    # A MultiHeadCNN's heads all read the same features: one body pass per batch must give the
+    # same score as one full forward pass per head (the generic path), with 1/len(heads) the body passes.
+    torch.manual_seed(0)
+    model = MultiHeadCNN(conv_channels=(4,), hidden=(8,), num_classes=(2, 2, 2), in_channels=1, image_size=8).eval()
+    x = torch.randn(12, 1, 8, 8)
+    tasks = [FixedTask([0, 1] * 6, inputs=x) for _ in range(3)]
+    calls = []
+    model.body.register_forward_hook(lambda *_: calls.append(1))
+    score = class_incremental_accuracy(model, tasks, "cpu")
+    assert len(calls) == 3  # one batch per task, one body pass each (not 3 x 3)
+    with torch.no_grad():
+        logits = torch.cat([model(x, task_id=k) for k in range(3)], dim=1).argmax(1)
+    expected = sum((logits == torch.tensor([0, 1] * 6) + 2 * t).sum().item() for t in range(3)) / 36
+    assert score == pytest.approx(expected)

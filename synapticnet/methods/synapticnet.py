@@ -189,7 +189,7 @@ def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device
         candidate.compact(conv, hidden)
         report = train_task(candidate, data, finetune, device=device, progress=False, hooks=hooks)
         steps += report.steps
-        val = evaluate(candidate, data, "val", device)
+        val = report.val_accuracy  # train_task ends with the candidate's validation pass: not run a second time
         tried.append(dict(fraction=fraction, conv_channels=conv, hidden=hidden, val_accuracy=val,
                           params_task=candidate.num_parameters(task),
                           params_created=candidate.parameters_per_task()[task]))
