@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -151,10 +152,12 @@ def _is_offline_copy(r: dict[str, Any]) -> bool:
 
 
 def _pm(mean: float | None, std: float | None, signed: bool = False) -> str:
-    """``mean ± std`` in percent (points), or — when the metric does not apply."""
+    """``mean ± std`` in percent (points); ``mean`` alone when ``std`` is None (one seed); — when the metric does
+    not apply."""
     if mean is None:
         return "—"
-    return f"{100 * mean:{'+' if signed else ''}.2f} ± {100 * (std or 0.0):.2f}"
+    value = f"{100 * mean:{'+' if signed else ''}.2f}"
+    return value if std is None else f"{value} ± {100 * std:.2f}"
 
 
 def baselines_section(path: Path) -> str | None:
@@ -162,12 +165,15 @@ def baselines_section(path: Path) -> str | None:
     if not path.exists():
         return None
     data = load(path)
-    rows = [{"method": s["method"],
-             "average accuracy (%)": _pm(s["average_accuracy"], s.get("average_accuracy_std")),
-             "BWT (points)": _pm(s.get("bwt"), s.get("bwt_std"), signed=True),
-             **({"FWT (points)": _pm(s.get("fwt"), s.get("fwt_std"), signed=True)}
+    def std(s: dict[str, Any], key: str) -> float | None:  # no "± 0.00" for a method left with one seed
+        return None if len(s.get("seeds") or data["seeds"]) < 2 else s.get(f"{key}_std")
+
+    rows = [{"method": s["method"] + _fewer_seeds(s.get("seeds"), data["seeds"]),
+             "average accuracy (%)": _pm(s["average_accuracy"], std(s, "average_accuracy")),
+             "BWT (points)": _pm(s.get("bwt"), std(s, "bwt"), signed=True),
+             **({"FWT (points)": _pm(s.get("fwt"), std(s, "fwt"), signed=True)}
                 if any("fwt" in t for t in data["summary"]) else {}),
-             "forgetting (points)": _pm(s.get("forgetting"), s.get("forgetting_std")),
+             "forgetting (points)": _pm(s.get("forgetting"), std(s, "forgetting")),
              "parameters": s.get("params_total"),
              "train s": None if s.get("train_seconds_total") is None else round(s["train_seconds_total"], 1)}
             for s in data["summary"]]
@@ -184,6 +190,15 @@ def baselines_section(path: Path) -> str | None:
         + f"; {data['budget']}; mean ± std over seeds {data['seeds']}; hyper-parameters chosen on the "
         f"validation split: {_hyper(data.get('hyper', {}))}. From [`{path.as_posix()}`]({path.as_posix()}).",
     ])
+
+
+def _fewer_seeds(kept: list[int] | None, seeds: list[int]) -> str:
+    """" (seed 0 only: diverged on 1, 2)" for a method whose runs diverged on some seeds (its ± is then over fewer)."""
+    if kept is None or list(kept) == list(seeds):
+        return ""
+    lost = [s for s in seeds if s not in kept]
+    return (f" (seed{'s' if len(kept) > 1 else ''} {', '.join(map(str, kept))} only: diverged on "
+            f"{', '.join(map(str, lost))})")
 
 
 def _hyper(hyper: dict[str, dict[str, Any]]) -> str:
@@ -271,12 +286,32 @@ def front_section(path: Path) -> str | None:
         "95 % interval over seeds; a claim is made only where the interval supports it. " + " ".join(notes)
         + f" Hyper-parameters fixed in advance or chosen on validation splits. From [`{path.as_posix()}`]"
         f"({path.as_posix()}).",
+        *criteria_note(path.parent / "pruning_criteria.json"),
         *([] if not stale else [
             "",
             f"**Measured with an earlier training recipe** ({', '.join(stale)}): the budget recorded in the JSON is "
             "not the one `front_budget` gives today, so these numbers describe the old recipe, not the current one. "
             "`make front` measures them again."]),
     ])
+
+
+def criteria_note(path: Path) -> list[str]:
+    """Which units compaction should remove (``make criteria``): ablation against |γ|, paired by seed."""
+    if not path.exists():
+        return []
+    data = load(path)
+    rows = data["rows"]
+    full = statistics.fmean(r["val_full"] for r in rows)
+    parts = []
+    for fraction, d in data["differences"].items():
+        best = max(statistics.fmean(r["val_after_finetune"] for r in rows if r["criterion"] == c
+                                    and f"{r['fraction']:g}" == fraction) for c in {r["criterion"] for r in rows})
+        parts.append(f"keeping ×{fraction}: {format_difference(d['val_right_after'])} right after removal, "
+                     f"{format_difference(d['val_after_finetune'])} after the fine-tune (best mean {best:.2f} %)")
+    return ["", f"**Which units to remove** (`make criteria`, task 0 of {data['stream']}, seeds {data['seeds']}, "
+            f"validation accuracy): ranking by ablation (validation-loss rise when a unit is silenced) minus ranking "
+            f"by |γ|, paired by seed — " + "; ".join(parts) + f". Full width: {full:.2f} %. "
+            f"From [`{path.as_posix()}`]({path.as_posix()})."]
 
 
 def _stale_budget(stream: str, recorded: dict[str, Any] | None) -> bool:

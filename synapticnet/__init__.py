@@ -42,9 +42,10 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["save_json", "load_json"], "storage"),
     **dict.fromkeys(["expected_times", "env_profile", "env_smoke"], "workspace"),
     **dict.fromkeys(["unit_importance", "compaction_sizes"], "pruning"),
+    **dict.fromkeys(["paired_difference", "format_difference"], "stats"),
 }
 _MODULES = ("layers", "model", "data", "engine", "run", "methods", "metrics", "profiles", "storage", "workspace",
-            "plots", "task_inference", "pruning", "experiments")
+            "plots", "task_inference", "pruning", "stats", "experiments")
 __all__ = sorted([*_EXPORTS, *_MODULES])
 
 

@@ -89,3 +89,44 @@ def test_pruning_imports_the_model_for_type_hints_only():
     runtime = [node for node in ast.parse(inspect.getsource(pruning)).body if isinstance(node, ast.ImportFrom)]
     assert not any(node.module == "model" for node in runtime)
     assert not hasattr(MultiTaskConvSynapticNet, "unit_importance")  # moved: pruning.unit_importance(model)
+
+
+class Images:
+    """A task's validation split, as ``ablation_importance`` reads it (``tensors(split)``)."""
+
+    def __init__(self, classes: int) -> None:
+        g = torch.Generator().manual_seed(5)
+        self.x, self.y = torch.randn(20, 3, IMAGE, IMAGE, generator=g), torch.arange(20) % classes
+
+    def tensors(self, split: str):
+        return self.x, self.y
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_ablation_importance_scores_a_silent_unit_zero_and_changes_nothing(variant):
+    model = trained(variant)
+    task = model.trainable_task
+    data = Images(model.num_classes(task))
+    with torch.no_grad():  # unit 1 of the task's second conv layer says nothing: silencing it cannot matter
+        model.convs[1].blocks[task].norm.weight[1] = 0.0
+        model.convs[1].blocks[task].norm.bias[1] = 0.0
+        before = [model(data.x, task_id=t) for t in range(2)]
+    conv, dense = pruning.ablation_importance(model, data)
+    assert [len(s) for s in conv + dense] == [2, 4, 8, 6]
+    assert conv[1][1].item() == 0.0 and sum(s.abs().sum().item() for s in conv + dense) > 0
+    assert not model.training  # the mode it was called in
+    with torch.no_grad():  # hooks removed, weights untouched
+        assert all(torch.equal(b, model(data.x, task_id=t)) for t, b in enumerate(before))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_compaction_by_ablation_keeps_older_tasks_bitwise(variant):
+    model = trained(variant)
+    x = torch.randn(6, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        old = model(x, task_id=0)
+    scores = pruning.ablation_importance(model, Images(model.num_classes(1)))
+    model.compact(*pruning.compaction_sizes(model, 0.5), scores=scores)
+    with torch.no_grad():
+        assert torch.equal(old, model(x, task_id=0))
+    assert model.parameters_per_task()[1] < trained(variant).parameters_per_task()[1]

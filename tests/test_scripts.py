@@ -33,7 +33,21 @@ def load_script(name: str):
 def baselines(bwt: float) -> dict:
     row = dict(method="finetune", average_accuracy=0.5, average_accuracy_std=0.01, bwt=bwt, bwt_std=0.02,
                forgetting=0.4, forgetting_std=0.02, params_total=1234, train_seconds_total=5.0)
-    return dict(tasks=["mnist", "cifar10"], budget="tiny", seeds=[0], hyper={}, summary=[row])
+    return dict(tasks=["mnist", "cifar10"], budget="tiny", seeds=[0, 1], hyper={}, summary=[row])
+
+
+def test_update_readme_marks_a_method_left_with_fewer_seeds(tmp_path):
+    # EWC diverged on seeds 1 and 2: its row says so and shows no "± 0.00" spread over a single seed
+    script = load_script("update_readme")
+    data = baselines(-0.1)
+    data["seeds"] = [0, 1, 2]
+    data["summary"] = [dict(data["summary"][0], seeds=[0, 1, 2]),
+                       dict(data["summary"][0], method="ewc", seeds=[0], average_accuracy_std=0.0)]
+    (tmp_path / "04_baselines.json").write_text(json.dumps(data))
+    text = script.baselines_section(tmp_path / "04_baselines.json")
+    ewc = next(line for line in text.splitlines() if line.startswith("| ewc"))
+    assert "(seed 0 only: diverged on 1, 2)" in ewc and "±" not in ewc
+    assert "| finetune | 50.00 ± 1.00 |" in text
 
 
 @pytest.mark.parametrize("bad, key", [("NaN", "summary[0].bwt"), ("Infinity", "summary[0].bwt"),

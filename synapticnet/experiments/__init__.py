@@ -14,13 +14,13 @@ from .compare import (DEFAULTS, METHODS, SWEPT, add_forward_transfer, budget_lab
                       mean_std, sweep)
 from .figures import (accuracy_over_time_grid, front_figure, methods_figure, permuted_figure, settings_figure,
                       sweep_figure, tradeoff_figure, transfer_forgetting_figure)
-from .front import (CONFIGS, EXTRA_CONFIGS, MIN_SEEDS, NOT_BELOW_POINTS, PARAMS_TARGETS, SMOKE_STREAMS, STREAMS,
-                    FrontConfig, comparisons, front_budget, run_front, summarise, targets)
+from .front import (CONFIGS, EXTRA_CONFIGS, MIN_SEEDS, NOT_BELOW_POINTS, PARAMS_TARGETS, SMOKE_STREAMS, SPARSITY,
+                    SPARSITY_SHOWN, STREAMS, FrontConfig, comparisons, front_budget, run_front, summarise, targets)
 from .permuted import PermutedConfig, permuted_budget, run_permuted
 from .studies import distillation_study, growth_study, scaled_growth, trigger_study
 
 __all__ = ["CONFIGS", "DEFAULTS", "EXTRA_CONFIGS", "FrontConfig", "METHODS", "MIN_SEEDS", "NOT_BELOW_POINTS",
-           "PARAMS_TARGETS", "SMOKE_STREAMS", "comparisons",
+           "PARAMS_TARGETS", "SMOKE_STREAMS", "SPARSITY", "SPARSITY_SHOWN", "comparisons",
            "STREAMS", "SWEPT", "add_forward_transfer", "budget_label", "compare", "conflict_stream",
            "distillation_study", "front_budget", "growth_study", "mean_std", "run_front", "scaled_growth", "summarise",
            "sweep", "targets", "trigger_study", "accuracy_over_time_grid", "front_figure", "methods_figure",
