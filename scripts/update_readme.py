@@ -296,22 +296,31 @@ def front_section(path: Path) -> str | None:
 
 
 def criteria_note(path: Path) -> list[str]:
-    """Which units compaction should remove (``make criteria``): ablation against |γ|, paired by seed."""
+    """Which units compaction should remove (``make criteria``): ablation against |γ|, and what re-estimating
+    BatchNorm statistics after the removal adds — paired by seed."""
     if not path.exists():
         return []
     data = load(path)
     rows = data["rows"]
-    full = statistics.fmean(r["val_full"] for r in rows)
+    mean = lambda key, c, f: statistics.fmean(r[key] for r in rows if r["criterion"] == c  # noqa: E731
+                                              and f"{r['fraction']:g}" == f)
     parts = []
-    for fraction, d in data["differences"].items():
-        best = max(statistics.fmean(r["val_after_finetune"] for r in rows if r["criterion"] == c
-                                    and f"{r['fraction']:g}" == fraction) for c in {r["criterion"] for r in rows})
-        parts.append(f"keeping ×{fraction}: {format_difference(d['val_right_after'])} right after removal, "
-                     f"{format_difference(d['val_after_finetune'])} after the fine-tune (best mean {best:.2f} %)")
+    for f, d in data["differences"].items():
+        recal = data.get("recalibration", {}).get(f, {}).get("|γ|")
+        parts.append(
+            f"×{f}: |γ| {mean('val_after_finetune', '|γ|', f):.2f} %, ablation {mean('val_after_finetune', 'ablation', f):.2f} % "
+            f"after the fine-tune (ablation − |γ| {format_difference(d['val_after_finetune'])})"
+            + ("" if recal is None else
+               f"; recalibrated first, |γ| {mean('val_recalibrated_finetune', '|γ|', f):.2f} % and ablation "
+               f"{mean('val_recalibrated_finetune', 'ablation', f):.2f} % "
+               f"(recalibrated − not, before the fine-tune {format_difference(recal['before_finetune'])}, "
+               f"after it {format_difference(recal['after_finetune'])})"))
+    full = statistics.fmean(r["val_full"] for r in rows)
     return ["", f"**Which units to remove** (`make criteria`, task 0 of {data['stream']}, seeds {data['seeds']}, "
-            f"validation accuracy): ranking by ablation (validation-loss rise when a unit is silenced) minus ranking "
-            f"by |γ|, paired by seed — " + "; ".join(parts) + f". Full width: {full:.2f} %. "
-            f"From [`{path.as_posix()}`]({path.as_posix()})."]
+            f"validation accuracy at full width {full:.2f} %), ranking by |γ| or by ablation (validation-loss rise "
+            "when a unit alone is silenced), with or without re-estimating the task's BatchNorm statistics after "
+            "the removal; differences paired by seed — " + "; ".join(parts)
+            + f". From [`{path.as_posix()}`]({path.as_posix()})."]
 
 
 def _stale_budget(stream: str, recorded: dict[str, Any] | None) -> bool:

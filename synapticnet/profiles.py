@@ -120,6 +120,12 @@ class Compaction:
     ``finetune_share`` × the task's own training steps (a share keeps the cost of compaction
     proportional to training: with fractions ``(0.25, 0.5)`` and a share of 0.2, at most
     0.4 × the task's steps are spent on fine-tunes).
+
+    **BatchNorm recalibration** (``recalibrate_batches``): removing units changes what the next
+    layer's units receive, so their stored BatchNorm statistics no longer fit. Re-estimating them
+    on a few training batches (no gradient step) before the fine-tune recovers much of the loss
+    (``make criteria``: task 0 of Split CIFAR-10 kept at ×0.5, 5 seeds: 50.0 % → 73.8 % on
+    validation before any fine-tune). Off by default: the committed runs were made without it.
     """
 
     fractions: tuple[float, ...] = (0.25, 0.5, 0.75)
@@ -129,6 +135,7 @@ class Compaction:
     finetune_steps: int | None = None  # cap on the fine-tune's steps (None: the whole epochs)
     include_first_task: bool = True  # compact task 0 too (every later task reads it in reuse mode)
     finetune_share: float | None = None  # cap on the fine-tune's steps, × the task's training steps
+    recalibrate_batches: int = 0  # re-estimate the pruned task's BatchNorm statistics on this many batches first
 
 
 @dataclass(frozen=True)

@@ -395,7 +395,7 @@ def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resu
 # without the field ran with that value, so it resumes (any other later field is reported as differing).
 ADDED_PROFILE_FIELDS: dict[str, Any] = {"image_size": IMAGE_SIZE, "channels": CHANNELS, "lr_decay": True,
                                          "sparsity": 0.0, "n_test": None}
-ADDED_COMPACTION_FIELDS: dict[str, Any] = {"finetune_share": None}  # the same, inside ``compaction``
+ADDED_COMPACTION_FIELDS: dict[str, Any] = {"finetune_share": None, "recalibrate_batches": 0}  # the same, in ``compaction``
 
 
 def _differing_settings(saved: dict[str, Any], requested: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

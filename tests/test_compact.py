@@ -253,3 +253,36 @@ def test_sparsity_pushes_new_scales_down_and_keeps_old_tasks_bitwise():
 def test_a_negative_sparsity_is_refused_in_one_line():
     with pytest.raises(ValueError, match=r"sparsity = -0.1 \(a penalty weight ≥ 0\)"):
         TINY.replace(sparsity=-0.1)
+
+
+class Batches:
+    """A task's training batches, as ``recalibrate_norms`` reads them."""
+
+    def __init__(self, *batches: torch.Tensor) -> None:
+        self.batches = batches
+
+    def train_batches(self, batch_size: int, epoch: int = 0):
+        yield from ((x, torch.zeros(len(x), dtype=torch.long)) for x in self.batches)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_recalibration_moves_only_the_newest_tasks_statistics_to_the_batches_mean(variant):
+    from synapticnet.methods.synapticnet import recalibrate_norms
+
+    model = trained(variant)
+    model.compact(*compaction_sizes(model, 0.5))
+    old, weights = logits(model, 0), [p.detach().clone() for p in model.parameters()]
+    a, b = images(7, 16), images(8, 16)
+    recalibrate_norms(model, Batches(a, b, images(9)), batches=2)
+    assert torch.equal(old, logits(model, 0))  # older tasks bitwise unchanged
+    assert all(torch.equal(p, w) for p, w in zip(model.parameters(), weights))  # statistics only
+    first = model.convs[0].blocks[1]  # isolate: reads the image; reuse: the adapter reads task 0's frozen units too
+    with torch.no_grad():
+        def pre_norm(x):  # what the first conv block's BatchNorm normalises, for task 1
+            old_part = model.convs[0].blocks[0](x) if first.adapter is not None else None
+            if old_part is not None:
+                return first.unit(torch.cat([first.adapter.eval()(old_part), x], dim=1))
+            return first.unit(x)
+        expected = (pre_norm(a).mean(dim=(0, 2, 3)) + pre_norm(b).mean(dim=(0, 2, 3))) / 2  # two batches, not three
+    assert torch.allclose(first.norm.running_mean, expected, atol=1e-5)
+    assert not model.training

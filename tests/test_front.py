@@ -129,11 +129,15 @@ def test_criteria_study_pairs_both_rankings_by_seed_on_validation():
     from synapticnet.experiments.criteria import CRITERIA, criteria_study
 
     result = criteria_study(seeds=(0, 1), profile="smoke", log=lambda _: None)
-    fractions = result["rule"]["fractions"]
+    fractions = result["fractions"]
     assert len(result["rows"]) == 2 * len(CRITERIA) * len(fractions)
     for fraction in fractions:
         d = result["differences"][f"{fraction:g}"]["val_after_finetune"]
         rows = {(r["criterion"], r["seed"]): r["val_after_finetune"] for r in result["rows"] if r["fraction"] == fraction}
         assert d["differences"] == pytest.approx([rows["ablation", s] - rows["|γ|", s] for s in (0, 1)])
+        recal = result["recalibration"][f"{fraction:g}"]["|γ|"]["before_finetune"]
+        rows = {r["seed"]: r["val_recalibrated"] - r["val_right_after"] for r in result["rows"]
+                if r["fraction"] == fraction and r["criterion"] == "|γ|"}
+        assert recal["differences"] == pytest.approx([rows[0], rows[1]])
     # both rankings start from the same trained network: the same full-width accuracy per seed
     assert len({(r["seed"], r["val_full"]) for r in result["rows"]}) == 2

@@ -10,9 +10,11 @@ Compaction keeps the "most important" fraction of a task's units and fine-tunes 
   when the unit alone is silenced. One validation pass per unit, but it asks the network.
 
 :func:`criteria_study` trains task 0 of a stream (the front's ``conv-reuse ×1`` settings and
-budget) once per seed, then for each ranking and each fraction of the front's compaction rule
-compacts a copy, measures validation accuracy right after and after the rule's fine-tune (the
-same fine-tune, from the same random state, for both rankings). Differences are paired by seed
+budget) once per seed, then for each ranking and each of :data:`FRACTIONS` compacts a copy,
+measures validation accuracy right after and after the front rule's fine-tune (the
+same fine-tune, from the same random state, for both rankings) — each once as it is and once after
+re-estimating the task's BatchNorm statistics (:func:`synapticnet.methods.synapticnet.recalibrate_norms`):
+removing units leaves the statistics of the units behind them stale. Differences are paired by seed
 (:func:`synapticnet.stats.paired_difference`). Validation splits only: this chooses a criterion.
 """
 
@@ -26,13 +28,16 @@ from typing import Any
 
 from ..engine import evaluate, seed_everything, task_seed, train_task
 from ..methods import get_method
-from ..methods.synapticnet import finetune_profile
+from ..methods.synapticnet import finetune_profile, recalibrate_norms
 from ..profiles import Profile
 from ..pruning import ablation_importance, compaction_sizes, unit_importance
 from ..run import load_task_data
 from ..stats import paired_difference
 from .front import CONFIGS, SMOKE_STREAMS, STREAMS, front_budget
 
+FRACTIONS = (0.25, 0.5, 0.75)  # the front's rule tries 0.25 and 0.5; the cpu profile's rule 0.5 and 0.75
+RECALIBRATE_BATCHES = 16  # BatchNorm recalibration after the removal: 16 training batches (2,048 images at batch 128)
+KEYS = ("val_right_after", "val_after_finetune", "val_recalibrated", "val_recalibrated_finetune")
 CRITERIA: dict[str, Callable[[Any, Any], Any]] = {
     "|γ|": lambda model, data: unit_importance(model),
     "ablation": lambda model, data: ablation_importance(model, data, "val"),
@@ -45,8 +50,10 @@ def criteria_study(stream: str = "split_cifar10", seeds: Sequence[int] = (0, 1, 
     """Rank task 0's units by each of :data:`CRITERIA`, compact, fine-tune; compare on validation.
 
     Returns ``{"rows": [{seed, criterion, fraction, val_full, val_right_after, val_after_finetune,
-    score_seconds}], "differences": {fraction: {"right_after", "after_finetune"}}}`` — the
-    differences are ablation minus ``|γ|`` in points, paired by seed, with 95 % intervals.
+    val_recalibrated, val_recalibrated_finetune, score_seconds}], "differences": {fraction: {key: …}},
+    "recalibration": {fraction: {criterion: {"before_finetune", "after_finetune"}}}}`` — ``differences``
+    are ablation minus ``|γ|``, ``recalibration`` recalibrated minus not, in points, paired by seed, with
+    95 % intervals.
     """
     base = front_budget(stream, profile)
     tasks = (SMOKE_STREAMS if base.name == "smoke" else STREAMS)[stream]
@@ -66,24 +73,36 @@ def criteria_study(stream: str = "split_cifar10", seeds: Sequence[int] = (0, 1, 
             start = time.perf_counter()
             scores = rank(model, data)
             seconds = time.perf_counter() - start
-            for fraction in sorted(rule.fractions):
-                candidate = copy.deepcopy(model)
-                candidate.compact(*compaction_sizes(candidate, fraction), scores=scores)
-                right_after = evaluate(candidate, data, "val")
-                seed_everything(task_seed(seed, 0) + 1)  # the same fine-tune for every ranking
-                train_task(candidate, data, finetune, progress=False, hooks=get_method("synapticnet")(finetune))
-                rows.append(dict(seed=seed, criterion=name, fraction=fraction, val_full=100 * full,
-                                 val_right_after=100 * right_after,
-                                 val_after_finetune=100 * evaluate(candidate, data, "val"), score_seconds=seconds))
-                log(f"seed {seed} {name:>8} ×{fraction:g}: val {rows[-1]['val_right_after']:.2f} % right after, "
-                    f"{rows[-1]['val_after_finetune']:.2f} % after the fine-tune (full width {100 * full:.2f} %)")
-    differences = {}
-    for fraction in sorted(rule.fractions):
-        pick = {c: {r["seed"]: r for r in rows if r["criterion"] == c and r["fraction"] == fraction} for c in CRITERIA}
-        differences[f"{fraction:g}"] = {
-            key: paired_difference([pick["ablation"][s][key] for s in seeds],
-                                   [pick["|γ|"][s][key] for s in seeds]).to_dict()
-            for key in ("val_right_after", "val_after_finetune")}
+            for fraction in sorted(FRACTIONS):
+                row = dict(seed=seed, criterion=name, fraction=fraction, val_full=100 * full, score_seconds=seconds)
+                for recalibrated in (False, True):
+                    candidate = copy.deepcopy(model)
+                    candidate.compact(*compaction_sizes(candidate, fraction), scores=scores)
+                    if recalibrated:
+                        recalibrate_norms(candidate, data, RECALIBRATE_BATCHES, trained_with.batch_size)
+                    key = "recalibrated" if recalibrated else "right_after"
+                    row[f"val_{key}"] = 100 * evaluate(candidate, data, "val")
+                    seed_everything(task_seed(seed, 0) + 1)  # the same fine-tune for every ranking
+                    train_task(candidate, data, finetune, progress=False, hooks=get_method("synapticnet")(finetune))
+                    row[f"val_{key}_finetune" if recalibrated else "val_after_finetune"] = \
+                        100 * evaluate(candidate, data, "val")
+                rows.append(row)
+                log(f"seed {seed} {name:>8} ×{fraction:g}: val right after {row['val_right_after']:.2f} %, "
+                    f"fine-tuned {row['val_after_finetune']:.2f} %; recalibrated {row['val_recalibrated']:.2f} %, "
+                    f"then fine-tuned {row['val_recalibrated_finetune']:.2f} % (full width {100 * full:.2f} %)")
+    pick = {(c, f): {r["seed"]: r for r in rows if r["criterion"] == c and r["fraction"] == f}
+            for c in CRITERIA for f in FRACTIONS}
+    differences = {f"{f:g}": {key: paired_difference([pick["ablation", f][s][key] for s in seeds],
+                                                     [pick["|γ|", f][s][key] for s in seeds]).to_dict()
+                              for key in KEYS} for f in sorted(FRACTIONS)}
+    recalibration = {f"{f:g}": {c: {
+        "before_finetune": paired_difference([pick[c, f][s]["val_recalibrated"] for s in seeds],
+                                             [pick[c, f][s]["val_right_after"] for s in seeds]).to_dict(),
+        "after_finetune": paired_difference([pick[c, f][s]["val_recalibrated_finetune"] for s in seeds],
+                                            [pick[c, f][s]["val_after_finetune"] for s in seeds]).to_dict()}
+        for c in CRITERIA} for f in sorted(FRACTIONS)}
     return dict(stream=stream, task=tasks[0], seeds=list(seeds), budget=base.to_dict(), settings=config.label,
-                rule=dict(fractions=list(rule.fractions), finetune_share=rule.finetune_share), rows=rows,
-                differences=differences)
+                fractions=list(FRACTIONS),
+                rule=dict(fractions=list(rule.fractions), finetune_share=rule.finetune_share),
+                recalibrate_batches=RECALIBRATE_BATCHES, rows=rows, differences=differences,
+                recalibration=recalibration)

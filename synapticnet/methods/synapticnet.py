@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from ..engine import TaskReport, evaluate, step_budget, train_task
@@ -157,6 +158,38 @@ def finetune_profile(profile: Profile, data=None) -> Profile:
                            compaction=None, growth_trigger=None, sparsity=0.0)
 
 
+@torch.no_grad()
+def recalibrate_norms(model: MultiTaskConvSynapticNet, data, batches: int, batch_size: int = 128) -> None:
+    """Re-estimate the BatchNorm statistics of the newest task's units on ``batches`` training batches.
+
+    After :meth:`~MultiTaskConvSynapticNet.compact` removed units, the units behind them see other inputs, and
+    the running means and variances they normalise with at test time are stale. Only those statistics move
+    (a cumulative average over the batches, as ``momentum=None`` would give); no weight changes, and older
+    tasks' blocks are untouched — they are frozen and never read the newest task's units.
+    """
+    if batches < 1:
+        return
+    convs, denses = model.task_blocks(model.trainable_task)
+    norms = [block.norm for block in convs + denses if block.norm is not None]
+    was_training = model.training
+    model.eval()
+    momentum = [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.train()
+    try:
+        for i, (x, _) in enumerate(data.train_batches(batch_size, epoch=0)):
+            if i >= batches:
+                break
+            for bn in norms:
+                bn.momentum = 1.0 / (i + 1)  # the cumulative mean of every batch so far
+            model(x.to(next(model.parameters()).device), task_id=model.trainable_task)
+    finally:
+        for bn, m in zip(norms, momentum):
+            bn.momentum = m
+        model.train(was_training)
+
+
 def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device, progress: bool = False
                  ) -> dict[str, Any]:
     """Automatic compaction of the newest task (see :class:`~synapticnet.profiles.Compaction`).
@@ -187,6 +220,7 @@ def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device
         conv, hidden = compaction_sizes(model, fraction)
         candidate = copy.deepcopy(model)
         candidate.compact(conv, hidden)
+        recalibrate_norms(candidate, data, rule.recalibrate_batches, profile.batch_size)
         report = train_task(candidate, data, finetune, device=device, progress=False, hooks=hooks)
         steps += report.steps
         val = report.val_accuracy  # train_task ends with the candidate's validation pass: not run a second time
