@@ -18,7 +18,7 @@ help:
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost; ~5 min)"
 	@echo "make ablation   what each piece of the training recipe is worth, on validation splits (~20 min)"
 	@echo "make front      accuracy-parameter front of growth vs separate networks, 5 seeds (Split CIFAR-10 alone: ~32 min, 1 thread, shared machine)"
-	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (~3 min, 1 thread, shared machine)"
+	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (3 min, 1 thread, shared machine)"
 	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (2.6-4.5 min per configuration and seed, 1 thread)"
 	@echo "make lab        open JupyterLab"
 	@echo "make clean      remove build files (not figures/)"
@@ -99,7 +99,7 @@ front: $(STAMP)
 
 # Which units compaction should remove (figures/pruning_criteria.json): task 0 of Split CIFAR-10 at the front's
 # settings, ranked by |gamma| and by ablation (validation-loss rise per silenced unit), compacted, fine-tuned; 5 seeds,
-# paired. 158 s with one thread beside two other jobs on a 2-core CPU.
+# paired. 179 s with one thread beside two other jobs on a 2-core CPU.
 criteria: $(STAMP)
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/pruning_criteria.py
 	$(PY) scripts/update_readme.py

@@ -313,7 +313,7 @@ def criteria_note(path: Path) -> list[str]:
             + ("" if recal is None else
                f"; recalibrated first, |γ| {mean('val_recalibrated_finetune', '|γ|', f):.2f} % and ablation "
                f"{mean('val_recalibrated_finetune', 'ablation', f):.2f} % "
-               f"(recalibrated − not, before the fine-tune {format_difference(recal['before_finetune'])}, "
+               f"(|γ| recalibrated − not, before the fine-tune {format_difference(recal['before_finetune'])}, "
                f"after it {format_difference(recal['after_finetune'])})"))
     full = statistics.fmean(r["val_full"] for r in rows)
     return ["", f"**Which units to remove** (`make criteria`, task 0 of {data['stream']}, seeds {data['seeds']}, "
