@@ -162,12 +162,13 @@ def check_writable(paths: list[Path], profile: str, as_student: bool) -> None:
                          f"writable copy, or make these writable)")
 
 
-def record_times(path: Path, name: str, profile: str, seconds: float) -> None:
-    """Add one notebook's wall time to ``path`` (a JSON record), with the machine it ran on."""
+def record_times(path: Path, name: str, profile: str, seconds: float, shared: bool = False) -> None:
+    """Add one notebook's wall time to ``path`` (a JSON record), with the machine it ran on. ``shared``: other
+    work ran on the machine meanwhile, so the time is an upper bound (the README marks it)."""
     record = json.loads(path.read_text()) if path.exists() else {}
     record.setdefault("notebooks", {})
     entry = dict(seconds=round(seconds, 1), profile=profile,
-                 finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                 finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), **({"shared": True} if shared else {}))
     if path.name == TIMES_FILE:  # the package's record: every measured profile of every notebook
         record["notebooks"].setdefault(name, {})[profile] = entry
         bench = ROOT / "figures" / "bench" / "flops.json"
@@ -318,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
     parser.add_argument("--as-student", action="store_true",
                         help="each notebook alone in an empty folder, against a non-editable install")
+    parser.add_argument("--shared", action="store_true",
+                        help="other work runs on this machine meanwhile: record the times as shared (upper bounds)")
     args = parser.parse_args(argv)
     profile = args.profile or default_profile()
     if profile not in PROFILES:
@@ -343,12 +346,12 @@ def main(argv: list[str] | None = None) -> int:
             seconds = run_one(path.resolve(), profile, args.timeout)
         total += seconds
         print(f"[{datetime.now():%H:%M:%S}] {path.name} done in {seconds / 60:.1f} min", flush=True)
-        record_times(folder / "reproduce.json", path.name, profile, seconds)
+        record_times(folder / "reproduce.json", path.name, profile, seconds, args.shared)
         for copied in publish(path, profile, site is not None):
             print(f"  published {copied.relative_to(ROOT)}")
         if profile in ("student", "long", REFERENCE_PROFILE):
             before = expected_times(path.name)
-            record_times(ROOT / "synapticnet" / TIMES_FILE, path.name, profile, seconds)
+            record_times(ROOT / "synapticnet" / TIMES_FILE, path.name, profile, seconds, args.shared)
             if site is None:
                 refresh_printed_times(output_path(path.resolve(), profile), before, expected_times(path.name))
     print(f"{len(paths)} notebook(s) in {total / 60:.1f} min")

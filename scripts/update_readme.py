@@ -510,13 +510,15 @@ def times_section(path: Path) -> str | None:
 
     data = load(path)
     rate = data.get("machine", {}).get("cpu_train_tflops")
-    rows, totals = [], {"student": 0.0, "cpu": 0.0}
+    rows, totals, shared = [], {"student": 0.0, "cpu": 0.0}, False
     for name, record in sorted(data.get("notebooks", {}).items()):
         row = {"notebook": name}
         for profile in ("student", "cpu"):
             seconds = record.get(profile, {}).get("seconds")
-            row[f"{profile} (min, measured)"] = None if seconds is None else round(seconds / 60, 1)
+            row[f"{profile} (min, measured)"] = (None if seconds is None else
+                                                 f"{seconds / 60:.1f}" + (" (shared)" if record[profile].get("shared") else ""))
             totals[profile] += seconds or 0.0
+            shared = shared or bool(record.get(profile, {}).get("shared"))
         long = record.get("long", {}).get("seconds")
         row["long (min, measured)"] = None if long is None else round(long / 60, 1)
         cpu = record.get("cpu", {}).get("seconds")
@@ -530,6 +532,7 @@ def times_section(path: Path) -> str | None:
         f"{totals['student'] / 60:.1f} min, cpu {totals['cpu'] / 60:.1f} min — of which `make baselines` (notebook 04) "
         f"{own / 60:.1f} min and `make reproduce` the other {(totals['cpu'] - own) / 60:.1f} min. Machines of this kind "
         f"differ by up to {SLOWEST_MACHINE_FACTOR:g}× (every notebook prints its expected time as that range). "
+        + ("*(shared)*: measured while other jobs ran on the machine, so an upper bound. " if shared else "")
         + (f"T4 column: an estimate, not a measurement — the same FLOPs at an assumed {T4_EFFECTIVE_TFLOPS:g} TFLOP/s "
            f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s (`scripts/bench_flops.py`). " if rate else "")
         + f"From [`synapticnet/expected_times.json`](synapticnet/expected_times.json); every notebook prints its row "

@@ -255,3 +255,18 @@ def test_a_long_or_student_headline_is_published_to_figures_of_its_profile(tmp_p
     assert (tmp_path / "figures" / "long" / "03_results.json").read_text() == '{"profile": "long"}'
     assert module.publish(notebook, "cpu", as_student=False) == []  # the cpu run writes figures/ itself
     assert module.publish(Path("04_forgetting_baselines.ipynb"), "long", as_student=False) == []
+
+
+def test_times_measured_beside_other_work_are_marked_shared(tmp_path):
+    # a time taken while other jobs ran is an upper bound: the README must say so, per notebook
+    script = load_script("update_readme")
+    record = {"machine": {"cpus": 2, "python": "3.11"}, "notebooks": {
+        "01_a.ipynb": {"cpu": {"seconds": 60.0, "profile": "cpu"}, "student": {"seconds": 30.0, "profile": "student"}},
+        "02_b.ipynb": {"cpu": {"seconds": 120.0, "profile": "cpu", "shared": True}}}}
+    (tmp_path / "times.json").write_text(json.dumps(record))
+    text = script.times_section(tmp_path / "times.json")
+    assert "| 02_b.ipynb | — | 2.0 (shared) |" in text and "| 01_a.ipynb | 0.5 | 1.0 |" in text
+    assert "upper bound" in text
+    record["notebooks"]["02_b.ipynb"]["cpu"].pop("shared")
+    (tmp_path / "times.json").write_text(json.dumps(record))
+    assert "shared" not in script.times_section(tmp_path / "times.json")
