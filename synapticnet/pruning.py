@@ -94,8 +94,10 @@ def ablation_importance(model: "MultiTaskConvSynapticNet", data, split: str = "v
             for j in range(block.out_units):
                 handle = block.register_forward_hook(lambda _m, _i, out, j=j: out.index_fill(1, torch.tensor([j],
                                                                                  device=out.device), 0.0))
-                rise[j] = loss() - base
-                handle.remove()
+                try:
+                    rise[j] = loss() - base
+                finally:
+                    handle.remove()  # even if a pass fails: the model must not keep a silenced unit
             scores.append(rise)
     finally:
         model.train(was_training)
