@@ -310,6 +310,10 @@ _RECIPE = dict(
 # twice the steps; on a 10,000-image budget it was the better size (make ablation: +0.5 / +3.8 / +3.3
 # points on MNIST / Fashion-MNIST / CIFAR-10).
 _SMALL_DATA = dict(batch_size=128, lr=0.05)
+# The student budgets of notebooks 04-07 train on about 1,000 images a task for 2-5 epochs: at batch 128 that is
+# 8-16 steps, and the networks stayed near chance (make student: notebook 07's tasks 10.0 / 10.0 / 13.9 %;
+# notebook 04's separate networks 17.1 %, SynapticNet 30.7 % average). Batch 32 gives 4x the steps for the same images.
+_FEW_IMAGES = dict(batch_size=32, lr=0.025)
 
 CPU = Profile(
     name="cpu",
@@ -401,24 +405,20 @@ _COMPARISON = {  # notebooks 04 and 05, and the growth front (06)
     "cpu": dict(n_train=4000, val_size=500, epochs={"default": 3}, conv_channels=(8, 8, 16, 16, 32, 32), hidden=(64,),
                 growth={"default": ((8, 8, 16, 16, 32, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None,
                 **_SMALL_DATA),
-    # student: evaluating full test sets took most of notebook 04's 5.7 min here (9 runs x 6 test sets): 2,000 images.
-    # At batch 128 (16 steps a task) the narrow networks stayed near chance (make student: separate networks 17.1 %,
-    # SynapticNet 30.7 % average): batch 32 at lr 0.025 gives 4x the steps, as notebook 07's student budget.
+    # student: evaluating full test sets took most of notebook 04's 5.7 min here (9 runs x 6 test sets): 2,000 images
     "student": dict(n_train=1000, val_size=300, n_test=2000, epochs={"default": 2}, conv_channels=(8, 8, 16, 16, 32, 32),
                     hidden=(64,),
                     growth={"default": ((8, 8, 16, 16, 32, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None,
-                    batch_size=32, lr=0.025),
+                    **_FEW_IMAGES),
 }
 _INFERENCE = {  # notebook 07: the cpu profile at half its width, conv-reuse, no compaction, fewer images and epochs
     "smoke": dict(n_train=300, val_size=60),
     "cpu": dict(n_train=2000, compaction=None, epochs={"default": 3, "mnist": 2, "fashion_mnist": 2, "cifar10": 4},
                 conv_channels=(16, 16, 32, 32, 64, 64), hidden=(128,), mode="reuse", dense_mode="isolate",
                 growth={"default": ((16, 16, 32, 32, 64, 64), (128,))}, **_SMALL_DATA),
-    # student: at batch 128, 1,000 images and 1-2 epochs gave 8-16 steps per task, and every task stayed at chance
-    # (measured, make student: 10.0 / 10.0 / 13.9 %); batch 32 gives 4x the steps for the same images.
     "student": dict(n_train=1000, n_test=2000, compaction=None, epochs={"default": 3, "mnist": 2, "fashion_mnist": 2},
                     conv_channels=(16, 16, 32, 32, 64, 64), hidden=(128,), mode="reuse", dense_mode="isolate",
-                    growth={"default": ((16, 16, 32, 32, 64, 64), (128,))}, batch_size=32, lr=0.025),
+                    growth={"default": ((16, 16, 32, 32, 64, 64), (128,))}, **_FEW_IMAGES),
 }
 _PLAIN_GROWTH = dict(compaction=None, dense_mode=None)  # notebook 02 is about grow() itself
 # Permuted MNIST under the protocol of GPM (Saha et al., ICLR 2021; github.com/sahagobinda/GPM, main_pmnist.py and

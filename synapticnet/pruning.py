@@ -86,10 +86,11 @@ def ablation_importance(model: "MultiTaskConvSynapticNet", data, split: str = "v
                     for i in range(0, len(y), batch_size))
         return total / max(len(y), 1)
 
+    convs, denses = model.task_blocks(task)
     try:
         base = loss()
         scores = []
-        for block in [*model.task_blocks(task)[0], *model.task_blocks(task)[1]]:
+        for block in [*convs, *denses]:
             rise = torch.zeros(block.out_units)
             for j in range(block.out_units):
                 handle = block.register_forward_hook(lambda _m, _i, out, j=j: out.index_fill(1, torch.tensor([j],
@@ -101,8 +102,7 @@ def ablation_importance(model: "MultiTaskConvSynapticNet", data, split: str = "v
             scores.append(rise)
     finally:
         model.train(was_training)
-    n_conv = len(model.task_blocks(task)[0])
-    return scores[:n_conv], scores[n_conv:]
+    return scores[:len(convs)], scores[len(convs):]
 
 
 def scale_penalty(model: "MultiTaskConvSynapticNet", task: int) -> Tensor:

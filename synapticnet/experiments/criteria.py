@@ -69,6 +69,7 @@ def criteria_study(stream: str = "split_cifar10", seeds: Sequence[int] = (0, 1, 
         train_task(model, data, trained_with, progress=False, hooks=hooks)
         full = evaluate(model, data, "val")
         finetune = finetune_profile(trained_with.replace(compaction=rule), data)
+        finetune_hooks = get_method("synapticnet")(finetune)  # the gradient mask, as compact_task fine-tunes
         for name, rank in CRITERIA.items():
             start = time.perf_counter()
             scores = rank(model, data)
@@ -83,9 +84,9 @@ def criteria_study(stream: str = "split_cifar10", seeds: Sequence[int] = (0, 1, 
                     key = "recalibrated" if recalibrated else "right_after"
                     row[f"val_{key}"] = 100 * evaluate(candidate, data, "val")
                     seed_everything(task_seed(seed, 0) + 1)  # the same fine-tune for every ranking
-                    train_task(candidate, data, finetune, progress=False, hooks=get_method("synapticnet")(finetune))
-                    row[f"val_{key}_finetune" if recalibrated else "val_after_finetune"] = \
-                        100 * evaluate(candidate, data, "val")
+                    report = train_task(candidate, data, finetune, progress=False, hooks=finetune_hooks)
+                    # train_task ends with the candidate's validation pass
+                    row[f"val_{key}_finetune" if recalibrated else "val_after_finetune"] = 100 * report.val_accuracy
                 rows.append(row)
                 log(f"seed {seed} {name:>8} ×{fraction:g}: val right after {row['val_right_after']:.2f} %, "
                     f"fine-tuned {row['val_after_finetune']:.2f} %; recalibrated {row['val_recalibrated']:.2f} %, "

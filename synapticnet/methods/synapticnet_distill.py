@@ -41,14 +41,17 @@ def unfreeze_synapticnet(model: MultiTaskConvSynapticNet) -> None:
         head.requires_grad_(True)
 
 
+def old_blocks(model: MultiTaskConvSynapticNet) -> list[nn.Module]:
+    """Every block of every task but the newest, in every layer."""
+    newest = model.trainable_task
+    return [block for layer in model.task_layers for k, block in enumerate(layer.blocks) if k < newest]
+
+
 def refreeze_synapticnet(model: MultiTaskConvSynapticNet) -> None:
     """Freeze every task but the newest again: the state ``grow()`` leaves behind."""
-    newest = model.trainable_task
-    for layer in model.task_layers:
-        for k, block in enumerate(layer.blocks):
-            if k < newest:
-                block.freeze()
-    for k in range(newest):
+    for block in old_blocks(model):
+        block.freeze()
+    for k in range(model.trainable_task):
         model.heads[k].requires_grad_(False)
         model.heads[k].weight.grad = model.heads[k].bias.grad = None
         if hasattr(model.head_adapters[k], "frozen"):
@@ -57,9 +60,7 @@ def refreeze_synapticnet(model: MultiTaskConvSynapticNet) -> None:
 
 def slow_down_old_units(model: MultiTaskConvSynapticNet, factor: float) -> None:
     """Scale the gradients of every old block and head by ``factor`` (the newest task's are left alone)."""
-    newest = model.trainable_task
-    old = [block for layer in model.task_layers for k, block in enumerate(layer.blocks) if k < newest]
-    for module in old + [model.heads[k] for k in range(newest)]:
+    for module in old_blocks(model) + list(model.heads)[:model.trainable_task]:
         for p in module.parameters():
             if p.grad is not None:
                 p.grad.mul_(factor)
