@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from synapticnet.experiments import SMOKE_STREAMS, STREAMS, front_figure, run_front, targets
-from synapticnet.experiments.front import sparsity_sweep
+from synapticnet.experiments.front import pick_sweep, sparsity_sweep
 from synapticnet.plots import save_figure
 from synapticnet.storage import save_json
 
@@ -32,7 +32,21 @@ def main() -> None:
     parser.add_argument("--sweep-sparsity", metavar="L1,L2,...",
                         help="instead of the front: choose network slimming's λ on validation (seeds 0,1 unless "
                              "--seeds is given) and write <folder>/front_sparsity.json")
+    parser.add_argument("--sweep-pick", metavar="F1,F2,...",
+                        help="instead of the front: choose the picking masks' learning-rate factor on validation "
+                             "(seeds 0,1 unless --seeds is given) and write <folder>/front_pick.json")
     args = parser.parse_args()
+    if args.sweep_pick:
+        folder = Path("build/front") if args.smoke else Path("figures")
+        seeds = [int(s) for s in (args.seeds or "0,1").split(",")]
+        result = pick_sweep(args.streams.split(",")[0], [float(v) for v in args.sweep_pick.split(",")], seeds=seeds,
+                            profile="smoke" if args.smoke else "cpu",
+                            runs_dir=folder / "runs" if args.smoke else "runs/front_pick")
+        result["command"] = "python scripts/growth_front.py --sweep-pick " + args.sweep_pick + \
+            f" --streams {args.streams.split(',')[0]}"
+        save_json(result, folder / "front_pick.json")
+        print(f"chosen factor = {result['chosen']:g} (edge of the grid: {result['edge']}); wrote {folder / 'front_pick.json'}")
+        return
     if args.sweep_sparsity:
         folder = Path("build/front") if args.smoke else Path("figures")
         seeds = [int(s) for s in (args.seeds or "0,1").split(",")]

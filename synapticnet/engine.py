@@ -254,8 +254,17 @@ def evaluate(model: nn.Module, data: TaskData, split: str = "test", device: torc
 def make_optimizer(model: nn.Module, profile: Profile) -> torch.optim.Optimizer:
     """SGD with Nesterov momentum over *all* parameters: frozen ones are skipped by
     PyTorch itself, because they never have a gradient. ``momentum=0`` is plain SGD
-    (Nesterov's look-ahead needs a momentum; GPM's Permuted MNIST protocol uses none)."""
-    return torch.optim.SGD(model.parameters(), lr=profile.lr, momentum=profile.momentum,
+    (Nesterov's look-ahead needs a momentum; GPM's Permuted MNIST protocol uses none).
+
+    Picking masks' scores (:class:`~synapticnet.layers.PickedView`) are a group of their own, as in
+    Piggyback and WSN: their own learning rate (``pick_lr_factor`` × the profile's) and no weight
+    decay (a score's size means nothing; only its sign is the mask)."""
+    named = list(model.named_parameters())
+    scores = [p for name, p in named if name.endswith(".scores")]
+    groups = [{"params": [p for name, p in named if not name.endswith(".scores")]}]
+    if scores:
+        groups.append({"params": scores, "lr": profile.lr * profile.pick_lr_factor, "weight_decay": 0.0})
+    return torch.optim.SGD(groups, lr=profile.lr, momentum=profile.momentum,
                            nesterov=profile.momentum > 0, weight_decay=profile.weight_decay)
 
 

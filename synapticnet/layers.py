@@ -30,11 +30,18 @@ Normalisation is per block, too: the batch-norm statistics and affine parameters
 task ``k``'s units are estimated on task ``k``'s data and then frozen with the rest of
 the block. A shared BatchNorm would keep updating its running statistics on new
 tasks' data — a silent source of forgetting even when every weight is frozen.
+
+**Picking masks** (``pick=True``, reuse mode). Reading old units as they are gives a new task
+the old task's features, nothing more. With picking, task ``t`` reads each older block through
+its own binary mask over that block's frozen weights (:class:`PickedView`): the same weights,
+a different subset per task, so reuse yields *new* features at the price of one bit per old
+weight instead of new weights. Old tasks never run through a later task's masks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Literal
@@ -182,6 +189,87 @@ class UnitBlock(nn.Module):
         return y if self.norm is None else self.norm(y)
 
 
+def pack_bits(mask: Tensor) -> Tensor:
+    """A boolean tensor as ``uint8`` bytes, eight entries a byte (``numpy.packbits``' little-endian order)."""
+    flat = mask.flatten().to(torch.uint8)
+    flat = torch.cat([flat, flat.new_zeros(-len(flat) % 8)]).view(-1, 8)
+    return (flat << torch.arange(8, dtype=torch.uint8, device=flat.device)).sum(1, dtype=torch.uint8)
+
+
+def unpack_bits(packed: Tensor, shape: torch.Size | Sequence[int]) -> Tensor:
+    """The boolean tensor of ``shape`` that :func:`pack_bits` packed."""
+    bits = (packed[:, None] >> torch.arange(8, dtype=torch.uint8, device=packed.device)) & 1
+    return bits.flatten()[: torch.Size(shape).numel()].view(shape).bool()
+
+
+class PickedView(nn.Module):
+    """Task ``t``'s own view of one frozen older block: the subset of its weights that task ``t`` picked.
+
+    Reading old units *as they are* (plain reuse) gives a new task the old task's features and
+    nothing else. A picking mask (Piggyback, Mallya et al. 2018; SupSup, Wortsman et al. 2020;
+    WSN, Kang et al. 2022) lets task ``t`` choose, weight by weight, which of the frozen old
+    weights it uses: its view of old unit ``u`` computes ``(W_u ⊙ M_t,u) · x``, a *new* feature
+    built from old weights. The cost is one bit per old weight per task, not a weight.
+
+    While task ``t`` trains, the mask comes from real-valued ``scores`` (one per old weight,
+    ``M = scores > 0``); the step function has no useful gradient, so the backward pass treats
+    it as the identity (the straight-through estimator): ``∂L/∂score = ∂L/∂(W ⊙ M) · W``.
+    The old weights themselves stay frozen and out of the optimiser; the old task never runs
+    through this view, so its outputs cannot change. When a later task arrives, :meth:`freeze`
+    keeps only the bits (``pack_bits``) and drops the scores.
+
+    The view has its own BatchNorm for the old units (a masked unit responds at its own scale)
+    and, where the old block re-normalises reused inputs, its own parameter-free ``adapter``.
+    """
+
+    def __init__(self, block: UnitBlock, init: float = 0.01) -> None:
+        super().__init__()
+        shape = block.unit.weight.shape
+        self.shape = tuple(shape)
+        self.scores: nn.Parameter | None = nn.Parameter(torch.full(shape, float(init)))
+        self.register_buffer("bits", torch.zeros(0, dtype=torch.uint8))
+        self.norm = BlockBatchNorm(shape[0]) if block.norm is not None else None
+        self.adapter = (BlockBatchNorm(block.adapter.num_features, affine=False)
+                        if block.adapter is not None else None)
+        self.frozen = False
+
+    def mask(self) -> Tensor:
+        """The binary mask (as 0/1 floats); while training, with the straight-through gradient to ``scores``."""
+        if self.scores is None:
+            return unpack_bits(self.bits, self.shape).float()
+        hard = (self.scores > 0).float()
+        return hard + (self.scores - self.scores.detach())  # exactly `hard`; the gradient flows to the scores
+
+    def num_bits(self) -> int:
+        """Mask bits this view stores: one per old weight."""
+        return int(torch.Size(self.shape).numel())
+
+    def freeze(self) -> None:
+        """Keep the bits, drop the scores; stop learning for good."""
+        if self.scores is not None:
+            self.bits = pack_bits(self.scores.detach() > 0)
+            self.scores = None
+        for bn in (self.norm, self.adapter):
+            if bn is not None:
+                bn.frozen = True
+        for p in self.parameters():
+            p.requires_grad_(False)
+            p.grad = None
+        self.frozen = True
+
+    def forward(self, block: UnitBlock, x: Tensor | None, old: Tensor | None = None) -> Tensor:
+        """``block``'s computation with this task's picked weights (and its own normalisation)."""
+        if old is not None:
+            x = torch.cat([self.adapter(old), x], dim=1) if x is not None else self.adapter(old)
+        unit = block.unit
+        weight = unit.weight * self.mask().to(unit.weight.dtype)
+        if isinstance(unit, nn.Conv2d):
+            y = F.conv2d(x, weight, unit.bias, unit.stride, unit.padding)
+        else:
+            y = F.linear(x, weight, unit.bias)
+        return y if self.norm is None else self.norm(y)
+
+
 @torch.no_grad()
 def _transplant(new: UnitBlock, old: UnitBlock, rows: Tensor | slice = slice(None),
                 columns: Tensor | slice = slice(None)) -> None:
@@ -212,12 +300,16 @@ class _TaskLayer(nn.Module):
 
     input_dims: int = 0  # 4 for images, 2 for feature vectors (set by subclasses)
 
-    def __init__(self, in_units: int, mode: str, shared_input: bool) -> None:
+    def __init__(self, in_units: int, mode: str, shared_input: bool, pick: bool = False) -> None:
         super().__init__()
         self.mode = check_mode(mode)
-        self.shared_input = shared_input
+        if pick and self.mode != "reuse":
+            raise ValueError("pick=True needs mode='reuse': a task can only pick among old weights it reads")
+        self.shared_input, self.pick = shared_input, bool(pick)
         self.in_units_per_task: list[int] = [check_count(in_units, "in_units", 1)]
         self.blocks = nn.ModuleList()
+        # pick=True: picks[t][k] is task t's PickedView of block k < t (an empty list for task 0)
+        self.picks = nn.ModuleList()
         self.register_buffer("task_ids", torch.empty(0, dtype=torch.long))
         # Subclasses set their own attributes, then call self._add_task(out_units, in_units) for task 0.
 
@@ -294,9 +386,22 @@ class _TaskLayer(nn.Module):
 
     def _add_task(self, out_units: int, in_units: int) -> None:
         block = self._build(self.num_tasks, out_units, in_units)
+        if self.pick:
+            reference = self.blocks[0].unit.weight if self.blocks else block.unit.weight
+            views = nn.ModuleList(PickedView(old) for old in self.blocks)
+            views.to(device=reference.device, dtype=reference.dtype).train(block.training)
         for old in self.blocks:
             old.freeze()
+        for task_views in self.picks:
+            for view in task_views:
+                view.freeze()
         self._swap_in(self.num_tasks, block, in_units)
+        if self.pick:
+            self.picks.append(views)
+
+    def task_modules(self, task_id: int) -> list[nn.Module]:
+        """What ``task_id`` owns in this layer: its block and (``pick``) its views of older blocks."""
+        return [self.blocks[task_id], *(self.picks[task_id] if self.pick else [])]
 
     def grow(self, out_units: int, in_units: int = 0) -> int:
         """Add a block of ``out_units`` units (may be 0) for a new task ("NeuronGenesis") and freeze every
@@ -356,15 +461,17 @@ class _TaskLayer(nn.Module):
         outputs: list[Tensor | None] = []
         for i, k in enumerate(self.active_tasks(task_id)):
             block = self.blocks[k]
+            # an older block seen through task_id's picking mask (pick=True), or the block itself
+            run = functools.partial(self.picks[task_id][k], block) if self.pick and k < task_id else block
             if block.out_units == 0:
                 outputs.append(None)
             elif self.shared_input:
-                outputs.append(block(parts[0]))
+                outputs.append(run(parts[0]))
             elif self.mode == "reuse":
                 old = [p for p in parts[:i] if p is not None]
-                outputs.append(block(parts[i], old=cat_parts(old) if old else None))
+                outputs.append(run(parts[i], old=cat_parts(old) if old else None))
             else:
-                outputs.append(block(parts[i]))
+                outputs.append(run(parts[i]))
         return outputs
 
     def forward(self, x: Tensor, task_id: int) -> Tensor:
@@ -391,7 +498,7 @@ class _TaskLayer(nn.Module):
                              f"(dim 1), got {x.shape[1]} (input shape {tuple(x.shape)})")
 
     def extra_repr(self) -> str:
-        return f"units_per_task={self.out_units_per_task}, mode={self.mode!r}"
+        return f"units_per_task={self.out_units_per_task}, mode={self.mode!r}" + (", pick=True" if self.pick else "")
 
 
 def cat_parts(parts: list[Tensor | None]) -> Tensor:
@@ -410,15 +517,16 @@ class TaskConv2d(_TaskLayer):
     ``out_channels``: filters of task 0; ``kernel_size``, ``stride``, ``padding`` as in
     :class:`torch.nn.Conv2d` (default padding: "same"); ``batch_norm``: per-task BatchNorm
     (and no conv bias); ``mode``: ``"reuse"`` (task ``k`` reads the inputs of tasks
-    ``<= k``) or ``"isolate"``.
+    ``<= k``) or ``"isolate"``; ``pick`` (reuse only): every new task reads older filters
+    through its own picking mask (:class:`PickedView`) instead of as they are.
     """
 
     input_dims = 4
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
                  padding: int | None = None, batch_norm: bool = True, mode: Mode = "reuse",
-                 shared_input: bool = False) -> None:
-        super().__init__(in_channels, mode, shared_input)
+                 shared_input: bool = False, pick: bool = False) -> None:
+        super().__init__(in_channels, mode, shared_input, pick)
         self.kernel_size = check_count(kernel_size, "kernel_size", 1)
         self.stride = check_count(stride, "stride", 1)
         self.padding = self.kernel_size // 2 if padding is None else check_count(padding, "padding")
@@ -443,8 +551,8 @@ class TaskLinear(_TaskLayer):
     input_dims = 2
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, mode: Mode = "reuse",
-                 shared_input: bool = False) -> None:
-        super().__init__(in_features, mode, shared_input)
+                 shared_input: bool = False, pick: bool = False) -> None:
+        super().__init__(in_features, mode, shared_input, pick)
         self.use_bias = bias
         self._add_task(check_count(out_features, "out_features", 1), self.in_units_per_task[0])
 

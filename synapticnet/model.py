@@ -100,12 +100,15 @@ class MultiTaskConvSynapticNet(nn.Module):
             where features transfer, without paying for dense connections to old flattened maps.
         pool_after: indices of the conv layers followed by a 2×2 max-pool (default ``None``: every
             conv layer).
+        pick: (reuse mode) every new task reads the older units through its own binary mask over their
+            frozen weights (:class:`~synapticnet.layers.PickedView`): conv layers, and dense layers where
+            they reuse. Masks cost one bit per old weight per task (:meth:`num_mask_bits`).
     """
 
     def __init__(self, in_channels: int = 3, conv_channels: Sequence[int] = (32, 64, 128),
                  hidden: Sequence[int] = (256,), num_classes: int = 10, image_size: int = 32, dropout: float = 0.3,
                  mode: str = "reuse", kernel_size: int = 3, pooled_size: int | None = None,
-                 dense_mode: str | None = None, pool_after: Sequence[int] | None = None) -> None:
+                 dense_mode: str | None = None, pool_after: Sequence[int] | None = None, pick: bool = False) -> None:
         super().__init__()
         conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
         hidden = [check_count(h, "hidden entry", 1) for h in hidden]
@@ -127,6 +130,8 @@ class MultiTaskConvSynapticNet(nn.Module):
             dense_mode=None if dense_mode is None else check_mode(dense_mode),
             pool_after=None if pool_after is None else pools,
         )
+        if pick:  # stored only when set: checkpoints written before the option still load as they are
+            self.config["pick"] = True
         if mode == "isolate" and self.dense_mode == "reuse":
             raise ValueError("dense_mode='reuse' needs mode='reuse': dense layers can only reuse older tasks' "
                              "units if the conv layers pass them on")
@@ -134,10 +139,11 @@ class MultiTaskConvSynapticNet(nn.Module):
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
         self.feature_side = self.spatial if pooled_size is None else self.config["pooled_size"]
         widths = [self.config["in_channels"], *conv_channels]
-        self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k)
+        self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k, pick=pick)
                                    for k, (i, o) in enumerate(zip(widths, widths[1:])))
         features = [widths[-1] * self.feature_side**2, *hidden]  # without convs: the flattened image
-        self.dense = nn.ModuleList(TaskLinear(i, o, mode=self.dense_mode, shared_input=not self.convs and k == 0)
+        self.dense = nn.ModuleList(TaskLinear(i, o, mode=self.dense_mode, shared_input=not self.convs and k == 0,
+                                              pick=pick and self.dense_mode == "reuse")
                                    for k, (i, o) in enumerate(zip(features, features[1:])))
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleList([nn.Linear(features[-1], self.config["num_classes"])])
@@ -266,7 +272,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         task's conv pass computes every older task's filters too (old units never read new ones, so
         they compute the same whoever asks): only the dense layers and heads run once per task."""
         T = self.num_tasks
-        if self.config["mode"] != "reuse":  # isolate: every task has its own column, nothing to share
+        if self.config["mode"] != "reuse" or self.config.get("pick"):  # own columns or own masks: nothing shared
             return self.shared_features(x), [(f, self.heads[t](f)) for t in range(T) for f in (self.features(x, t),)]
         self._check_images(x)
         shared: list[Tensor] = []
@@ -388,7 +394,7 @@ class MultiTaskConvSynapticNet(nn.Module):
     def task_parameters(self, task_id: int) -> list[nn.Parameter]:
         """Parameters created by ``task_id`` (its blocks in every layer and its head)."""
         tid = self.check_task_id(task_id)
-        params = [p for layer in self.task_layers for p in layer.blocks[tid].parameters()]
+        params = [p for layer in self.task_layers for m in layer.task_modules(tid) for p in m.parameters()]
         return params + list(self.heads[tid].parameters())
 
     def apply_task_gradient_mask(self, task_id: int) -> None:
@@ -417,16 +423,23 @@ class MultiTaskConvSynapticNet(nn.Module):
     # -- parameter accounting --------------------------------------------------------
     def num_parameters(self, task_id: int | None = None) -> int:
         """Total parameters, or (with ``task_id``) those that task's forward uses. Buffers (BatchNorm
-        running statistics, ``task_ids``) are not parameters and are not counted."""
+        running statistics, ``task_ids``) are not parameters and are not counted; neither are a picking
+        mask's training scores, which become one bit per weight (:meth:`num_mask_bits`)."""
         if task_id is None:
-            return sum(p.numel() for p in self.parameters())
+            return _count([self])
         tid = self.check_task_id(task_id)
         used = [self.heads[tid]] + [layer.blocks[k] for layer in self.task_layers for k in layer.active_tasks(tid)]
-        return sum(p.numel() for module in used for p in module.parameters())
+        return _count(used + [view for layer in self.task_layers if layer.pick for view in layer.picks[tid]])
+
+    def num_mask_bits(self, task_id: int | None = None) -> int:
+        """Picking-mask bits stored (one per older weight each task picks from), or those of one task."""
+        tasks = range(self.num_tasks) if task_id is None else [self.check_task_id(task_id)]
+        return sum(view.num_bits() for layer in self.task_layers if layer.pick for t in tasks for view in layer.picks[t])
 
     def parameters_per_task(self) -> list[int]:
         """Parameters created by each task (task 0's network, then what each grow() added)."""
-        return [sum(p.numel() for p in self.task_parameters(t)) for t in range(self.num_tasks)]
+        return [_count([self.heads[t], *(m for layer in self.task_layers for m in layer.task_modules(t))])
+                for t in range(self.num_tasks)]
 
     def task_view(self, task_id: int) -> TaskView:
         """A module computing ``self(x, task_id)`` — for ``torchinfo.summary`` and friends."""
@@ -507,6 +520,11 @@ class MultiTaskConvSynapticNet(nn.Module):
             if compact or step["op"] != "compact":
                 getattr(model, step.pop("op"))(**step)
         return model
+
+
+def _count(modules: Sequence[nn.Module]) -> int:
+    """Parameters of ``modules``, less picking masks' training scores (what is kept of them is one bit each)."""
+    return sum(p.numel() for m in modules for name, p in m.named_parameters() if not name.endswith("scores"))
 
 
 def _implausible(model: MultiTaskConvSynapticNet) -> str:

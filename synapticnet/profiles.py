@@ -126,16 +126,31 @@ class Compaction:
     on a few training batches (no gradient step) before the fine-tune recovers much of the loss
     (``make criteria``: task 0 of Split CIFAR-10 kept at ×0.5, 5 seeds: 50.0 % → 73.8 % on
     validation before any fine-tune). Off by default: the committed runs were made without it.
+
+    **Why compaction needs a real retrain.** A pruned network is a new, smaller network that starts
+    from good weights; a brief fine-tune at a low learning rate only nudges it, and it stays below its
+    full-width self — so with a short fine-tune compaction kept full width on almost every task. A
+    retrain (``finetune_epochs=None``: the task's own epochs, at the full learning rate with its
+    schedule, BatchNorm re-estimated first) lets it become a good small network. It costs training
+    time: :data:`RETRAIN` below retrains at most two candidates (``fractions`` are searched by
+    bisection, smallest passing kept), at most 3× the task's own training in all.
     """
 
-    fractions: tuple[float, ...] = (0.25, 0.5, 0.75)
+    fractions: tuple[float, ...] = (0.25, 0.5, 0.75)  # searched by bisection (see methods.synapticnet.next_fraction)
     tolerance: float = 0.01  # validation accuracy (fraction, 0.01 = one point) a task may lose
-    finetune_epochs: int = 1
+    finetune_epochs: int | None = 1  # None: as many epochs as the task itself trained (a retrain)
     finetune_lr_factor: float = 0.2
     finetune_steps: int | None = None  # cap on the fine-tune's steps (None: the whole epochs)
     include_first_task: bool = True  # compact task 0 too (every later task reads it in reuse mode)
     finetune_share: float | None = None  # cap on the fine-tune's steps, × the task's training steps
     recalibrate_batches: int = 0  # re-estimate the pruned task's BatchNorm statistics on this many batches first
+
+
+# Compaction with a real retrain: eighth, quarter or half of the task's units, each candidate retrained for the
+# task's own epochs at the full learning rate after re-estimating its BatchNorm statistics on 20 batches; one point
+# of validation accuracy may be given up. Two candidates at most (bisection): ≤ 3× the task's training time.
+RETRAIN = Compaction(fractions=(0.125, 0.25, 0.5), tolerance=0.01, finetune_epochs=None, finetune_lr_factor=1.0,
+                     recalibrate_batches=20)
 
 
 @dataclass(frozen=True)
@@ -187,6 +202,10 @@ class Profile:
     pooled_size: int | None = None  # None: dense layers read the flattened maps; 1: global average pooling
     dense_mode: str | None = None  # None: as mode; "isolate" with mode="reuse": reuse old filters only
     pool_after: tuple[int, ...] | None = None  # conv layers followed by a 2×2 max-pool (None: every one)
+    # Picking masks (reuse mode): every new task reads older units through its own binary mask over their frozen
+    # weights (synapticnet.layers.PickedView); the masks' scores learn at pick_lr_factor × lr, without weight decay.
+    pick: bool = False
+    pick_lr_factor: float = 1.0
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot train, before any data is loaded (not after a silent no-op run)."""
@@ -219,6 +238,11 @@ class Profile:
         if isinstance(self.sparsity, bool) or not isinstance(self.sparsity, (int, float)) or \
                 not (math.isfinite(self.sparsity) and self.sparsity >= 0):
             problems.append(f"sparsity = {self.sparsity!r} (a penalty weight ≥ 0)")
+        if self.pick and self.mode != "reuse":
+            problems.append(f"pick = True with mode = {self.mode!r} (picking masks need mode='reuse')")
+        if isinstance(self.pick_lr_factor, bool) or not isinstance(self.pick_lr_factor, (int, float)) or \
+                not (math.isfinite(self.pick_lr_factor) and self.pick_lr_factor > 0):
+            problems.append(f"pick_lr_factor = {self.pick_lr_factor!r} (a factor > 0)")
         if problems:
             raise ValueError(f"profile {self.name!r} cannot train: {', '.join(problems)} (epochs, steps, n_train and "
                              "batch size must be ≥ 1 and the learning rate > 0)")
@@ -234,7 +258,8 @@ class Profile:
 
     def model_kwargs(self) -> dict[str, Any]:
         return dict(conv_channels=self.conv_channels, hidden=self.hidden, dropout=self.dropout, mode=self.mode,
-                    pooled_size=self.pooled_size, dense_mode=self.dense_mode, pool_after=self.pool_after)
+                    pooled_size=self.pooled_size, dense_mode=self.dense_mode, pool_after=self.pool_after,
+                    pick=self.pick)
 
     def data_options(self, dataset: str) -> dict[str, Any]:
         """The :class:`~synapticnet.data.TaskDataset` options of task ``dataset`` under this profile (the input

@@ -456,6 +456,8 @@ def build_results(state: dict[str, Any], datasets: list, model: torch.nn.Module,
         params_total=model.num_parameters(),
         params_per_task=model.parameters_per_task(),
         params_used_per_task=[model.num_parameters(t) for t in range(model.num_tasks)],
+        # picking masks (pick=True): one bit per older weight each task picks from; 0 for every other network
+        mask_bits_total=model.num_mask_bits() if hasattr(model, "num_mask_bits") else 0,
         train_seconds_per_task=state["train_seconds"],
         train_seconds_total=sum(state["train_seconds"]),
         steps_per_task=state["steps"],

@@ -19,11 +19,16 @@ The configurations (:data:`CONFIGS`):
   reading older tasks' flattened maps (16 inputs per old channel at 4×4 maps); here
   reuse costs only 3×3 conv weights per old channel.
 * ``… + compaction`` — train the task at its growth, then let automatic compaction
-  (:class:`~synapticnet.profiles.Compaction`) take back the units the task does not
-  need, judged on its own validation split. ``conv-reuse ×1 + compaction`` is the
+  (:data:`~synapticnet.profiles.RETRAIN`: bisection over an eighth, a quarter and half of the
+  task's units, each candidate *retrained* for the task's epochs) take back the units the task
+  does not need, judged on its own validation split. ``conv-reuse ×1 + compaction`` is the
   growth trigger without per-dataset targets: start wide, shrink while accuracy holds.
   ``isolate ×1 + compaction`` is separate networks pruned the same way: the fair
   reference for compaction itself.
+* ``… + masks`` — every new task reads the older filters through its own picking mask over
+  their frozen weights (``pick=True``, :class:`~synapticnet.layers.PickedView`): reuse that
+  builds new features from old weights. The masks' bits are counted beside the parameters
+  (``mask_bits``; a target counts them too, at 32 bits a parameter).
 
 Everything is chosen on validation splits; test accuracy is only reported. Each
 configuration runs for several seeds (at least :data:`MIN_SEEDS` before any claim is
@@ -35,6 +40,7 @@ seed ``s`` of the reference, with a 95 % confidence interval (:func:`comparisons
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -44,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ..profiles import Compaction, Profile, budget
+from ..profiles import RETRAIN, Compaction, Profile, budget
 from ..run import fresh_run_dir, load_task_data, run
 from ..stats import paired_difference
 from ..storage import load_json, save_json
@@ -64,6 +70,11 @@ SMOKE_STREAMS: dict[str, list[str]] = {
 }
 
 
+# The learning rate of picking masks' scores, × the task's (Profile.pick_lr_factor), chosen on validation by
+# `growth_front.py --sweep-pick` (figures/front_pick.json).
+PICK_LR_FACTOR = 1.0
+
+
 @dataclass(frozen=True)
 class FrontConfig:
     """One point of the front: a method (``separate`` or ``synapticnet``) and its settings."""
@@ -76,28 +87,32 @@ class FrontConfig:
     pooled_size: int | None = None
     dense_mode: str | None = None
     compaction: bool = False
-    tolerance: float = Compaction.tolerance  # validation accuracy compaction may give up (fraction)
+    tolerance: float = RETRAIN.tolerance  # validation accuracy compaction may give up (fraction)
     sparsity: float = 0.0  # network slimming's λ while the task trains (Profile.sparsity)
+    pick: bool = False  # picking masks over older weights (Profile.pick)
+    pick_lr_factor: float = PICK_LR_FACTOR  # their scores' learning rate × the task's (Profile.pick_lr_factor)
 
     def profile(self, base: Profile) -> Profile:
         """``base`` with this configuration's width, growth, mode, pooling and compaction."""
         scale = lambda widths: tuple(max(1, round(self.width * w)) for w in widths)  # noqa: E731
         p = base.replace(conv_channels=scale(base.conv_channels), hidden=scale(base.hidden), mode=self.mode,
                          pooled_size=self.pooled_size, dense_mode=self.dense_mode,
-                         compaction=self.rule() if self.compaction else None, sparsity=self.sparsity)
+                         compaction=self.rule() if self.compaction else None, sparsity=self.sparsity,
+                         pick=self.pick, pick_lr_factor=self.pick_lr_factor)
         return p.replace(growth=scaled_growth(p, self.growth))
 
     def rule(self) -> Compaction:
-        """The front's compaction: halve or quarter the task, one fine-tune of at most a fifth of the task's
-        steps per candidate — at most 0.4 × the training steps in all (target: ≤ 1.5 × the training time)."""
-        return Compaction(fractions=(0.25, 0.5), tolerance=self.tolerance, finetune_share=COMPACTION_FINETUNE_SHARE)
+        """The front's compaction: :data:`~synapticnet.profiles.RETRAIN` with this point's tolerance."""
+        return dataclasses.replace(RETRAIN, tolerance=self.tolerance)
 
     def settings(self) -> dict[str, Any]:
         """What the front's JSON records about this configuration (besides its measurements)."""
         return dict(label=self.label, family=self.family, mode=self.mode, dense_mode=self.dense_mode,
                     width=self.width, growth=self.growth, pooled_size=self.pooled_size, compaction=self.compaction,
                     tolerance=self.tolerance if self.compaction else None,
-                    sparsity=self.sparsity)
+                    sparsity=self.sparsity, pick=self.pick,
+                    rule=dataclasses.asdict(self.rule()) if self.compaction else None,
+                    pick_lr_factor=self.pick_lr_factor if self.pick else None)
 
     @property
     def method(self) -> str:
@@ -111,7 +126,6 @@ def _separate(f: float, pooled_size: int | None) -> FrontConfig:
     return FrontConfig(f"separate{POOL_NAMES[pooled_size]} ×{f:g}", "separate", width=f, pooled_size=pooled_size)
 
 
-COMPACTION_FINETUNE_SHARE = 0.2  # each compaction candidate's fine-tune: ≤ this share of the task's steps
 # Network slimming's λ for the front's compaction points (Profile.sparsity), chosen on validation by
 # `growth_front.py --sweep-sparsity` (figures/front_sparsity.json, Split CIFAR-10, seeds 0 and 1): no λ in
 # 0.001-0.1 gave smaller networks within 0.3 validation points of λ = 0 (0.03: 44 % fewer parameters, -3.7
@@ -124,13 +138,15 @@ CONFIGS: tuple[FrontConfig, ...] = (
     *(_separate(f, None) for f in (0.25, 0.5, 1.0)),  # separate ×1 is also "isolate ×1": the same networks
     *(FrontConfig(f"reuse ×{g:g}", "synapticnet", growth=g) for g in (0.25, 0.5)),
     *(FrontConfig(f"conv-reuse ×{g:g}", "synapticnet", growth=g, dense_mode="isolate") for g in (0.25, 0.5, 1.0)),
-    FrontConfig("conv-reuse ×0.5 + compaction", "synapticnet", growth=0.5, dense_mode="isolate", compaction=True,
-                sparsity=SPARSITY),
     FrontConfig("conv-reuse ×1 + compaction", "synapticnet", growth=1.0, dense_mode="isolate", compaction=True,
                 sparsity=SPARSITY),
     # the fair reference for compaction itself: separate networks (isolate ×1) pruned the same way
     FrontConfig("isolate ×1 + compaction", "synapticnet", growth=1.0, mode="isolate", compaction=True,
                 sparsity=SPARSITY),
+    # picking masks over the older filters: the same widths as conv-reuse, masks on (the ablation is the pair)
+    FrontConfig("conv-reuse ×0.25 + masks", "synapticnet", growth=0.25, dense_mode="isolate", pick=True),
+    FrontConfig("conv-reuse ×1 + masks + compaction", "synapticnet", growth=1.0, dense_mode="isolate", pick=True,
+                compaction=True, sparsity=SPARSITY),
 )
 # Also available for your own fronts (measured once, seed 0, not in the committed front):
 # global average pooling (``pooled_size=1``) cost 12 points on MNIST → Fashion-MNIST → CIFAR-10
@@ -140,6 +156,30 @@ EXTRA_CONFIGS: tuple[FrontConfig, ...] = (
     *(FrontConfig(f"reuse{POOL_NAMES[pool]} ×{g:g}", "synapticnet", growth=g, pooled_size=pool)
       for pool in (1, 2) for g in (0.25, 0.5, 1.0)),
 )
+
+
+SETTING_KEYS = frozenset(FrontConfig("", "").settings())
+
+
+def _settings(label: str) -> dict[str, Any] | None:
+    """The current settings of the configuration called ``label`` (None: no longer defined)."""
+    return next((c.settings() for c in (*CONFIGS, *EXTRA_CONFIGS) if c.label == label), None)
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+def same_settings(stored: dict[str, Any] | None, current: dict[str, Any] | None,
+                  defaults: dict[str, Any] | None = None) -> bool:
+    """Whether settings ``stored`` in a front's JSON describe ``current``'s: equal, except that a key the JSON
+    lacks (a field added since it was written) counts as equal when ``current`` holds its value in ``defaults``
+    (default: a :class:`FrontConfig`'s settings) — an option that did not exist then was, in effect, off."""
+    if stored is None or current is None:
+        return False
+    defaults = {**_defaults(FrontConfig), "rule": None, "pick_lr_factor": None} if defaults is None else defaults
+    return all(stored[k] == v if k in stored else k in defaults and v == defaults[k] for k, v in current.items()) \
+        and set(stored) <= set(current)
 
 
 def front_budget(stream: str, profile: Profile | str = "cpu") -> Profile:
@@ -181,11 +221,15 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
     for stream, tasks in streams.items():
         base = front_budget(stream, profile)
         entry = front["streams"].setdefault(stream, {"configs": []})
-        if entry.get("budget") != base.to_dict() or entry.get("tasks") != tasks:
+        if not same_settings(entry.get("budget"), base.to_dict(), _defaults(Profile)) or entry.get("tasks") != tasks:
             # points measured under another budget or task list (an earlier recipe) are not comparable: start over
             entry["configs"] = []
         entry.update(tasks=tasks, budget=base.to_dict())
-        done = {c["label"]: c for c in entry["configs"] if c.get("seeds") == list(seeds)}
+        # points of configurations no longer defined (a rule since replaced) are not comparable: drop them
+        entry["configs"] = [c for c in entry["configs"] if _settings(c["label"]) is not None]
+        # a point is kept if measured on these seeds with these settings (a changed rule is measured again)
+        done = {c["label"]: c for c in entry["configs"] if c.get("seeds") == list(seeds)
+                and same_settings({k: c.get(k) for k in c if k in SETTING_KEYS}, _settings(c["label"]))}
         datasets = {}
         for config in configs:
             if config.label in done:
@@ -206,6 +250,7 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
                          runs=[dict(seed=r["seed"], avg_acc=100 * r["average_accuracy"], params=r["params_total"],
                                     val_avg_acc=100 * float(np.mean(r["val_accuracy"])),
                                     train_seconds=r["train_seconds_total"], compaction=r.get("compaction", []),
+                                    mask_bits=r.get("mask_bits_total", 0),
                                     compaction_seconds=compaction_seconds(r))
                                for r in runs])
             entry["configs"] = [c for c in entry["configs"] if c["label"] != config.label] + [point]
@@ -213,6 +258,26 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
         entry["task_titles"] = [d.title for d in datasets[seeds[0]]] if datasets else entry.get("task_titles")
         save_json(front, out)
     return front
+
+
+def _validation_sweep(stream: str, configs: dict[float, FrontConfig], key: str, seeds: Sequence[int],
+                      profile: Profile | str, data_root: str | os.PathLike | None, runs_dir: str | os.PathLike,
+                      log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Run ``configs`` (one per value of the swept setting ``key``) on ``stream`` for ``seeds``; validation only."""
+    base = front_budget(stream, profile)
+    tasks = (SMOKE_STREAMS if base.name == "smoke" else STREAMS)[stream]
+    rows = []
+    for seed in seeds:
+        datasets = load_task_data(tasks, base, data_root, seed)
+        for value, config in configs.items():
+            r = run(datasets, config.method, config.profile(base), seed=seed, progress=False, data_root=data_root,
+                    out_dir=fresh_run_dir(Path(runs_dir) / stream / f"{key}_{value:g}_s{seed}"))
+            rows.append({key: value, "seed": seed, "val_avg_acc": 100 * float(np.mean(r["val_accuracy"])),
+                         "params": r["params_total"], "train_seconds": r["train_seconds_total"],
+                         "compaction_seconds": compaction_seconds(r),
+                         "chosen_fractions": [d["chosen_fraction"] for d in r["compaction"]]})
+            log(f"{stream} {key}={value:g} seed {seed}: val {rows[-1]['val_avg_acc']:.2f} %, {r['params_total']:,} params")
+    return rows
 
 
 def sparsity_sweep(stream: str, sparsities: Sequence[float], seeds: Sequence[int] = (0, 1),
@@ -225,24 +290,29 @@ def sparsity_sweep(stream: str, sparsities: Sequence[float], seeds: Sequence[int
     the largest λ whose validation accuracy, paired by seed with λ = 0, is on average at most
     ``NOT_BELOW_POINTS`` lower and whose networks are on average the smallest. Test accuracy is not read.
     """
-    base = front_budget(stream, profile)
-    tasks = (SMOKE_STREAMS if base.name == "smoke" else STREAMS)[stream]
-    rows = []
-    for seed in seeds:
-        datasets = load_task_data(tasks, base, data_root, seed)
-        for lam in sparsities:
-            config = FrontConfig(f"conv-reuse ×1 + compaction λ={lam:g}", "synapticnet", dense_mode="isolate",
-                                 compaction=True, sparsity=lam)
-            r = run(datasets, config.method, config.profile(base), seed=seed, progress=False, data_root=data_root,
-                    out_dir=fresh_run_dir(Path(runs_dir) / stream / f"sparsity_{lam:g}_s{seed}"))
-            rows.append(dict(sparsity=lam, seed=seed, val_avg_acc=100 * float(np.mean(r["val_accuracy"])),
-                             params=r["params_total"], train_seconds=r["train_seconds_total"],
-                             compaction_seconds=compaction_seconds(r),
-                             chosen_fractions=[d["chosen_fraction"] for d in r["compaction"]]))
-            log(f"{stream} λ={lam:g} seed {seed}: val {rows[-1]['val_avg_acc']:.2f} %, {r['params_total']:,} params")
-    return dict(stream=stream, seeds=list(seeds), budget=base.to_dict(), rows=rows, chosen=choose_sparsity(rows),
+    configs = {lam: FrontConfig(f"conv-reuse ×1 + compaction λ={lam:g}", "synapticnet", dense_mode="isolate",
+                                compaction=True, sparsity=lam) for lam in sparsities}
+    rows = _validation_sweep(stream, configs, "sparsity", seeds, profile, data_root, runs_dir, log)
+    return dict(stream=stream, seeds=list(seeds), budget=front_budget(stream, profile).to_dict(), rows=rows,
+                chosen=choose_sparsity(rows),
                 rule=f"smallest mean parameters among λ with mean validation accuracy ≥ the smallest λ's "
                      f"− {NOT_BELOW_POINTS} points (ties: the smaller λ)")
+
+
+def pick_sweep(stream: str, factors: Sequence[float], seeds: Sequence[int] = (0, 1), growth: float = 0.25,
+               profile: Profile | str = "cpu", data_root: str | os.PathLike | None = None,
+               runs_dir: str | os.PathLike = "runs/front_pick", log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Choose the picking masks' learning-rate factor (``Profile.pick_lr_factor``) on *validation* accuracy:
+    ``conv-reuse ×growth + masks`` per factor and seed; the factor with the highest mean validation accuracy
+    (``edge`` says whether it is the smallest or largest tried: then the grid should be widened)."""
+    configs = {f: FrontConfig(f"conv-reuse ×{growth:g} + masks", "synapticnet", growth=growth, dense_mode="isolate",
+                              pick=True, pick_lr_factor=f) for f in factors}
+    rows = _validation_sweep(stream, configs, "pick_lr_factor", seeds, profile, data_root, runs_dir, log)
+    mean = {f: float(np.mean([r["val_avg_acc"] for r in rows if r["pick_lr_factor"] == f])) for f in factors}
+    chosen = max(factors, key=lambda f: (mean[f], -f))
+    return dict(stream=stream, seeds=list(seeds), growth=growth, budget=front_budget(stream, profile).to_dict(),
+                rows=rows, mean_val_avg_acc=mean, chosen=chosen, edge=chosen in (min(factors), max(factors)),
+                rule="highest mean validation accuracy (ties: the smaller factor)")
 
 
 def choose_sparsity(rows: Sequence[dict[str, Any]]) -> float:
@@ -258,7 +328,8 @@ MIN_SEEDS = 5  # fewer seeds: no claim is made
 NOT_BELOW_POINTS = 0.3  # "not below the reference": the interval's lower end at least −0.3 points
 PARAMS_TARGETS = {"split_cifar10": 0.35, "mnist_fashion_cifar10": 0.5,  # × separate ×1's parameters (issue 22)
                   "split_mnist": 0.35}  # no target was set for it: held to the other split stream's
-COMPACTION_TIME_LIMIT = 1.5  # a run with compaction may take at most this × its time without it
+COMPACTION_TIME_LIMIT = 3.5  # a run with compaction may take at most this × its time without it
+MASK_BITS_PER_PARAMETER = 32  # picking masks counted as float32 equivalents: 32 bits make one parameter
 
 
 def _by_seed(point: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -289,7 +360,8 @@ def comparisons(entry: dict[str, Any], level: float = 0.95) -> list[dict[str, An
       ``level`` confidence interval (:func:`synapticnet.stats.paired_difference`);
     * ``vs_separate_curve`` — accuracy minus the separate curve *of the same seed* read at the
       configuration's parameter count: the gain at equal parameters;
-    * ``params_ratio`` — its parameters / separate ×1's, averaged over seeds;
+    * ``params_ratio`` — its parameters / separate ×1's, averaged over seeds; ``params_ratio_with_masks``
+      adds its picking masks' bits ÷ 32 (float32 equivalents), so no capacity hides in masks;
     * ``time_ratio`` — for compaction points, the run's time / its time without compaction's
       fine-tunes and validation passes (both measured in the same run), the largest over seeds.
     """
@@ -309,6 +381,9 @@ def comparisons(entry: dict[str, Any], level: float = 0.95) -> list[dict[str, An
         out.append(dict(
             config=c["label"], reference=ref["label"], seeds=seeds,
             params_ratio=float(np.mean([mine[s]["params"] / theirs[s]["params"] for s in seeds])),
+            params_ratio_with_masks=float(np.mean([
+                (mine[s]["params"] + mine[s].get("mask_bits", 0) / MASK_BITS_PER_PARAMETER) / theirs[s]["params"]
+                for s in seeds])),
             vs_separate_x1=paired_difference([mine[s]["avg_acc"] for s in seeds],
                                              [theirs[s]["avg_acc"] for s in seeds], level).to_dict(),
             vs_separate_curve=paired_difference([mine[s]["avg_acc"] for s in seeds],
@@ -322,7 +397,7 @@ def targets(front: dict[str, Any]) -> dict[str, Any]:
     """What the front supports, stream by stream, computed from its per-seed numbers.
 
     * **parameter target** — a SynapticNet configuration with at most
-      ``PARAMS_TARGETS[stream]`` × the parameters of separate ×1 whose paired difference to
+      ``PARAMS_TARGETS[stream]`` × the parameters of separate ×1 (mask bits ÷ 32 included) whose paired difference to
       separate ×1 has a 95 % interval with lower end ≥ −``NOT_BELOW_POINTS``: "not below
       it". ``None`` (not shown) with fewer than ``MIN_SEEDS`` seeds or no reference.
     * **gain at equal parameters** — configurations whose paired difference to the
@@ -336,7 +411,7 @@ def targets(front: dict[str, Any]) -> dict[str, Any]:
         rows = comparisons(entry)
         enough = [r for r in rows if len(r["seeds"]) >= MIN_SEEDS]
         limit = PARAMS_TARGETS.get(stream, 0.5)
-        hits = [r["config"] for r in enough if r["params_ratio"] <= limit
+        hits = [r["config"] for r in enough if max(r["params_ratio"], r["params_ratio_with_masks"]) <= limit
                 and r["vs_separate_x1"]["low"] is not None and r["vs_separate_x1"]["low"] >= -NOT_BELOW_POINTS]
         gains = [r["config"] for r in enough if r["within_reference_range"]
                  and r["vs_separate_curve"]["low"] is not None and r["vs_separate_curve"]["low"] > 0]
