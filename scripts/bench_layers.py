@@ -11,6 +11,9 @@ the median of many repeats is compared; read ratios, not absolute times):
 3. ``old_task_inference``: evaluating task 0 on a network grown three times, against
    a network that only ever had task 0 (≈1.0 is the goal) and against evaluating all
    units (what compute-everything-then-mask would cost).
+4. ``pick_step``: a training step of the newest task with picking masks over the older filters
+   (``pick=True``, conv-reuse as the front runs it) against the same network without them: what
+   a task's own view of the old weights costs per step.
 
 Usage: ``python scripts/bench_layers.py [--repeats 30] [--out figures/bench/layers.json]``
 """
@@ -84,12 +87,37 @@ def bench_conv_step(repeats: int, batch: int) -> dict:
     }
 
 
-def grown(widths: tuple[int, ...] = (32, 64, 128), hidden: int = 256, tasks: int = 4) -> MultiTaskConvSynapticNet:
+def grown(widths: tuple[int, ...] = (32, 64, 128), hidden: int = 256, tasks: int = 4,
+          **options) -> MultiTaskConvSynapticNet:
     torch.manual_seed(0)
-    model = MultiTaskConvSynapticNet(conv_channels=widths, hidden=(hidden,))
+    model = MultiTaskConvSynapticNet(conv_channels=widths, hidden=(hidden,), **options)
     for _ in range(tasks - 1):
         model.grow(num_classes=10, grow_conv_channels=[w // 2 for w in widths], grow_hidden=hidden // 2)
     return model
+
+
+def masked_step(net: MultiTaskConvSynapticNet, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """One training step of ``net``'s newest task, as the training loop takes it."""
+    task = net.trainable_task
+    opt = torch.optim.SGD(net.task_parameters(task), lr=0.01, momentum=0.9)
+
+    def run() -> None:
+        opt.zero_grad()
+        F.cross_entropy(net(x, task), y).backward()
+        net.apply_task_gradient_mask(task)
+        opt.step()
+    return run
+
+
+def bench_pick_step(repeats: int, batch: int) -> dict:
+    options = dict(dense_mode="isolate", pool_after=(0, 2, 4))
+    widths = (32, 32, 64, 64, 128, 128)
+    nets = {name: grown(widths, tasks=4, pick=pick, **options).train() for name, pick in (("masks", True),
+                                                                                          ("no_masks", False))}
+    x, y = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+    t = interleaved_medians({name: masked_step(net, x, y) for name, net in nets.items()}, repeats)
+    return {"seconds": t, "ratio_masks_vs_none": t["masks"] / t["no_masks"],
+            "setup": f"batch {batch}, task 3 of a conv-reuse net {list(widths)} + 256 grown 3x by half, SGD momentum"}
 
 
 def bench_model_step(repeats: int, batch: int) -> dict:
@@ -152,6 +180,7 @@ def main() -> None:
         "conv_step": bench_conv_step(args.repeats, args.batch),
         "model_step": bench_model_step(args.repeats, args.batch),
         "old_task_inference": bench_old_task_inference(args.repeats, args.batch),
+        "pick_step": bench_pick_step(args.repeats, args.batch),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from synapticnet.experiments import SMOKE_STREAMS, STREAMS, front_figure, run_front, targets
-from synapticnet.experiments.front import pick_sweep, sparsity_sweep
+from synapticnet.experiments.front import CONFIGS, pick_sweep, sparsity_sweep
 from synapticnet.plots import save_figure
 from synapticnet.storage import save_json
 
@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--seeds", default=None, help="default: 0,1,2,3,4 (the front), 0,1 (--sweep-sparsity)")
     parser.add_argument("--streams", default=",".join(STREAMS))
     parser.add_argument("--smoke", action="store_true", help="synthetic stand-ins, smoke profile, into build/front")
+    parser.add_argument("--configs", default=None, metavar="LABEL,...",
+                        help="run only these configurations (default: all of synapticnet.experiments.front.CONFIGS)")
     parser.add_argument("--sweep-sparsity", metavar="L1,L2,...",
                         help="instead of the front: choose network slimming's λ on validation (seeds 0,1 unless "
                              "--seeds is given) and write <folder>/front_sparsity.json")
@@ -61,7 +63,15 @@ def main() -> None:
     streams = {s: (SMOKE_STREAMS if args.smoke else STREAMS)[s] for s in args.streams.split(",")}
     folder = Path("build/front") if args.smoke else Path("figures")
     out = folder / "growth_front.json"
-    front = run_front(out, streams=streams, seeds=[int(s) for s in (args.seeds or "0,1,2,3,4").split(",")],
+    configs = CONFIGS
+    if args.configs:
+        known = {c.label: c for c in CONFIGS}
+        unknown = [label for label in args.configs.split(",") if label not in known]
+        if unknown:
+            parser.error(f"unknown configuration(s) {unknown}; known: {', '.join(known)}")
+        configs = tuple(known[label] for label in args.configs.split(","))
+    front = run_front(out, streams=streams, configs=configs,
+                      seeds=[int(s) for s in (args.seeds or "0,1,2,3,4").split(",")],
                       profile="smoke" if args.smoke else "cpu", runs_dir=folder / "runs" if args.smoke else "runs/front")
     front["targets"] = targets(front)
     save_json(front, out)

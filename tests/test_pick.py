@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.engine import make_optimizer
-from synapticnet.experiments.front import MASK_BITS_PER_PARAMETER, comparisons, same_settings
+from synapticnet.experiments.front import MASK_BITS_PER_PARAMETER, ablations, comparisons, same_settings
 from synapticnet.layers import pack_bits, unpack_bits
 from synapticnet.methods.synapticnet import next_fraction
 from synapticnet.profiles import SMOKE
@@ -165,3 +165,18 @@ def test_mask_bits_count_against_the_parameter_ratio():
     (row,) = comparisons(entry)
     assert row["params_ratio"] == pytest.approx(0.3)
     assert row["params_ratio_with_masks"] == pytest.approx((300 + 3200 / MASK_BITS_PER_PARAMETER) / 1000)
+
+
+def test_each_option_is_compared_with_its_twin_without_it():
+    runs = lambda acc, params, secs: [dict(seed=s, avg_acc=acc + s, params=params, train_seconds=secs)  # noqa: E731
+                                      for s in range(5)]
+    common = dict(family="synapticnet", width=1.0, growth=0.25, mode="reuse", dense_mode="isolate", pooled_size=None)
+    entry = {"configs": [
+        dict(label="plain", **common, pick=False, runs=runs(80.0, 1000, 10.0)),
+        dict(label="masked", **common, pick=True, pick_lr_factor=10.0, runs=runs(81.5, 1100, 15.0)),
+        dict(label="wider", **dict(common, growth=0.5), pick=True, runs=runs(90.0, 2000, 10.0)),  # no twin
+    ]}
+    (row,) = ablations(entry)
+    assert (row["option"], row["config"], row["without"]) == ("pick", "masked", "plain")
+    assert row["difference"]["mean"] == pytest.approx(1.5) and row["difference"]["n"] == 5
+    assert row["params_ratio"] == pytest.approx(1.1) and row["time_ratio"] == pytest.approx(1.5)

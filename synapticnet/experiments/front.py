@@ -166,7 +166,8 @@ def _settings(label: str) -> dict[str, Any] | None:
     return next((c.settings() for c in (*CONFIGS, *EXTRA_CONFIGS) if c.label == label), None)
 
 
-def _defaults(cls: type) -> dict[str, Any]:
+def defaults_of(cls: type) -> dict[str, Any]:
+    """The default value of every field of dataclass ``cls`` that has one."""
     return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
@@ -177,7 +178,7 @@ def same_settings(stored: dict[str, Any] | None, current: dict[str, Any] | None,
     (default: a :class:`FrontConfig`'s settings) — an option that did not exist then was, in effect, off."""
     if stored is None or current is None:
         return False
-    defaults = {**_defaults(FrontConfig), "rule": None, "pick_lr_factor": None} if defaults is None else defaults
+    defaults = {**defaults_of(FrontConfig), "rule": None, "pick_lr_factor": None} if defaults is None else defaults
     return all(stored[k] == v if k in stored else k in defaults and v == defaults[k] for k, v in current.items()) \
         and set(stored) <= set(current)
 
@@ -221,7 +222,7 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
     for stream, tasks in streams.items():
         base = front_budget(stream, profile)
         entry = front["streams"].setdefault(stream, {"configs": []})
-        if not same_settings(entry.get("budget"), base.to_dict(), _defaults(Profile)) or entry.get("tasks") != tasks:
+        if not same_settings(entry.get("budget"), base.to_dict(), defaults_of(Profile)) or entry.get("tasks") != tasks:
             # points measured under another budget or task list (an earlier recipe) are not comparable: start over
             entry["configs"] = []
         entry.update(tasks=tasks, budget=base.to_dict())
@@ -393,6 +394,40 @@ def comparisons(entry: dict[str, Any], level: float = 0.95) -> list[dict[str, An
     return out
 
 
+OPTIONS = {"pick": ("pick", "pick_lr_factor"), "compaction": ("compaction", "rule", "tolerance", "sparsity")}
+
+
+def ablations(entry: dict[str, Any], level: float = 0.95) -> list[dict[str, Any]]:
+    """Each option (picking masks, compaction) on against off at the same widths, paired by seed.
+
+    For every configuration with an option on, its *twin* is the configuration whose settings are the
+    same but for that option (off): ``difference`` is accuracy with minus without (points, ``level``
+    interval), ``params_ratio`` parameters with / without, ``time_ratio`` training time with / without
+    (median over seeds; times from runs that may have shared the machine)."""
+    out = []
+    for option, keys in OPTIONS.items():
+        ignore = {"label", *keys}
+        for c in entry["configs"]:
+            if c["family"] != "synapticnet" or not c.get(option):
+                continue
+            twin = next((t for t in entry["configs"] if t["family"] == "synapticnet" and not t.get(option)
+                         and all(t.get(k) == c.get(k) for k in set(c) | set(t) if k in SETTING_KEYS
+                                 and k not in ignore)), None)
+            if twin is None:
+                continue
+            on, off = _by_seed(c), _by_seed(twin)
+            seeds = sorted(set(on) & set(off))
+            if not seeds:
+                continue
+            out.append(dict(option=option, config=c["label"], without=twin["label"], seeds=seeds,
+                            difference=paired_difference([on[s]["avg_acc"] for s in seeds],
+                                                         [off[s]["avg_acc"] for s in seeds], level).to_dict(),
+                            params_ratio=float(np.mean([on[s]["params"] / off[s]["params"] for s in seeds])),
+                            time_ratio=float(np.median([on[s]["train_seconds"] / off[s]["train_seconds"]
+                                                        for s in seeds]))))
+    return out
+
+
 def targets(front: dict[str, Any]) -> dict[str, Any]:
     """What the front supports, stream by stream, computed from its per-seed numbers.
 
@@ -420,5 +455,6 @@ def targets(front: dict[str, Any]) -> dict[str, Any]:
             comparisons=rows, seeds=max((len(r["seeds"]) for r in rows), default=0), min_seeds=MIN_SEEDS,
             params_limit=limit, params_target_met=(bool(hits) if enough else None), params_target_hits=hits,
             gain_shown=gains, compaction_time_ratio=max(times, default=None),
-            compaction_time_met=(max(times) <= COMPACTION_TIME_LIMIT) if times else None)
+            compaction_time_met=(max(times) <= COMPACTION_TIME_LIMIT) if times else None,
+            ablations=ablations(entry))
     return verdicts
