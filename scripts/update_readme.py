@@ -279,7 +279,7 @@ def front_section(path: Path) -> str | None:
             f"{a['params_ratio']:.2f}× the parameters, {a['time_ratio']:.2f}× the training time"
             for a in verdict.get("ablations", []))
         notes.append(f"**{stream}**: ≤ {verdict['params_limit']:g}× the parameters of separate ×1 and not below it "
-                     f"(interval's lower end ≥ {verdict.get('params_target_low', -0.3):+g} points): {claim}. Above the separate curve at equal parameters "
+                     f"(interval's lower end ≥ −{abs(verdict.get('params_target_low', -0.3)):g} points): {claim}. Above the separate curve at equal parameters "
                      f"(whole interval above 0): {gains}."
                      + ("" if time is None else f" A run with compaction took up to {time:.2f}× its time without it.")
                      + ("" if not options else f" Each option against the same configuration without it (paired): "

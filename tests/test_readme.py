@@ -99,7 +99,7 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     assert "| freeze vs distil | distill λ=1 | — | — | — | — | — | diverged |" in text
     assert "| `TaskConv2d` train step (one task) vs plain `Conv2d` + BatchNorm, same width | 1.03 | batch 8 |" in text
     assert "| data path vs training step, MNIST (images/s) | 234× | 195,399 vs 834 images/s" in text
-    assert "| split_cifar10 | separate ×1 | 1,000 | 84.00 ± 0.50 |  |  | 5 |" in text
+    assert "| split_cifar10 | separate ×1 | 1,000 |  | 84.00 ± 0.50 |  |  | 5 |" in text
     assert "not below it (interval's lower end ≥ −0.3 points): met by conv-reuse ×0.25 (0.30×)" in text
     assert "| -0.10 [-0.25, +0.05] | +2.35 [+1.20, +3.40] |" in text
     assert "(whole interval above 0): conv-reuse ×0.25" in text and "up to 1.31× its time" in text
@@ -146,11 +146,16 @@ def test_permuted_section_puts_ours_beside_the_sources(tmp_path, readme_script):
                  anchors=[dict(label="WSN", accuracy=96.41, capacity=0.777, source="Kang et al., ICML 2022")],
                  configs=[dict(label="reuse 40+4", method="synapticnet", seeds=[0, 1], avg_acc_mean=95.123,
                                avg_acc_std=0.2, capacity_mean=0.774, train_seconds_mean=300.0, runs=[{}, {}]),
+                          dict(label="reuse 36+3 + masks", method="synapticnet", seeds=[0], avg_acc_mean=93.0,
+                               avg_acc_std=0.0, capacity_mean=0.639, capacity_wsn_mean=0.6, capacity_wsn_with_masks_mean=0.75,
+                               train_seconds_mean=360.0, runs=[{}]),
                           dict(label="isolate 8", method="synapticnet", runs=[])])  # not run yet: no row
     (tmp_path / "permuted_mnist.json").write_text(json.dumps(table))
     text = permuted_section(tmp_path / "permuted_mnist.json")
-    assert "| WSN | 96.41 | 77.7 | Kang et al., ICML 2022 |" in text
-    assert "| **SynapticNet reuse 40+4** | 95.12 ± 0.20 | 77.4 | this repository, 2 seeds (0, 1), 5.0 min" in text
+    assert "| WSN | 96.41 | 77.7 |  | Kang et al., ICML 2022 |" in text
+    assert "| **SynapticNet reuse 40+4** | 95.12 ± 0.20 | 77.4 |  | this repository, 2 seeds (0, 1), 5.0 min" in text
+    # capacity as WSN counts it, weights and then with the masks' bits; no "±" over one seed
+    assert "| **SynapticNet reuse 36+3 + masks** | 93.00 | 63.9 | 60.0 / 75.0 | this repository, 1 seed (0)" in text
     assert "isolate 8" not in text and "89,610-parameter MLP 784-100-100-10" in text
     assert permuted_section(tmp_path / "missing.json") is None
 
