@@ -72,7 +72,7 @@ SMOKE_STREAMS: dict[str, list[str]] = {
 
 # The learning rate of picking masks' scores, × the task's (Profile.pick_lr_factor), chosen on validation by
 # `growth_front.py --sweep-pick` (figures/front_pick.json).
-PICK_LR_FACTOR = 1.0
+PICK_LR_FACTOR = 10.0  # seeds 0, 1 of Split CIFAR-10 at conv-reuse ×0.25: 1 → 79.72, 10 → 80.36, 100 → 79.46, 1000 → 80.38 %
 
 
 @dataclass(frozen=True)
@@ -304,16 +304,17 @@ def pick_sweep(stream: str, factors: Sequence[float], seeds: Sequence[int] = (0,
                profile: Profile | str = "cpu", data_root: str | os.PathLike | None = None,
                runs_dir: str | os.PathLike = "runs/front_pick", log: Callable[[str], None] = print) -> dict[str, Any]:
     """Choose the picking masks' learning-rate factor (``Profile.pick_lr_factor``) on *validation* accuracy:
-    ``conv-reuse ×growth + masks`` per factor and seed; the factor with the highest mean validation accuracy
-    (``edge`` says whether it is the smallest or largest tried: then the grid should be widened)."""
+    ``conv-reuse ×growth + masks`` per factor and seed; the smallest factor whose mean validation accuracy is
+    within ``NOT_BELOW_POINTS`` of the best mean (differences below that are noise at two seeds; the gentler
+    setting is preferred). ``edge`` says whether it is the smallest or largest tried: then widen the grid."""
     configs = {f: FrontConfig(f"conv-reuse ×{growth:g} + masks", "synapticnet", growth=growth, dense_mode="isolate",
                               pick=True, pick_lr_factor=f) for f in factors}
     rows = _validation_sweep(stream, configs, "pick_lr_factor", seeds, profile, data_root, runs_dir, log)
     mean = {f: float(np.mean([r["val_avg_acc"] for r in rows if r["pick_lr_factor"] == f])) for f in factors}
-    chosen = max(factors, key=lambda f: (mean[f], -f))
+    chosen = min(f for f in factors if mean[f] >= max(mean.values()) - NOT_BELOW_POINTS)
     return dict(stream=stream, seeds=list(seeds), growth=growth, budget=front_budget(stream, profile).to_dict(),
                 rows=rows, mean_val_avg_acc=mean, chosen=chosen, edge=chosen in (min(factors), max(factors)),
-                rule="highest mean validation accuracy (ties: the smaller factor)")
+                rule=f"the smallest factor with mean validation accuracy within {NOT_BELOW_POINTS} points of the best")
 
 
 def choose_sparsity(rows: Sequence[dict[str, Any]]) -> float:
