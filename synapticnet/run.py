@@ -277,6 +277,8 @@ def _run(algorithm: Method, datasets: list, state: dict[str, Any], out: Path, pr
             state["compaction"].append(report.compaction)
         state["steps"].append(report.steps)
         state["extra"].update(report.extra)
+        if report.clipped_steps is not None:  # how often profile.grad_clip acted, per task (stage)
+            state["extra"].setdefault("clipped_steps_per_task", []).append(report.clipped_steps)
         state["finished"] = stage[-1] + 1
         if state["finished"] == len(tasks):  # once, at the end (task inference costs T passes per image)
             state["final"] = algorithm.final_metrics(model, datasets, split)

@@ -48,6 +48,7 @@ from ..profiles import Compaction, Profile, budget
 from ..run import fresh_run_dir, load_task_data, run
 from ..stats import paired_difference
 from ..storage import load_json, save_json
+from .compare import grid_edge
 from .studies import scaled_growth
 
 # The streams of the front: unrelated tasks, and related ones (where transfer can pay): Split CIFAR-10, and Split
@@ -144,9 +145,14 @@ EXTRA_CONFIGS: tuple[FrontConfig, ...] = (
 
 def front_budget(stream: str, profile: Profile | str = "cpu") -> Profile:
     """The training budget of the front: notebook 04/05's (``"comparison"`` in
-    :data:`synapticnet.profiles.BUDGETS`), or ``"front_split"`` for the split streams (two classes a task)."""
+    :data:`synapticnet.profiles.BUDGETS`), or ``"front_split"`` for the split streams (two classes a task).
+
+    Without notebook 04's gradient clipping (``grad_clip``, a guard for the baselines that can run away, such
+    as EWC): the front compares SynapticNet with separate networks, was measured without it, and each of its
+    comparisons trains every configuration the same way.
+    """
     name = "front_split" if stream.startswith("split_") else "comparison"
-    return budget(name, profile).replace(description=f"the accuracy-parameter front's budget ({stream})")
+    return budget(name, profile).replace(description=f"the accuracy-parameter front's budget ({stream})", grad_clip=None)
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -240,7 +246,10 @@ def sparsity_sweep(stream: str, sparsities: Sequence[float], seeds: Sequence[int
                              compaction_seconds=compaction_seconds(r),
                              chosen_fractions=[d["chosen_fraction"] for d in r["compaction"]]))
             log(f"{stream} λ={lam:g} seed {seed}: val {rows[-1]['val_avg_acc']:.2f} %, {r['params_total']:,} params")
-    return dict(stream=stream, seeds=list(seeds), budget=base.to_dict(), rows=rows, chosen=choose_sparsity(rows),
+    chosen = choose_sparsity(rows)
+    side = grid_edge(list(sparsities), [0.0] * len(sparsities), list(sparsities).index(chosen))
+    return dict(stream=stream, seeds=list(seeds), budget=base.to_dict(), rows=rows, chosen=chosen,
+                edge=side is not None, edge_side=side,  # the lowest or highest λ tried: the best may lie outside
                 rule=f"smallest mean parameters among λ with mean validation accuracy ≥ the smallest λ's "
                      f"− {NOT_BELOW_POINTS} points (ties: the smaller λ)")
 
