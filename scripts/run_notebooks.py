@@ -41,6 +41,7 @@ outside that folder (the check of issue 14: outputs stay under the notebook's wo
 Usage::
 
     python scripts/run_notebooks.py [--profile cpu] [--timeout 3600] [--as-student] [notebooks ...]
+    python scripts/run_notebooks.py --time-lines-only   # only the notebooks' run-time lines, from the record
 """
 
 from __future__ import annotations
@@ -355,7 +356,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="each notebook alone in an empty folder, against a non-editable install")
     parser.add_argument("--shared", action="store_true",
                         help="other work runs on this machine meanwhile: record the times as shared (upper bounds)")
+    parser.add_argument("--time-lines-only", action="store_true",
+                        help="run nothing: rewrite each notebook's run-time line from synapticnet/expected_times.json")
     args = parser.parse_args(argv)
+    if args.time_lines_only:
+        changed = update_time_lines(args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+        print(f"{len(changed)} notebook(s) changed" + "".join(f"\n  {p.name}" for p in changed))
+        return 0
     profile = args.profile or default_profile()
     if profile not in PROFILES:
         parser.error(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")

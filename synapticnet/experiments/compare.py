@@ -37,6 +37,7 @@ from ..methods import REGISTRY, get_method
 from ..metrics import forward_transfer
 from ..profiles import Profile, get_profile
 from ..run import check_tasks, fresh_run_dir, load_task_data, run
+from ..stats import format_mean_std
 
 METHODS = tuple(REGISTRY)  # the built-in methods, in the registry's order
 # Every method's hyper-parameters and their defaults, and the one its sweep tunes.
@@ -148,20 +149,6 @@ def mean_std(runs: Sequence[dict[str, Any]], keys: Sequence[str] = ("average_acc
         out[key] = float(np.mean(values))
         out[key + "_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return out
-
-
-def format_mean_std(mean: float | None, std: float | None, n: int, scale: float = 100.0, signed: bool = False,
-                    digits: int = 2) -> str:
-    """``"59.57 ± 0.61"`` for a mean over ``n ≥ 2`` runs, the mean alone (``"59.57"``) for one run, ``"—"`` for none.
-
-    Values are multiplied by ``scale`` (fractions → percent or points). A spread over one run would
-    print as ``± 0.00`` and read as "no spread"; it is not measured, so it is not printed — a table
-    shows ``n`` beside it instead.
-    """
-    if mean is None:
-        return "—"
-    text = f"{scale * mean:{'+' if signed else ''}.{digits}f}"
-    return text if n < 2 or std is None else f"{text} ± {scale * std:.{digits}f}"
 
 
 # --------------------------------------------------------------------------------------
