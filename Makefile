@@ -20,7 +20,7 @@ help:
 	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (~100 min, 1 thread, shared machine)"
 	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (3 min, 1 thread, shared machine)"
 	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (2.6-4.5 min per configuration and seed, 1 thread)"
-	@echo "make lab        open JupyterLab"
+	@echo "make lab        open JupyterLab (notebooks run the quick student budget unless SYNAPTICNET_PROFILE names another)"
 	@echo "make clean      remove build files (not figures/)"
 
 env: $(STAMP)

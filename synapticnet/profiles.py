@@ -5,11 +5,13 @@
 * ``student`` — the real datasets, cut down so that every notebook finishes in about
   1.5 minutes on the 2-core CPU it was tuned on — up to about 5 on the slowest machines of
   that kind (smaller training subsets, fewer epochs, the ``cpu`` network and recipe).
-  Real but lower accuracies; every figure title says ``student profile``.
+  Real but lower accuracies; every figure title says ``student profile``. A notebook run
+  without settings uses it (:func:`default_profile_name`).
 * ``cpu``     — the reference: the real datasets, sized so that ``make reproduce`` runs
-  every notebook in about 30 minutes on a 2-core CPU. The committed figures use it, and
-  it is the default everywhere — on a GPU too, where it is estimated to take minutes (each
-  notebook prints its measured CPU time and a T4 estimate).
+  every notebook in about 30 minutes on a 2-core CPU. The committed figures use it: ``make
+  reproduce`` and ``make baselines`` ask for it by name, and the command line runs it unless
+  ``--profile`` says otherwise (:data:`REFERENCE_PROFILE`). On a GPU it is estimated to take
+  minutes (each notebook prints its measured CPU time and a T4 estimate).
 * ``long``    — opt-in: the cpu recipe 1.5× wider and about 2.5× longer, aiming at the
   original design's own accuracies on a laptop (notebook 03 in about 90 minutes; a run
   resumes per task, so it may span sessions).
@@ -258,17 +260,9 @@ class Profile:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """All settings as plain JSON types (tuples become lists), as stored in results.
+        """All settings as plain JSON types (tuples become lists), as stored in results."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
-        A setting added after results were first recorded (:data:`ADDED_LATER`) is left out while it is off:
-        a run made without it trained exactly as before, so its recorded settings still compare equal.
-        """
-        settings = json.loads(json.dumps(dataclasses.asdict(self)))
-        return {k: v for k, v in settings.items() if not (k in ADDED_LATER and v == ADDED_LATER[k])}
-
-
-# Settings added after results were first recorded, with the value that means "off" (see Profile.to_dict).
-ADDED_LATER: dict[str, Any] = {"grad_clip": None}
 
 SMOKE = Profile(
     name="smoke",

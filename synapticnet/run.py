@@ -396,13 +396,14 @@ def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resu
 # Profile fields added after runs had been saved, with the value every run saved before them used: a folder
 # without the field ran with that value, so it resumes (any other later field is reported as differing).
 ADDED_PROFILE_FIELDS: dict[str, Any] = {"image_size": IMAGE_SIZE, "channels": CHANNELS, "lr_decay": True,
-                                         "sparsity": 0.0, "n_test": None}
+                                         "sparsity": 0.0, "n_test": None, "grad_clip": None}
 ADDED_COMPACTION_FIELDS: dict[str, Any] = {"finetune_share": None, "recalibrate_batches": 0}  # the same, in ``compaction``
 
 
 def _differing_settings(saved: dict[str, Any], requested: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Profile fields that differ, ignoring prose (``description``, ``notes``): changing words changes no run.
-    A field of :data:`ADDED_PROFILE_FIELDS` missing from ``saved`` has the value runs had before it existed."""
+    A field of :data:`ADDED_PROFILE_FIELDS` missing from ``saved`` has the value runs had before it existed.
+    (Also how the front and the Permuted MNIST table decide whether their recorded budget is still current.)"""
     saved = {**ADDED_PROFILE_FIELDS, **saved}
     if isinstance(saved.get("compaction"), dict):
         saved["compaction"] = {**ADDED_COMPACTION_FIELDS, **saved["compaction"]}

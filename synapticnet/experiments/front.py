@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..profiles import Compaction, Profile, budget
-from ..run import fresh_run_dir, load_task_data, run
+from ..run import _differing_settings, fresh_run_dir, load_task_data, run  # settings recorded vs now
 from ..stats import paired_difference
 from ..storage import load_json, save_json
 from .compare import grid_edge
@@ -187,7 +187,7 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
     for stream, tasks in streams.items():
         base = front_budget(stream, profile)
         entry = front["streams"].setdefault(stream, {"configs": []})
-        if entry.get("budget") != base.to_dict() or entry.get("tasks") != tasks:
+        if entry.get("budget") is None or _differing_settings(entry["budget"], base.to_dict()) or entry.get("tasks") != tasks:
             # points measured under another budget or task list (an earlier recipe) are not comparable: start over
             entry["configs"] = []
         entry.update(tasks=tasks, budget=base.to_dict())

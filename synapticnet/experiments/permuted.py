@@ -57,7 +57,7 @@ from ..data import base_dataset, get_spec
 from ..methods.networks import MultiHeadCNN
 from ..model import MultiTaskConvSynapticNet
 from ..profiles import Compaction, Profile, budget
-from ..run import check_tasks, fresh_run_dir, load_task_data, run
+from ..run import _differing_settings, check_tasks, fresh_run_dir, load_task_data, run
 from ..storage import load_json, save_json
 from .compare import budget_label
 
@@ -161,10 +161,9 @@ def _summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _same_budget(saved: dict[str, Any] | None, now: dict[str, Any]) -> bool:
-    """Were the saved runs trained with the budget ``now`` (its wording aside)?"""
-    ignore = ("description",)
-    return saved is not None and {k: v for k, v in saved.items() if k not in ignore} == \
-        {k: v for k, v in now.items() if k not in ignore}
+    """Were the saved runs trained with the budget ``now`` (its wording aside; a setting added since they were
+    saved counts with the value they had, :data:`synapticnet.run.ADDED_PROFILE_FIELDS`)?"""
+    return saved is not None and not _differing_settings(saved, now)
 
 
 def run_permuted(out: str | os.PathLike, seeds: Sequence[int] = (0, 1, 2),
