@@ -416,7 +416,9 @@ def default_profile_name() -> str:
 # against runaway steps, not a regulariser. Fine-tuning on this budget (cpu, seed 0, 288 steps) had gradient norms of
 # median 1.2, 99th percentile 4.2, largest 5.4; EWC at λ = 100 on seed 1 left that range on task 2 and grew ×4.5 a step
 # to inf (its learning rate was 0.05: the penalty's stiffest directions became unstable). At twice the largest healthy
-# norm, a run that stays healthy is not changed at all (its gradients are scaled by exactly 1), and a runaway is capped.
+# norm, a run whose norms stay below it is not changed at all (its gradients are scaled by exactly 1), and a runaway
+# is capped: with it, EWC at λ = 100 finished on seeds 0, 1 and 2 (63.05 / 63.39 / 59.69 % average test accuracy;
+# clipping acted on 2 / 49 / 37 of task 2's 96 steps and on no step of tasks 0 and 1; one thread beside other jobs).
 _GUARD_CLIP = 10.0
 _COMPARISON = {  # notebooks 04 and 05, and the growth front (06, without the clipping: see front_budget)
     # The shared network of five baselines is as wide as SynapticNet's final width and every method runs
