@@ -12,15 +12,15 @@ STAMP  := $(VENV)/.stamp-requirements
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
-	@echo "make reproduce  re-run the notebooks and regenerate figures/ (all but 04, ~25 min)"
-	@echo "make baselines  notebook 04: nine methods x 3 seeds + validation sweeps (~15 min)"
+	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04, ~25 min)"
+	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (~15 min)"
 	@echo "make student    every notebook on the student budget, as a student runs it (~20 min in all)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost; ~5 min)"
 	@echo "make ablation   what each piece of the training recipe is worth, on validation splits (~20 min)"
 	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (~100 min, 1 thread, shared machine)"
 	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (3 min, 1 thread, shared machine)"
 	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (2.6-4.5 min per configuration and seed, 1 thread)"
-	@echo "make lab        open JupyterLab"
+	@echo "make lab        open JupyterLab (notebooks run the quick student budget unless SYNAPTICNET_PROFILE names another)"
 	@echo "make clean      remove build files (not figures/)"
 
 env: $(STAMP)
@@ -55,14 +55,16 @@ test-notebooks: $(STAMP)
 	SYNAPTICNET_SMOKE=1 $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks/
 
 # Execute the notebooks with papermill (all but 04, see `make baselines`) and write them back; figures/ is
-# regenerated. PROFILE=smoke|student|cpu|full (default: cpu; any profile but cpu writes to
-# build/<profile>/ instead and leaves the committed notebooks alone); NOTEBOOKS= to
-# run a subset, e.g. make reproduce NOTEBOOKS=notebooks/03_four_task_run.ipynb
+# regenerated. PROFILE=smoke|student|cpu|full (cpu unless given: asked for by name, since a notebook
+# run without settings uses student; any profile but cpu writes to build/<profile>/ instead and leaves
+# the committed notebooks alone); NOTEBOOKS= to run a subset, e.g.
+# make reproduce NOTEBOOKS=notebooks/03_four_task_run.ipynb
 PROFILE ?=
+RUN_PROFILE = $(or $(PROFILE),cpu)
 NOTEBOOKS ?=
 CELL_TIMEOUT ?= 3600
 reproduce: $(STAMP)
-	PROFILE=$(PROFILE) $(PY) scripts/run_notebooks.py --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
+	$(PY) scripts/run_notebooks.py --profile $(RUN_PROFILE) --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 	$(PY) scripts/update_readme.py
 
 # The student path, measured: a non-editable install, each notebook copied alone into an empty
@@ -70,7 +72,7 @@ reproduce: $(STAMP)
 # writes outside its folder. Records each notebook's time in synapticnet/expected_times.json.
 # Notebook 04, the multi-seed comparison of nine methods (its own target: ~15 min on a 2-core CPU).
 baselines: $(STAMP)
-	PROFILE=$(PROFILE) $(PY) scripts/run_notebooks.py --timeout $(CELL_TIMEOUT) notebooks/04_forgetting_baselines.ipynb
+	$(PY) scripts/run_notebooks.py --profile $(RUN_PROFILE) --timeout $(CELL_TIMEOUT) notebooks/04_forgetting_baselines.ipynb
 	$(PY) scripts/update_readme.py
 
 student: $(STAMP)

@@ -19,7 +19,12 @@ This is what ``make reproduce`` runs. For every notebook (default: all of
 4. records the wall time of each notebook in ``figures/reproduce.json`` (or
    ``build/<profile>/reproduce.json``), and for ``student`` and ``cpu`` also in the
    package's ``synapticnet/expected_times.json``, which every notebook prints up front
-   (with a T4 estimate from ``figures/bench/flops.json``, see ``scripts/bench_flops.py``).
+   (with a T4 estimate from ``figures/bench/flops.json``, see ``scripts/bench_flops.py``)
+   and states in the run-time line of its first markdown cell, rewritten here
+   (:func:`update_time_lines`: the committed notebook's one line, whatever the profile).
+
+The profile is ``cpu`` unless ``--profile`` (or ``PROFILE``) names another: this script makes the
+committed results, while a notebook opened without settings runs the quick ``student`` budget.
 
 Before anything runs, every place it will write — the figures and runs folders, the
 notebooks written back (or ``build/<profile>/``), ``reproduce.json``, the package's
@@ -36,6 +41,7 @@ outside that folder (the check of issue 14: outputs stay under the notebook's wo
 Usage::
 
     python scripts/run_notebooks.py [--profile cpu] [--timeout 3600] [--as-student] [notebooks ...]
+    python scripts/run_notebooks.py --time-lines-only   # only the notebooks' run-time lines, from the record
 """
 
 from __future__ import annotations
@@ -55,10 +61,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))  # the checkout's package, also when it is not installed
-from synapticnet.profiles import PROFILES, default_profile_name  # noqa: E402
+from synapticnet.profiles import PROFILES  # noqa: E402
 from synapticnet.folders import probe_writable  # noqa: E402
-# REFERENCE_PROFILE (cpu): its outputs are committed
-from synapticnet.workspace import REFERENCE_PROFILE, TIMES_FILE, expected_times, workspace  # noqa: E402
+# REFERENCE_PROFILE (cpu): its outputs are committed, and it is what this script runs unless told otherwise
+from synapticnet.workspace import (REFERENCE_PROFILE, TIMES_FILE, expected_times, load_times, run_time_line,  # noqa: E402
+                                   with_run_time_line, workspace)
 # Long multi-seed studies with their own make target (their time is stated there and in the
 # README); `make reproduce` runs every other numbered notebook. An explicit list runs them too.
 OWN_TARGET = {"04_forgetting_baselines.ipynb": "make baselines"}
@@ -84,8 +91,9 @@ def strip_metadata(nb) -> None:
 
 
 def default_profile() -> str:
-    """The package's own default (``cpu``; ``full`` is never chosen without being asked for)."""
-    return default_profile_name()
+    """``cpu``, by name: this script makes the committed results. (A notebook opened without settings runs
+    ``student`` instead, :func:`synapticnet.profiles.default_profile_name`; so the profile is always passed on.)"""
+    return REFERENCE_PROFILE
 
 
 def output_path(path: Path, profile: str) -> Path:
@@ -104,8 +112,9 @@ def planned_writes(paths: list[Path], profile: str, as_student: bool) -> tuple[l
     Folders: the notebooks' figures and runs folders (:func:`synapticnet.workspace.workspace`
     seen from ``notebooks/``), where executed notebooks go, ``reproduce.json``'s folder and
     ``build/`` (the failed copy of a notebook; the install of ``--as-student``); the package
-    folder when ``expected_times.json`` is recorded. Files: the committed notebooks written
-    back and the two time records, where they exist already.
+    folder when ``expected_times.json`` is recorded (and ``notebooks/``, whose run-time lines follow it). Files:
+    the committed notebooks written back (or their run-time line rewritten) and the two time records, where
+    they exist already.
     """
     folders = [reproduce_folder(profile), ROOT / "build"]
     files = [reproduce_folder(profile) / "reproduce.json"]
@@ -116,8 +125,8 @@ def planned_writes(paths: list[Path], profile: str, as_student: bool) -> tuple[l
         folders += [NOTEBOOKS / ws.figures, NOTEBOOKS / ws.runs, *(output_path(p, profile).parent for p in paths)]
         files += [output_path(p, profile) for p in paths]
     if profile in ("student", "long", REFERENCE_PROFILE):
-        folders.append(ROOT / "synapticnet")
-        files.append(ROOT / "synapticnet" / TIMES_FILE)
+        folders += [ROOT / "synapticnet", NOTEBOOKS]
+        files += [ROOT / "synapticnet" / TIMES_FILE, *paths]
     if profile in PUBLISHED_PROFILES and any(p.name in PUBLISHED for p in paths):
         folders.append(ROOT / "figures")  # figures/<profile>/ is created in it
     return _unique(folders), [f for f in _unique(files) if f.exists()]
@@ -203,6 +212,31 @@ def refresh_printed_times(notebook: Path, old: str, new: str) -> bool:
         staged = notebook.with_suffix(".ipynb.tmp")
         nbformat.write(nb, staged)
         os.replace(staged, notebook)
+    return changed
+
+
+def update_time_lines(paths: list[Path], times: dict | None = None) -> list[Path]:
+    """Write each notebook's run-time line (first markdown cell) from ``expected_times.json``; the files changed.
+
+    A markdown cell cannot compute, so the times it states are written here whenever a run records
+    one (:func:`synapticnet.workspace.run_time_line`); only that one line of the cell changes.
+    """
+    import nbformat
+
+    times = load_times() if times is None else times
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+        if first is None:
+            continue
+        text = with_run_time_line(first.source, run_time_line(path.name, times))
+        if text != first.source:
+            first.source = text
+            staged = path.with_suffix(".ipynb.tmp")
+            nbformat.write(nb, staged)
+            os.replace(staged, path)
+            changed.append(path)
     return changed
 
 
@@ -315,13 +349,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook, in order")
     parser.add_argument("--profile", default=os.environ.get("PROFILE") or None,
-                        help="smoke, student, cpu, long or full (default: cpu)")
+                        help=f"smoke, student, cpu, long or full (default: {REFERENCE_PROFILE}, the committed results' "
+                             "budget; the notebooks themselves default to student)")
     parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
     parser.add_argument("--as-student", action="store_true",
                         help="each notebook alone in an empty folder, against a non-editable install")
     parser.add_argument("--shared", action="store_true",
                         help="other work runs on this machine meanwhile: record the times as shared (upper bounds)")
+    parser.add_argument("--time-lines-only", action="store_true",
+                        help="run nothing: rewrite each notebook's run-time line from synapticnet/expected_times.json")
     args = parser.parse_args(argv)
+    if args.time_lines_only:
+        changed = update_time_lines(args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+        print(f"{len(changed)} notebook(s) changed" + "".join(f"\n  {p.name}" for p in changed))
+        return 0
     profile = args.profile or default_profile()
     if profile not in PROFILES:
         parser.error(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -354,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             record_times(ROOT / "synapticnet" / TIMES_FILE, path.name, profile, seconds, args.shared)
             if site is None:
                 refresh_printed_times(output_path(path.resolve(), profile), before, expected_times(path.name))
+            update_time_lines([path.resolve()])  # the committed notebook's first cell states the new time
     print(f"{len(paths)} notebook(s) in {total / 60:.1f} min")
     return 0
 

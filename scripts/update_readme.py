@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from synapticnet.plots import markdown_table
-from synapticnet.stats import format_difference
+from synapticnet.stats import format_difference, format_mean_std
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ORIGINAL_CLAIMS = {"mnist": 98.89, "fashion_mnist": 95.62, "cifar10": 93.62, "cifar100": 93.89}
@@ -188,7 +188,7 @@ def baselines_section(path: Path) -> str | None:
         f"Tasks {' → '.join(data['tasks'])}"
         + (f" ({', '.join(skipped)} not available here)" if skipped else "")
         + f"; {data['budget']}; mean ± std over seeds {data['seeds']}; hyper-parameters chosen on the "
-        f"validation split: {_hyper(data.get('hyper', {}))}. From [`{path.as_posix()}`]({path.as_posix()}).",
+        f"validation split: {_hyper(data.get('hyper', {}), data.get('sweeps', {}))}. From [`{path.as_posix()}`]({path.as_posix()}).",
     ])
 
 
@@ -201,8 +201,24 @@ def _fewer_seeds(kept: list[int] | None, seeds: list[int]) -> str:
             f"{', '.join(map(str, lost))})")
 
 
-def _hyper(hyper: dict[str, dict[str, Any]]) -> str:
-    return ", ".join(f"{m} {k}={v:g}" for m, kv in hyper.items() for k, v in kv.items()) or "none"
+EDGE_WORDS = {"low": "the lowest value of its grid that trained", "high": "the highest value of its grid that trained",
+              "only": "the only value of its grid that trained"}
+
+
+def _hyper(hyper: dict[str, dict[str, Any]], sweeps: dict[str, dict[str, Any]] | None = None) -> str:
+    """``ewc ewc_lambda=100 (the highest value of its grid that trained)``: each choice, and where a sweep chose on
+    its grid's edge (the best value may lie outside the grid), that it did."""
+    def edge(method: str) -> str:
+        s = (sweeps or {}).get(method)
+        if not s:
+            return ""
+        from synapticnet.experiments import grid_edge  # imported here: it loads torch
+
+        side = s["edge_side"] if "edge_side" in s else \
+            grid_edge(s["values"], s["val_average_accuracy"], s["values"].index(s["chosen"]))  # written before edges
+        return f" ({EDGE_WORDS[side]})" if side else ""
+
+    return ", ".join(f"{m} {k}={v:g}{edge(m)}" for m, kv in hyper.items() for k, v in kv.items()) or "none"
 
 
 def studies_section(path: Path) -> str | None:
@@ -258,7 +274,8 @@ def front_section(path: Path) -> str | None:
             bits = statistics.fmean(r.get("mask_bits", 0) for r in c["runs"]) if c.get("runs") else 0
             rows.append({"stream": stream, "configuration": c["label"], "parameters": c["params"],
                          "+ mask bits ÷ 32": f"{round(c['params'] + bits / 32):,}" if bits else "",
-                         "average accuracy (%)": f"{c['avg_acc_mean']:.2f} ± {c['avg_acc_std']:.2f}",
+                         "average accuracy (%)": format_mean_std(c["avg_acc_mean"], c["avg_acc_std"], len(c["seeds"]),
+                                                                 scale=1.0),
                          "− separate ×1, paired (points, 95 % CI)": format_difference(row["vs_separate_x1"]) if row else "",
                          "− separate at equal parameters": format_difference(row["vs_separate_curve"]) if row else "",
                          "seeds": len(c["seeds"])})
@@ -457,7 +474,7 @@ def permuted_section(path: Path) -> str | None:
             continue
         n = len(c["runs"])
         rows.append({"method": f"**SynapticNet {c['label']}**" if c["method"] == "synapticnet" else f"**{c['label']}** (ours)",
-                     "average accuracy (%)": f"{c['avg_acc_mean']:.2f}" + (f" ± {c['avg_acc_std']:.2f}" if n > 1 else ""),
+                     "average accuracy (%)": format_mean_std(c["avg_acc_mean"], c["avg_acc_std"], n, scale=1.0),
                      "capacity (%)": f"{100 * c['capacity_mean']:.1f}",
                      "WSN's count: weights / + mask bits ÷ 32 (%)": "" if c.get("capacity_wsn_mean") is None else
                      f"{100 * c['capacity_wsn_mean']:.1f} / {100 * c['capacity_wsn_with_masks_mean']:.1f}",

@@ -42,7 +42,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["save_json", "load_json"], "storage"),
     **dict.fromkeys(["expected_times", "env_profile", "env_smoke"], "workspace"),
     **dict.fromkeys(["unit_importance", "compaction_sizes"], "pruning"),
-    **dict.fromkeys(["paired_difference", "format_difference"], "stats"),
+    **dict.fromkeys(["paired_difference", "format_difference", "format_mean_std"], "stats"),
 }
 _MODULES = ("layers", "model", "data", "engine", "run", "methods", "metrics", "profiles", "storage", "workspace",
             "plots", "task_inference", "pruning", "stats", "experiments")

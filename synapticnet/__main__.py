@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .profiles import MAX_SEED, PROFILES, REAL_TASKS, check_seed, default_profile_name
+from .profiles import MAX_SEED, PROFILES, REAL_TASKS, REFERENCE_PROFILE, check_seed
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130  # 130 = 128 + SIGINT, what a shell reports for Ctrl-C
 
@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     profiles = ", ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
     run.add_argument("--profile", choices=list(PROFILES), default=None,
-                     help=f"sizes and epochs ({profiles}). Default: cpu (on a GPU too; full only when asked for)")
+                     help=f"sizes and epochs ({profiles}). Default: {REFERENCE_PROFILE}, the budget of the README's numbers "
+                          "(a notebook defaults to student instead; full only when asked for)")
     run.add_argument("--tasks", default=None,
                      help=f"comma-separated datasets or streams in order (default: the profile's, e.g. "
                           f"{','.join(REAL_TASKS)}; the smoke profile uses the synthetic_* stand-ins). "
@@ -163,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = profile = out = None
     try:
         args = build_parser().parse_args(argv)
-        profile = args.profile or default_profile_name()
+        profile = args.profile or REFERENCE_PROFILE
         default = f"runs/{profile}" if args.method == "synapticnet" else f"runs/{profile}_{args.method}"
         out = args.out or default
         problem = method_problem(args)

@@ -24,7 +24,8 @@ Batches go through the network in ``channels_last`` memory layout, which oneDNN'
 convolutions run markedly faster, and with ``profile.precision`` in bfloat16 mixed precision
 where the processor has it (:func:`training_dtype`; ``make bench`` measures both).
 
-Around the loop: a check that stops on a NaN/inf loss
+Around the loop: optional gradient-norm clipping (``profile.grad_clip``, the same for every method:
+:meth:`_Trainer.clip`), a check that stops on a NaN/inf loss
 (naming the task and step), and a progress bar (``tqdm.auto``: a widget in Jupyter, a text
 bar in a terminal; in headless notebook runs — ``SYNAPTICNET_HEADLESS=1``, set by ``make
 reproduce`` — a text bar updated every 30 s, so the saved notebook shows readable progress).
@@ -371,6 +372,7 @@ class TaskReport:
     growth_decisions: list[dict[str, Any]] = field(default_factory=list)
     compaction: dict[str, Any] | None = None  # what automatic compaction tried and chose
     extra: dict[str, Any] = field(default_factory=dict)  # a method's own record (e.g. joint's step budgets)
+    clipped_steps: int | None = None  # steps whose gradient norm was above profile.grad_clip (None: no clipping)
 
 
 class _Trainer:
@@ -383,6 +385,7 @@ class _Trainer:
                              enabled=dtype is not None)
         self.step, self.total = 0, total
         self.correct = self.seen = 0
+        self.clipped = 0  # steps whose gradients were scaled down (profile.grad_clip)
         self.restart()
 
     def restart(self) -> None:
@@ -392,6 +395,20 @@ class _Trainer:
         self.scheduler = make_schedule(self.optimizer, self.profile, self.total - self.step)
         self.average = WeightAverage(self.model, self.profile.weight_average) if self.profile.weight_average else None
         self.model.train()
+
+    def clip(self, task: int, name: str, epoch: int) -> None:
+        """Scale every gradient by one factor so that their total L2 norm is at most ``profile.grad_clip``.
+
+        Runs after the method's ``after_backward`` (SynapticNet's masks, GEM's projection): one common
+        factor keeps every direction those guarantee, and a gradient that is exactly zero stays zero.
+        """
+        limit = self.profile.grad_clip
+        norm = torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None], limit)
+        if not torch.isfinite(norm):
+            self.bar.close()
+            raise TrainingDiverged(f"task {task} ({name}): the gradient became {norm.item()} at step {self.step} "
+                                   f"(epoch {epoch}); stopping instead of writing garbage results")
+        self.clipped += int(norm.item() > limit)
 
     def finish(self) -> None:
         """The end of training: the network takes its averaged weights (if the profile averages)."""
@@ -412,6 +429,8 @@ class _Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.hooks.after_backward(self.model, task)
+        if self.profile.grad_clip is not None:
+            self.clip(task, name, epoch)
         self.optimizer.step()
         self.scheduler.step()
         if self.average is not None:
@@ -458,6 +477,7 @@ def train_task(model: nn.Module, data: TaskData, profile: Profile, device: torch
     bar.close()
     trainer.finish()
     report.steps = trainer.step
+    report.clipped_steps = trainer.clipped if profile.grad_clip is not None else None
     hooks.after_training(model, data, report, progress)
     if getattr(data, "n_val", 1):
         report.val_accuracy = evaluate(model, data, "val", device)
@@ -491,6 +511,7 @@ def train_interleaved(model: nn.Module, datasets: Sequence[TaskData], order: Seq
     bar.close()
     trainer.finish()
     report.steps, report.epochs = trainer.step, 1
+    report.clipped_steps = trainer.clipped if profile.grad_clip is not None else None
     report.train_accuracy = trainer.correct / max(trainer.seen, 1)
     report.val_accuracy = [evaluate(model, d, "val", device) if d.n_val else None for d in datasets]
     return report

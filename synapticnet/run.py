@@ -277,6 +277,8 @@ def _run(algorithm: Method, datasets: list, state: dict[str, Any], out: Path, pr
             state["compaction"].append(report.compaction)
         state["steps"].append(report.steps)
         state["extra"].update(report.extra)
+        if report.clipped_steps is not None:  # how often profile.grad_clip acted, per task (stage)
+            state["extra"].setdefault("clipped_steps_per_task", []).append(report.clipped_steps)
         state["finished"] = stage[-1] + 1
         if state["finished"] == len(tasks):  # once, at the end (task inference costs T passes per image)
             state["final"] = algorithm.final_metrics(model, datasets, split)
@@ -394,13 +396,15 @@ def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resu
 # Profile fields added after runs had been saved, with the value every run saved before them used: a folder
 # without the field ran with that value, so it resumes (any other later field is reported as differing).
 ADDED_PROFILE_FIELDS: dict[str, Any] = {"image_size": IMAGE_SIZE, "channels": CHANNELS, "lr_decay": True,
-                                         "sparsity": 0.0, "n_test": None}
+                                         "sparsity": 0.0, "n_test": None, "grad_clip": None, "pick": False,
+                                         "pick_lr_factor": 1.0}
 ADDED_COMPACTION_FIELDS: dict[str, Any] = {"finetune_share": None, "recalibrate_batches": 0}  # the same, in ``compaction``
 
 
 def _differing_settings(saved: dict[str, Any], requested: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Profile fields that differ, ignoring prose (``description``, ``notes``): changing words changes no run.
-    A field of :data:`ADDED_PROFILE_FIELDS` missing from ``saved`` has the value runs had before it existed."""
+    A field of :data:`ADDED_PROFILE_FIELDS` missing from ``saved`` has the value runs had before it existed.
+    (Also how the front and the Permuted MNIST table decide whether their recorded budget is still current.)"""
     saved = {**ADDED_PROFILE_FIELDS, **saved}
     if isinstance(saved.get("compaction"), dict):
         saved["compaction"] = {**ADDED_COMPACTION_FIELDS, **saved["compaction"]}

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["PairedDifference", "format_difference", "paired_difference", "t_cdf", "t_quantile"]
+__all__ = ["PairedDifference", "format_difference", "format_mean_std", "paired_difference", "t_cdf", "t_quantile"]
 
 
 def t_cdf(x: float, df: int) -> float:
@@ -111,3 +111,17 @@ def format_difference(d: Mapping[str, Any]) -> str:
     if d["low"] is None:
         return f"{d['mean']:+.2f} (one seed: no interval)"
     return f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
+
+
+def format_mean_std(mean: float | None, std: float | None, n: int, scale: float = 100.0, signed: bool = False,
+                    digits: int = 2) -> str:
+    """``"59.57 ± 0.61"`` for a mean over ``n ≥ 2`` runs, the mean alone (``"59.57"``) for one run, ``"—"`` for none.
+
+    Values are multiplied by ``scale`` (fractions → percent or points). A spread over one run would
+    print as ``± 0.00`` and read as "no spread"; it is not measured, so it is not printed — a table
+    shows ``n`` beside it instead.
+    """
+    if mean is None:
+        return "—"
+    text = f"{scale * mean:{'+' if signed else ''}.{digits}f}"
+    return text if n < 2 or std is None else f"{text} ± {scale * std:.{digits}f}"

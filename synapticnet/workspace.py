@@ -17,12 +17,16 @@ A notebook runs in one of two places:
 :func:`env_profile` reads which profile a notebook runs from the environment, strictly:
 ``SYNAPTICNET_PROFILE`` (a profile name) wins; else ``SYNAPTICNET_SMOKE`` or, when that is
 unset, ``CI`` switch the smoke profile on or off (``true``/``false``, ``yes``/``no``,
-``on``/``off``, ``1``/``0``); else ``cpu``. A value it does not understand is an error, never a guess.
+``on``/``off``, ``1``/``0``); else ``student``, the quick budget (:func:`~synapticnet.profiles.default_profile_name`):
+a notebook run top to bottom with no settings takes minutes. ``make reproduce`` asks for ``cpu``
+explicitly. A value it does not understand is an error, never a guess.
 
-``REPO_URL`` is where the project lives. The notebooks' first cell repeats it (it has to
-install the package before it can import it) and ``pyproject.toml`` names it under
-``[project.urls]``; ``tests/test_workspace.py`` fails if the three ever differ, and
-``python scripts/set_repo_url.py URL`` changes all of them for a fork.
+``REPO_URL`` and ``REPO_REF`` are where the project is published and the version (a tag or a
+full commit) a notebook on Colab installs. The notebooks' first cell repeats them (it has to
+install the package before it can import it) and so do the Colab badges and ``pyproject.toml``;
+``tests/test_workspace.py`` fails if they ever differ. Both are empty until
+``python scripts/set_repo_url.py URL --ref TAG`` sets them everywhere; until then a notebook's
+first cell on Colab stops with one line rather than install from an address nobody here controls.
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ from pathlib import Path
 
 from .checks import NO_WORDS, YES_WORDS, yes_no
 from .data.datasets import is_checkout
-from .profiles import PROFILES, default_profile_name
+from .profiles import PROFILES, REFERENCE_PROFILE, default_profile_name
 
-REPO_URL = "https://github.com/synapticnet/synapticnet"
-REFERENCE_PROFILE = "cpu"  # the profile whose outputs are committed in figures/
+# Where Colab installs the package from, and which version: both written by scripts/set_repo_url.py (empty: not set).
+REPO_URL = ""
+REPO_REF = ""
 
 # Assumed sustained fp32 throughput of a T4-class GPU on these small convnets: 8.1 TFLOP/s
 # peak, of which small layers and batch 128 use about a quarter. An assumption, printed with
@@ -130,7 +135,7 @@ def env_profile(environ: Mapping[str, str] | None = None) -> str:
     2. else ``SYNAPTICNET_SMOKE``, if set: true → ``smoke``, false → the default (an
        explicit ``SYNAPTICNET_SMOKE=0`` turns smoke off in CI too);
     3. else ``CI``: true → ``smoke`` (``CI=0`` or ``CI=false`` is not CI);
-    4. else the package default, ``cpu``.
+    4. else the notebooks' default, ``student`` (quick; ``make reproduce`` sets ``cpu``).
 
     Raises:
         ValueError: an unknown profile name (the message lists the known ones) or a
@@ -206,3 +211,48 @@ def expected_times(notebook: str, times: dict | None = None) -> str:
                      f"vs an assumed {T4_EFFECTIVE_TFLOPS:g} TFLOP/s on a T4 (a quarter of its fp32 peak)")
     lines.append("  full     GPU only, opt-in (SYNAPTICNET_PROFILE=full): hours, never measured here")
     return "\n".join(lines)
+
+
+# --- the run-time line at the top of every notebook ------------------------------------------------
+
+# Ends the line scripts/run_notebooks.py writes into each notebook's first markdown cell (how it is found again).
+TIME_LINE_MARK = "<!-- written by scripts/run_notebooks.py from synapticnet/expected_times.json -->"
+
+
+def _measured(record: dict, profile: str) -> str:
+    """``"about 1.2 min"`` for a measurement, ``"at most 1.2 min"`` for one taken beside other work."""
+    if profile not in record:
+        return "not measured yet"
+    entry = record[profile]
+    return f"{'at most' if entry.get('shared') else 'about'} {entry['seconds'] / 60:.1f} min"
+
+
+def run_time_line(notebook: str, times: dict | None = None) -> str:
+    """The markdown line that opens ``notebook``: its measured times on both budgets and how to switch.
+
+    Written into the notebook's first cell by ``scripts/run_notebooks.py`` whenever a run records a
+    time (a markdown cell cannot compute), and checked by ``tests/test_workspace.py`` against
+    ``expected_times.json``, so the text always states the last measurement.
+    """
+    times = load_times() if times is None else times
+    record = times.get("notebooks", {}).get(notebook, {})
+    cpus = times.get("machine", {}).get("cpus", "?")
+    return (f"**Run time:** {_measured(record, 'student')} with the quick `student` budget, which runs unless you "
+            f"choose another, and {_measured(record, 'cpu')} with `cpu`, the budget of the committed results "
+            f"(measured on a {cpus}-core CPU; machines of this kind can be up to {SLOWEST_MACHINE_FACTOR:g}× slower). "
+            f"To switch, write `PROFILE = \"cpu\"` in the first code cell, or set `SYNAPTICNET_PROFILE=cpu` before "
+            f"starting Jupyter. {TIME_LINE_MARK}")
+
+
+def with_run_time_line(markdown: str, line: str) -> str:
+    """``markdown`` (a notebook's first cell) with its run-time line replaced by ``line``.
+
+    A cell without one gets it as a paragraph after the Colab badge (else after the title).
+    """
+    lines = markdown.split("\n")
+    marked = [i for i, text in enumerate(lines) if text.rstrip().endswith(TIME_LINE_MARK)]
+    if marked:
+        lines[marked[0]] = line
+        return "\n".join(lines)
+    after = next((i for i, text in enumerate(lines) if "colab-badge.svg" in text), 0)
+    return "\n".join([*lines[:after + 1], "", line, *lines[after + 1:]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 
@@ -45,8 +46,9 @@ def test_notebook_conventions(path):
     assert "google.colab" in first.source  # installs the package only on Colab,
     assert 'importlib.util.find_spec("synapticnet") is None' in first.source  # and only when it is missing,
     assert first.source.index("pip") < first.source.index(env)  # before the first import from it
-    assert f"blob/main/notebooks/{path.name}" in nb.cells[0].source, "Colab badge must open this notebook"
+    assert "colab-badge.svg" in nb.cells[0].source  # where it points: tests/test_workspace.py (the repository's ref)
     assert sum("REPO_URL =" in c.source for c in code) == 1, "the repository URL is defined once"
+    assert sum("REPO_REF =" in c.source for c in code) == 1, "and the version Colab installs, once"
     text = "\n".join(c.source for c in nb.cells)
     assert "## Exercises" in text and "<details>" in text
     assert "/work/" not in text and "shared/data" not in text, "no machine-specific paths in notebooks"
@@ -68,6 +70,75 @@ def test_no_injected_parameters_cell_overrides_the_defaults(path):
     """A committed `PROFILE = "cpu"` cell would beat the notebook's own default on a Colab GPU."""
     nb = nbformat.read(path, as_version=4)
     assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_run_without_settings_uses_the_student_budget(path, monkeypatch):
+    """Opened in Jupyter or Colab and run top to bottom: the quick budget, unless the environment names another."""
+    first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    for name in ("SYNAPTICNET_PROFILE", "SYNAPTICNET_SMOKE", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    namespace: dict = {}
+    exec(compile(first.source, "parameters cell", "exec"), namespace)  # not on Colab: it installs nothing
+    assert namespace["PROFILE"] == "student" and not namespace["SMOKE_TEST"]
+    monkeypatch.setenv("SYNAPTICNET_PROFILE", "cpu")
+    exec(compile(first.source, "parameters cell", "exec"), namespace)
+    assert namespace["PROFILE"] == "cpu"
+
+
+def test_the_runner_asks_for_cpu_unless_told_otherwise(monkeypatch):
+    """make reproduce / make baselines / run_notebooks.py: the committed results come from cpu, by name."""
+    runner = load_runner()
+    seen = []
+
+    def stop(paths, profile, as_student):  # the first step that knows the profile: stop there, nothing runs
+        seen.append(profile)
+        raise SystemExit("stop before running")
+
+    monkeypatch.setattr(runner, "check_writable", stop)
+    monkeypatch.delenv("PROFILE", raising=False)
+    for name in ("SYNAPTICNET_PROFILE", "SYNAPTICNET_SMOKE", "CI"):  # the notebooks' own default is not used
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit, match="stop before running"):
+        runner.main([str(NOTEBOOKS[0])])
+    monkeypatch.setenv("PROFILE", "student")  # the Makefile's PROFILE=student
+    with pytest.raises(SystemExit, match="stop before running"):
+        runner.main([str(NOTEBOOKS[0])])
+    assert seen == ["cpu", "student"] and runner.default_profile() == "cpu"
+
+
+def test_make_reproduce_and_baselines_pass_cpu_by_name():
+    """`make -n` prints the commands without running them: the profile is spelled out, whatever the environment."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("PROFILE", "MAKEFLAGS", "MFLAGS")}
+    for target in ("reproduce", "baselines"):
+        out = subprocess.run(["make", "-n", "-C", str(ROOT), target], capture_output=True, text=True, env=env,
+                             check=True).stdout
+        assert "scripts/run_notebooks.py --profile cpu " in out, out
+        picked = subprocess.run(["make", "-n", "-C", str(ROOT), target, "PROFILE=student"], capture_output=True,
+                                text=True, env=env, check=True).stdout
+        assert "scripts/run_notebooks.py --profile student " in picked, picked
+
+
+def test_runner_rewrites_only_the_run_time_line_of_the_first_cell(tmp_path):
+    """After a run records a time, the committed notebook's first cell states it (one line changes)."""
+    from synapticnet import workspace as W
+
+    runner = load_runner()
+    copy = tmp_path / NOTEBOOKS[2].name
+    copy.write_text(NOTEBOOKS[2].read_text())
+    record = {"machine": {"cpus": 2}, "notebooks": {copy.name: {"student": {"seconds": 66.0, "profile": "student"},
+                                                                "cpu": {"seconds": 600.0, "profile": "cpu"}}}}
+    assert runner.update_time_lines([copy], record) == [copy]
+    before, after = NOTEBOOKS[2].read_text().splitlines(), copy.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert len(before) == len(after) and len(changed) == 1 and "about 1.1 min with the quick" in changed[0][1]
+    assert W.TIME_LINE_MARK in changed[0][1]
+    assert runner.update_time_lines([copy], record) == []  # nothing left to change
 
 
 def test_runner_writes_smoke_runs_outside_the_committed_notebooks():

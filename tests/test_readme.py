@@ -182,3 +182,27 @@ def test_copy_cost_note_reads_the_measurement(tmp_path, readme_script):
     note = readme_script.copy_cost_note(tmp_path / "cifar10_copy_cost.json")
     assert "tested on 1,000 exact ones, 68.20 vs 69.75 %" in note
     assert readme_script.copy_cost_note(tmp_path / "missing.json") is None
+
+
+def test_no_spread_is_printed_for_a_single_seed(tmp_path, readme_script):
+    """A mean over one seed has no measured spread: no "± 0.00" in any generated table, n stays visible."""
+    point = lambda label, seeds: dict(label=label, family="separate", params=1000, avg_acc_mean=84.0,  # noqa: E731
+                                      avg_acc_std=0.0, seeds=seeds)
+    (tmp_path / "growth_front.json").write_text(json.dumps(dict(streams={"split_cifar10": dict(configs=[
+        point("separate ×1", [0]), point("separate ×0.5", [0, 1])])})))
+    text = readme_script.front_section(tmp_path / "growth_front.json")
+    assert "| split_cifar10 | separate ×1 | 1,000 |  | 84.00 |  |  | 1 |" in text
+    assert "| split_cifar10 | separate ×0.5 | 1,000 |  | 84.00 ± 0.00 |  |  | 2 |" in text  # two seeds: a measured spread
+
+
+def test_a_choice_on_the_edge_of_its_sweep_grid_is_said(tmp_path, readme_script):
+    """EWC chose λ = 100 next to a λ = 1000 that diverged: the highest value that trained, so the text says so;
+    a choice inside its grid gets no note. JSON written before the edge field is read the same way."""
+    sweeps = {"ewc": dict(values=[1, 10, 100, 1000], val_average_accuracy=[0.4, 0.44, 0.61, None], chosen=100),
+              "lwf": dict(values=[0.1, 0.3, 1.0], val_average_accuracy=[0.5, 0.55, 0.52], chosen=0.3,
+                          edge=False, edge_side=None),
+              "gem": dict(values=[50, 200], val_average_accuracy=[0.7, 0.6], chosen=50, edge=True, edge_side="low")}
+    hyper = {"ewc": {"ewc_lambda": 100}, "lwf": {"lwf_lambda": 0.3}, "gem": {"memory_per_task": 50}}
+    assert readme_script._hyper(hyper, sweeps) == (
+        "ewc ewc_lambda=100 (the highest value of its grid that trained), lwf lwf_lambda=0.3, "
+        "gem memory_per_task=50 (the lowest value of its grid that trained)")

@@ -161,7 +161,18 @@ def test_profiles_are_known_and_cpu_is_sized_as_documented():
     assert get_profile("cpu") is CPU
     with pytest.raises(ValueError, match="smoke, student, cpu, long, full"):
         get_profile("gpu")
-    assert default_profile_name() == "cpu"  # on a GPU too: full is opt-in
+    assert default_profile_name() == "student"  # a notebook run without settings: the quick budget (full: opt-in)
+
+
+def test_the_command_line_runs_cpu_unless_told_otherwise(monkeypatch, tmp_path):
+    """python -m synapticnet run: the reference budget by default (its numbers compare with the README's),
+    and --profile still picks any other."""
+    import synapticnet.__main__ as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_run", lambda args, profile, out: seen.append((profile, out)) or 0)
+    assert cli.main(["run"]) == 0 and cli.main(["run", "--profile", "student"]) == 0
+    assert seen == [("cpu", "runs/cpu"), ("student", "runs/student")]
 
 
 def test_student_profile_is_the_cpu_recipe_on_less_data_at_half_width():

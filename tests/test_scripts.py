@@ -68,24 +68,39 @@ def test_update_readme_refuses_non_finite_numbers_naming_file_and_key(tmp_path, 
     assert "-10.00 ± 2.00" in readme.read_text() and "nan" not in readme.read_text()
 
 
-# --- item 7: set_repo_url validates, and changes all files or none -------------------------------------
+# --- set_repo_url validates, and changes all files or none ----------------------------------------------------
 
 
 @pytest.fixture()
 def fork(tmp_path):
-    """set_repo_url working on a copy of every file it touches, under ``tmp_path``."""
+    """set_repo_url working on a copy of every file it touches, under ``tmp_path`` (as committed: nothing set)."""
     script = load_script("set_repo_url")
     for path in script.files():
         target = tmp_path / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
     script.ROOT = tmp_path
-    assert script.current_url() == OLD_URL
+    script.apply(script.plan("", ""))  # start from the unset state whatever this checkout has
+    assert script.current() == ("", "")
     return script
 
 
 def snapshot(script) -> dict[Path, bytes]:
     return {path: path.read_bytes() for path in script.files()}
+
+
+def names_only(script, url: str, ref: str) -> None:
+    """Every file names ``url`` at ``ref`` and nothing else: every notebook the same way."""
+    assert script.current() == (url, ref)
+    for path in script.files():
+        text = path.read_text()
+        assert OLD_URL not in text, path.name
+        if path.suffix == ".ipynb":
+            nb = nbformat.read(path, as_version=4)  # still valid JSON
+            setup = next(c for c in nb.cells if c.cell_type == "code").source
+            assert f'REPO_URL = "{url}"' in setup and f'REPO_REF = "{ref}"' in setup, path.name
+            assert f"blob/{ref}/notebooks/{path.name}" in nb.cells[0].source, path.name
+    compile((script.ROOT / "synapticnet" / "workspace.py").read_text(), "workspace.py", "exec")  # still imports
 
 
 @pytest.mark.parametrize("url", ["https://github.com/you/fork\n", "https://github.com/you/fork\r",
@@ -94,26 +109,39 @@ def snapshot(script) -> dict[Path, bytes]:
                                  "https://github.com/-you/fork", "https://github.com/you-/fork",
                                  "https://github.com/y--ou/fork", "https://github.com/you/fork/extra",
                                  "http://github.com/you/fork", "https://github.com/you/fo\"rk",
-                                 "https://github.com/you/" + "x" * 101, "git@github.com:you/fork"])
+                                 "https://github.com/you/" + "x" * 101, "git@github.com:you/fork", ""])
 def test_set_repo_url_refuses_malformed_urls_and_changes_nothing(fork, url, capsys):
     before = snapshot(fork)
     with pytest.raises(SystemExit) as info:
-        fork.main([url])
+        fork.main([url, "--ref", "v1.0"])
     assert info.value.code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # argparse: usage line, then "…: error: <one line>"
     assert "error:" in last and ("not https://github.com/OWNER/NAME" in last or "control characters" in last)
     assert snapshot(fork) == before
 
 
-def test_set_repo_url_strips_a_trailing_slash_and_leaves_valid_files(fork, tmp_path, capsys):
-    assert fork.main(["https://github.com/you/my.fork_2-x/"]) == 0
-    assert fork.current_url() == "https://github.com/you/my.fork_2-x"
-    compile((tmp_path / "synapticnet" / "workspace.py").read_text(), "workspace.py", "exec")  # still imports
-    for path in fork.files():
-        if path.suffix == ".ipynb":
-            nbformat.read(path, as_version=4)  # still valid JSON
-        assert OLD_URL not in path.read_text(), path.name
-    assert "file(s) changed" in capsys.readouterr().out
+@pytest.mark.parametrize("ref, why", [("main", "is a branch"), ("HEAD", "is a branch"), ("master", "is a branch"),
+                                      ("abc1234", "shortened commit hash"), ("v1..0", "not a tag name"),
+                                      ("-v1", "not a tag name"), ("v1/x", "not a tag name"), ("v1 ", "blanks"),
+                                      ("v1.lock", "not a tag name"), ("v1\n", "blanks"), ("", "empty")])
+def test_set_repo_url_refuses_refs_that_pin_nothing_and_changes_nothing(fork, ref, why, capsys):
+    before = snapshot(fork)
+    with pytest.raises(SystemExit) as info:
+        fork.main(["https://github.com/you/fork", f"--ref={ref}"])
+    assert info.value.code == 2 and why in capsys.readouterr().err.strip().splitlines()[-1]
+    assert snapshot(fork) == before
+    with pytest.raises(SystemExit):  # and a ref is required: a URL alone would install whatever the branch holds
+        fork.main(["https://github.com/you/fork"])
+
+
+def test_set_repo_url_strips_a_trailing_slash_and_names_the_version_in_every_notebook(fork, capsys):
+    assert fork.main(["https://github.com/you/my.fork_2-x/", "--ref", "v2.0.1"]) == 0
+    names_only(fork, "https://github.com/you/my.fork_2-x", "v2.0.1")
+    assert f"(unset) -> https://github.com/you/my.fork_2-x@v2.0.1: {len(fork.files())} file(s) changed" in \
+        capsys.readouterr().out
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    assert fork.main(["https://github.com/you/other", "--ref", commit]) == 0  # a full commit hash pins too
+    names_only(fork, "https://github.com/you/other", commit)
 
 
 def test_set_repo_url_with_a_read_only_file_changes_nothing(fork, monkeypatch):
@@ -121,7 +149,7 @@ def test_set_repo_url_with_a_read_only_file_changes_nothing(fork, monkeypatch):
     locked = fork.files()[-1]
     monkeypatch.setattr(fork, "writable", lambda path: path != locked)  # as root, chmod would not stop a write
     with pytest.raises(SystemExit, match=rf"nothing changed: cannot write notebooks/{locked.name}"):
-        fork.main(["https://github.com/you/fork"])
+        fork.main(["https://github.com/you/fork", "--ref", "v1.0"])
     assert snapshot(fork) == before
 
 
@@ -136,37 +164,39 @@ def test_set_repo_url_that_fails_while_writing_puts_every_file_back(fork, monkey
 
     monkeypatch.setattr(fork, "write_atomically", fails_on_the_fourth)
     with pytest.raises(SystemExit, match=r"could not write .*Permission denied.*nothing changed$"):
-        fork.main(["https://github.com/you/fork"])
+        fork.main(["https://github.com/you/fork", "--ref", "v1.0"])
     assert snapshot(fork) == before
     assert not [p for p in Path(fork.ROOT).rglob("*.tmp")]
 
 
 def test_set_repo_url_run_again_after_an_interrupted_run_fixes_the_rest(fork, capsys):
-    new = "https://github.com/you/fork"
+    url, ref = "https://github.com/you/fork", "v1.0"
     files = fork.files()
     for path in files[:3]:  # killed after workspace.py, pyproject.toml and README.md
-        path.write_text(fork.rewrite(path.read_text(), OLD_URL, new))
-    assert fork.current_url() == new
-    assert fork.main([new]) == 0
+        path.write_text(fork.updated(path, path.read_text(), url, ref))
+    assert fork.current() == (url, ref)
+    assert fork.main([url, "--ref", ref]) == 0
     out = capsys.readouterr().out
     assert f"{len(files) - 3} file(s) changed" in out, out
-    for path in files:
-        assert OLD_URL not in path.read_text() and "github/synapticnet/synapticnet/" not in path.read_text(), path
-    assert fork.main([new]) == 0 and "0 file(s) changed" in capsys.readouterr().out
+    names_only(fork, url, ref)
+    assert fork.main([url, "--ref", ref]) == 0 and "0 file(s) changed" in capsys.readouterr().out
 
 
-def test_set_repo_url_replaces_whole_urls_only(fork):
-    text = f"{OLD_URL} {OLD_URL}.git {OLD_URL}#readme {OLD_URL}/blob/x {OLD_URL}-old {OLD_URL}.github.io {OLD_URL}2"
-    assert fork.rewrite(text, OLD_URL, "https://github.com/y/z") == (
-        "https://github.com/y/z https://github.com/y/z.git https://github.com/y/z#readme "
-        "https://github.com/y/z/blob/x "
-        f"{OLD_URL}-old {OLD_URL}.github.io {OLD_URL}2")
+def test_set_repo_url_stops_before_writing_when_a_file_lost_its_lines(fork):
+    """A notebook whose setup cell was rewritten by hand: nothing is changed anywhere, the file is named."""
+    before = snapshot(fork)
+    notebook = fork.files()[-1]
+    notebook.write_text(notebook.read_text().replace("REPO_REF = ", "REF = "))
+    before[notebook] = notebook.read_bytes()
+    with pytest.raises(SystemExit, match=rf"nothing changed: notebooks/{notebook.name} has no line matching"):
+        fork.main(["https://github.com/you/fork", "--ref", "v1.0"])
+    assert snapshot(fork) == before
 
 
 def test_set_repo_url_keeps_file_permissions(fork):
     path = fork.files()[0]
     os.chmod(path, 0o640)
-    assert fork.main(["https://github.com/you/fork"]) == 0
+    assert fork.main(["https://github.com/you/fork", "--ref", "v1.0"]) == 0
     assert path.stat().st_mode & 0o777 == 0o640
 
 

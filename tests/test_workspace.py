@@ -14,6 +14,7 @@ from synapticnet import workspace as W
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+FIND_SPEC = importlib.util.find_spec  # the real one (tests of the setup cell replace it)
 
 
 def test_in_a_checkout_only_the_reference_profile_writes_the_committed_figures():
@@ -47,45 +48,127 @@ def test_a_folder_that_only_looks_like_a_checkout_is_not_one(tmp_path):
     assert not W.workspace("cpu", cwd=tmp_path / "notebooks").in_checkout
 
 
-def repo_url_in_pyproject() -> str:
-    match = re.search(r'^Repository = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
-    assert match, "pyproject.toml needs [project.urls] Repository"
-    return match.group(1)
-
-
-def test_the_repository_url_is_the_same_everywhere():
-    url = W.REPO_URL
-    assert repo_url_in_pyproject() == url
-    colab = "colab.research.google.com/github/" + url.removeprefix("https://github.com/") + "/blob/main/notebooks/"
-    for path in NOTEBOOKS:
-        nb = nbformat.read(path, as_version=4)
-        first = next(c for c in nb.cells if c.cell_type == "code")
-        assert f'REPO_URL = "{url}"' in first.source, path.name
-        assert colab + path.name in nb.cells[0].source, f"{path.name}: Colab badge names another repository"
-    readme = (ROOT / "README.md").read_text()
-    badges = re.findall(r"colab\.research\.google\.com/github/[^)\"]+", readme)
-    assert badges and all(b.startswith(colab) for b in badges), badges
-
-
-def test_set_repo_url_rewrites_every_mention(tmp_path):
-    """The fork script on a copy of the files: afterwards the consistency test's checks hold for the new URL."""
+def load_set_repo_url():
     spec = importlib.util.spec_from_file_location("set_repo_url", ROOT / "scripts" / "set_repo_url.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def badge_links(text: str) -> list[str]:
+    """Where every Colab badge of a notebook cell or the README points."""
+    return (re.findall(r'<a href="([^"]*)" target="_parent"><img src="https://colab\.research\.google\.com/assets/'
+                       r'colab-badge\.svg"', text)
+            + re.findall(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\("
+                         r"([^)\s]*)\)", text))
+
+
+def check_repository_named_consistently(root: Path, url: str, ref: str) -> None:
+    """Every file that names the repository names ``url`` at ``ref`` (or, both empty, names none)."""
+    script = load_set_repo_url()
+    script.ROOT = root
+    assert script.current() == (url, ref)
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        first = next(c for c in nb.cells if c.cell_type == "code")
+        assert f'REPO_URL = "{url}"' in first.source and f'REPO_REF = "{ref}"' in first.source, path.name
+        assert badge_links(nb.cells[0].source) == [script.colab_link(url, ref, path.name,
+                                                                     "../README.md#opening-in-colab")], path.name
+    readme = (root / "README.md").read_text()
+    first = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))[0].name
+    assert badge_links(readme) == [script.colab_link(url, ref, first, "#opening-in-colab")]
+    assert project_urls(root / "pyproject.toml") == ({"Repository": url, "Documentation": f"{url}#readme"} if url else {})
+
+
+def project_urls(pyproject: Path) -> dict[str, str]:
+    """``[project.urls]`` of a pyproject.toml (TOML read with tomllib where Python has it, 3.11+)."""
+    text = pyproject.read_text()
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the table's key = "value" lines
+        table = re.search(r"^\[project\.urls\][^\n]*\n((?:[^\[\n][^\n]*\n|\n)*)", text, re.M)
+        return dict(re.findall(r'^(\w+) = "([^"]*)"', table.group(1), re.M)) if table else {}
+    return tomllib.loads(text)["project"].get("urls", {})
+
+
+def test_the_repository_is_named_the_same_everywhere():
+    check_repository_named_consistently(ROOT, W.REPO_URL, W.REPO_REF)
+    assert bool(W.REPO_URL) == bool(W.REPO_REF), "a published URL needs its pinned ref, and the other way round"
+
+
+def test_set_repo_url_writes_the_url_and_ref_everywhere(tmp_path):
+    """The publishing script on a copy of the files: afterwards every file names the new URL at the ref."""
+    script = load_set_repo_url()
     for path in script.files():
         target = tmp_path / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
     script.ROOT = tmp_path
-    assert script.main(["https://github.com/a-fork/synapticnet.git"]) == 0
-    assert script.current_url() == "https://github.com/a-fork/synapticnet"
-    for path in script.files():
-        text = path.read_text()
-        assert W.REPO_URL not in text and "github/synapticnet/synapticnet/" not in text, path.name
+    assert script.main(["https://github.com/a-fork/synapticnet.git", "--ref", "v1.2"]) == 0
+    check_repository_named_consistently(tmp_path, "https://github.com/a-fork/synapticnet", "v1.2")
     nb = nbformat.read(tmp_path / "notebooks" / NOTEBOOKS[0].name, as_version=4)
-    assert "colab.research.google.com/github/a-fork/synapticnet/blob/main/notebooks/" in nb.cells[0].source
+    assert ("https://colab.research.google.com/github/a-fork/synapticnet/blob/v1.2/notebooks/" + NOTEBOOKS[0].name
+            in nb.cells[0].source)
     with pytest.raises(SystemExit):
-        script.main(["git@github.com:a-fork/synapticnet"])
+        script.main(["git@github.com:a-fork/synapticnet", "--ref", "v1.2"])
+
+
+# --- the Colab setup cell, executed as Colab would run it ------------------------------------------------------
+
+
+def run_setup_cell(source: str, monkeypatch, colab: bool = True, installed: bool = False) -> list[list[str]]:
+    """Execute a notebook's first code cell as if on Colab (or not); return the commands it ran (none really run)."""
+    import subprocess
+    import sys
+    import types
+
+    commands: list[list[str]] = []
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: (FIND_SPEC(name, *a) if installed or name != "synapticnet" else None))
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: commands.append(command))
+    if colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setenv("SYNAPTICNET_PROFILE", "smoke")
+    exec(compile(source, "setup cell", "exec"), {})
+    return commands
+
+
+def setup_cell(path: Path) -> str:
+    return next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code").source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_on_colab_an_unset_repository_stops_the_setup_cell_with_one_line(path, monkeypatch):
+    source = setup_cell(path)
+    unset = re.sub(r'^(REPO_(?:URL|REF)) = "[^"]*"', r'\1 = ""', source, flags=re.M)
+    with pytest.raises(RuntimeError) as info:
+        run_setup_cell(unset, monkeypatch)
+    message = str(info.value)
+    assert "\n" not in message and "scripts/set_repo_url.py" in message and "pip install git+" in message
+    # a URL without its pinned ref is refused too: nothing is installed from a branch that moves
+    half = re.sub(r'^REPO_URL = "[^"]*"', 'REPO_URL = "https://github.com/you/synapticnet"', unset, flags=re.M)
+    with pytest.raises(RuntimeError, match="set_repo_url"):
+        run_setup_cell(half, monkeypatch)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_on_colab_a_set_repository_installs_the_pinned_version(path, monkeypatch):
+    import sys
+
+    source = re.sub(r'^REPO_URL = "[^"]*"', 'REPO_URL = "https://github.com/you/synapticnet"', setup_cell(path),
+                    flags=re.M)
+    source = re.sub(r'^REPO_REF = "[^"]*"', 'REPO_REF = "v1.2"', source, flags=re.M)
+    assert run_setup_cell(source, monkeypatch) == [
+        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/you/synapticnet@v1.2"]]
+    assert run_setup_cell(source, monkeypatch, installed=True) == []  # once per runtime
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_outside_colab_the_setup_cell_installs_nothing_and_refuses_nothing(path, monkeypatch):
+    """Local Jupyter, papermill, nbval: whatever the URL, the cell only reads its settings."""
+    assert run_setup_cell(setup_cell(path), monkeypatch, colab=False) == []
 
 
 RECORD = {
@@ -115,6 +198,42 @@ def test_every_notebook_has_measured_cpu_and_student_times_shipped_with_the_pack
         assert record["student"]["seconds"] <= 5 * 60, f"{path.name} exceeds the student budget of 5 minutes"
 
 
+# --- the run-time line at the top of every notebook ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_opens_with_its_measured_times_as_the_record_says(path):
+    """The committed line is exactly what scripts/run_notebooks.py writes from expected_times.json."""
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert first.cell_type == "markdown"
+    lines = [line for line in first.source.split("\n") if W.TIME_LINE_MARK in line]
+    assert lines == [W.run_time_line(path.name)], "run: python scripts/run_notebooks.py --time-lines-only"
+    record = W.load_times()["notebooks"][path.name]
+    for profile in ("student", "cpu"):  # both budgets, from the measurements, and how to switch
+        assert f"{record[profile]['seconds'] / 60:.1f} min with" in lines[0], profile
+    assert "SYNAPTICNET_PROFILE=cpu" in lines[0] and 'PROFILE = "cpu"' in lines[0]
+
+
+def test_the_run_time_line_states_both_budgets_and_marks_shared_measurements():
+    record = {"machine": {"cpus": 2}, "notebooks": {"x.ipynb": {
+        "student": {"seconds": 84.0, "profile": "student"},
+        "cpu": {"seconds": 2134.8, "profile": "cpu", "shared": True}}}}
+    line = W.run_time_line("x.ipynb", record)
+    assert "about 1.4 min with the quick `student` budget" in line
+    assert "at most 35.6 min with `cpu`" in line  # measured beside other work: an upper bound
+    assert "2-core CPU" in line and "up to 4× slower" in line and line.endswith(W.TIME_LINE_MARK)
+    assert "not measured yet with the quick `student` budget" in W.run_time_line("y.ipynb", record)
+
+
+def test_the_run_time_line_is_replaced_in_place_or_inserted_after_the_badge():
+    badge = '<a href="x"><img src="https://colab.research.google.com/assets/colab-badge.svg"/></a>'
+    cell = f"# 01 · Title\n\n{badge}\n\nIntro."
+    inserted = W.with_run_time_line(cell, f"old {W.TIME_LINE_MARK}")
+    assert inserted == f"# 01 · Title\n\n{badge}\n\nold {W.TIME_LINE_MARK}\n\nIntro."
+    assert W.with_run_time_line(inserted, f"new {W.TIME_LINE_MARK}") == inserted.replace("old", "new")
+    assert W.with_run_time_line("# T\nText", f"l {W.TIME_LINE_MARK}") == f"# T\n\nl {W.TIME_LINE_MARK}\nText"
+
+
 # --- the environment switches: parsed strictly, an explicit profile wins ------------------------------
 
 
@@ -135,15 +254,15 @@ def test_a_switch_that_is_not_yes_or_no_is_an_error_naming_the_variable_and_the_
 
 
 @pytest.mark.parametrize("environ, profile", [
-    ({}, "cpu"),
-    ({"SYNAPTICNET_SMOKE": "false"}, "cpu"),  # today: "false" switched smoke ON
-    ({"SYNAPTICNET_SMOKE": "no"}, "cpu"),
-    ({"SYNAPTICNET_SMOKE": "off"}, "cpu"),
+    ({}, "student"),  # nothing set: a notebook run top to bottom takes minutes (make reproduce asks for cpu)
+    ({"SYNAPTICNET_SMOKE": "false"}, "student"),  # today: "false" switched smoke ON
+    ({"SYNAPTICNET_SMOKE": "no"}, "student"),
+    ({"SYNAPTICNET_SMOKE": "off"}, "student"),
     ({"SYNAPTICNET_SMOKE": "1"}, "smoke"),
-    ({"CI": "0"}, "cpu"),  # today: any non-empty CI meant smoke
-    ({"CI": "false"}, "cpu"),
+    ({"CI": "0"}, "student"),  # today: any non-empty CI meant smoke
+    ({"CI": "false"}, "student"),
     ({"CI": "true"}, "smoke"),
-    ({"CI": "true", "SYNAPTICNET_SMOKE": "0"}, "cpu"),  # the explicit smoke switch beats CI
+    ({"CI": "true", "SYNAPTICNET_SMOKE": "0"}, "student"),  # the explicit smoke switch beats CI
     ({"CI": "true", "SYNAPTICNET_PROFILE": "student"}, "student"),  # today: CI overrode it
     ({"SYNAPTICNET_SMOKE": "1", "SYNAPTICNET_PROFILE": "cpu"}, "cpu"),
     ({"SYNAPTICNET_PROFILE": "full"}, "full"),

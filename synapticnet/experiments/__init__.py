@@ -11,7 +11,7 @@ front, and their figures. The core (layers, model, methods, the runner) knows no
 """
 
 from .compare import (DEFAULTS, METHODS, SWEPT, add_forward_transfer, budget_label, compare, conflict_stream,
-                      mean_std, sweep)
+                      format_mean_std, grid_edge, mean_std, sweep)
 from .figures import (accuracy_over_time_grid, front_figure, methods_figure, permuted_figure, settings_figure,
                       sweep_figure, tradeoff_figure, transfer_forgetting_figure)
 from .front import (CONFIGS, EXTRA_CONFIGS, MIN_SEEDS, NOT_BELOW_POINTS, PARAMS_TARGETS, SMOKE_STREAMS, SPARSITY,
@@ -22,7 +22,7 @@ from .studies import distillation_study, growth_study, scaled_growth, trigger_st
 __all__ = ["CONFIGS", "DEFAULTS", "EXTRA_CONFIGS", "FrontConfig", "METHODS", "MIN_SEEDS", "NOT_BELOW_POINTS",
            "PARAMS_TARGETS", "SMOKE_STREAMS", "SPARSITY", "SPARSITY_SHOWN", "comparisons",
            "STREAMS", "SWEPT", "add_forward_transfer", "budget_label", "compare", "conflict_stream",
-           "distillation_study", "front_budget", "growth_study", "mean_std", "run_front", "scaled_growth", "summarise",
+           "distillation_study", "format_mean_std", "front_budget", "grid_edge", "growth_study", "mean_std", "run_front", "scaled_growth", "summarise",
            "sweep", "targets", "trigger_study", "accuracy_over_time_grid", "front_figure", "methods_figure",
            "PermutedConfig", "permuted_budget", "run_permuted", "permuted_figure",
            "settings_figure", "sweep_figure", "tradeoff_figure", "transfer_forgetting_figure"]

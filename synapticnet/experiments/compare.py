@@ -37,6 +37,7 @@ from ..methods import REGISTRY, get_method
 from ..metrics import forward_transfer
 from ..profiles import Profile, get_profile
 from ..run import check_tasks, fresh_run_dir, load_task_data, run
+from ..stats import format_mean_std
 
 METHODS = tuple(REGISTRY)  # the built-in methods, in the registry's order
 # Every method's hyper-parameters and their defaults, and the one its sweep tunes.
@@ -50,41 +51,82 @@ SWEPT = {name: cls.swept for name, cls in REGISTRY.items() if cls.swept}
 def sweep(method: str, values: Sequence[Any], tasks: Sequence[str] | str | None = None,
           profile: Profile | str = "cpu", data_root: str | os.PathLike | None = None, seed: int = 0,
           param: str | None = None, out_dir: str | os.PathLike | None = None, progress: bool = False,
-          datasets: list | None = None, download: bool = True, **fixed: Any) -> dict[str, Any]:
+          datasets: list | None = None, download: bool = True, seeds: Sequence[int] | None = None,
+          **fixed: Any) -> dict[str, Any]:
     """Tune one hyper-parameter of ``method`` on the *validation* split (never the test split).
 
-    Runs the whole sequence once per value with ``eval_split="val"`` (the runner, each into
-    ``out_dir/<param>=<value>``, a fresh temporary folder by default) and scores it by
-    the final average validation accuracy over all tasks; a value whose training
-    diverges (NaN/inf loss) scores ``None`` and cannot be chosen. Returns ``{"method",
-    "param", "values", "val_average_accuracy", "val_bwt", "chosen"}``.
+    Runs the whole sequence once per value and seed (``seeds``, default ``[seed]``) with
+    ``eval_split="val"`` (the runner, each into ``out_dir/<param>=<value>``, or
+    ``…=<value>_s<seed>`` for several seeds; a fresh temporary folder by default) and scores a
+    value by its final average validation accuracy over all tasks, averaged over the seeds. A
+    value whose training diverges (NaN/inf loss) on *any* seed it is tried on scores ``None``
+    and cannot be chosen (its remaining seeds are not run): a setting that is unstable on one
+    seed may be unstable on the next. ``edge``/``edge_side`` say whether the choice is the lowest
+    or highest value that trained (:func:`grid_edge`): then the best value may lie outside the grid.
+
+    Returns ``{"method", "param", "values", "val_average_accuracy", "val_bwt", "chosen", "edge",
+    "edge_side", "seeds", …}`` (with several seeds also ``val_average_accuracy_per_seed``).
     """
     param = param or get_method(method).swept
     if param is None:
         raise ValueError(f"{method} has no hyper-parameter to sweep; name one with param=...")
+    seeds = [seed] if seeds is None else list(seeds)
+    if not seeds:
+        raise ValueError("sweep needs at least one seed")
+    if datasets is not None and len(seeds) > 1:
+        raise ValueError("datasets= holds one seed's data; leave it out to sweep over several seeds")
     profile = get_profile(profile) if isinstance(profile, str) else profile
-    if datasets is None:
-        datasets = load_task_data(check_tasks(tasks if tasks is not None else profile.default_tasks),
-                                  profile, data_root, seed, download)
+    task_list = check_tasks(tasks if tasks is not None else profile.default_tasks) if datasets is None else None
+    loaded = {seeds[0]: datasets} if datasets is not None else {}
     root = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix=f"sweep-{method}-"))
-    scores, bwts = [], []
+    per_seed: list[list[float]] = []
+    bwts: list[list[float]] = []
     for v in values:
-        try:
-            r = run(datasets, method, profile, out_dir=fresh_run_dir(root / f"{param}={v}"), seed=seed,
-                    progress=progress, eval_split="val", data_root=data_root, **{param: v}, **fixed)
-        except TrainingDiverged as error:  # e.g. an EWC penalty too stiff for the learning rate
-            print(f"{method} {param}={v}: diverged ({str(error).split(';')[0]}); scored as failed")
-            scores.append(None)
-            bwts.append(None)
-            continue
-        scores.append(r["average_accuracy"])
-        bwts.append(r["bwt"])
+        accs, bwt = [], []
+        for s in seeds:
+            if s not in loaded:
+                loaded[s] = load_task_data(task_list, profile, data_root, s, download)
+            folder = root / (f"{param}={v}" if len(seeds) == 1 else f"{param}={v}_s{s}")
+            try:
+                r = run(loaded[s], method, profile, out_dir=fresh_run_dir(folder), seed=s, progress=progress,
+                        eval_split="val", data_root=data_root, **{param: v}, **fixed)
+            except TrainingDiverged as error:  # e.g. an EWC penalty too stiff for the learning rate
+                print(f"{method} {param}={v} seed {s}: diverged ({str(error).split(';')[0]}); rejected")
+                accs = bwt = None
+                break
+            accs.append(r["average_accuracy"])
+            bwt.append(r["bwt"])
+        per_seed.append(accs)
+        bwts.append(bwt)
+    scores = [None if a is None else float(np.mean(a)) for a in per_seed]
     finite = [i for i, a in enumerate(scores) if a is not None]
     if not finite:
         raise TrainingDiverged(f"every value of {param} diverged for {method}: {list(values)}")
     best = max(finite, key=lambda i: scores[i])  # the first of equal scores wins
-    return dict(method=method, param=param, values=list(values), val_average_accuracy=scores, val_bwt=bwts,
-                chosen=values[best], tasks=[d.name for d in datasets], profile=profile.name, seed=seed)
+    side = grid_edge(values, scores, best)
+    out = dict(method=method, param=param, values=list(values), val_average_accuracy=scores,
+               val_bwt=[None if b is None or None in b else float(np.mean(b)) for b in bwts],
+               chosen=values[best], edge=side is not None, edge_side=side,
+               tasks=[d.name for d in loaded[seeds[0]]], profile=profile.name, seed=seeds[0], seeds=seeds)
+    if len(seeds) > 1:
+        out["val_average_accuracy_per_seed"] = per_seed
+    return out
+
+
+def grid_edge(values: Sequence[Any], scores: Sequence[float | None], chosen: int) -> str | None:
+    """Is ``values[chosen]`` the lowest (``"low"``) or highest (``"high"``) value of its grid that trained?
+
+    Values whose score is ``None`` (diverged) do not count: a choice next to a diverged value is
+    as unbracketed as one at the end of the grid — the best value may lie between them. ``"only"``:
+    no other value trained; ``None``: a trained value lies on either side, so the choice is inside.
+    """
+    trained = [values[i] for i, s in enumerate(scores) if s is not None]
+    value = values[chosen]
+    lower = any(v < value for v in trained)
+    higher = any(v > value for v in trained)
+    if lower and higher:
+        return None
+    return "only" if not (lower or higher) else "low" if not lower else "high"
 
 
 # --------------------------------------------------------------------------------------
@@ -92,9 +134,13 @@ def sweep(method: str, values: Sequence[Any], tasks: Sequence[str] | str | None 
 # --------------------------------------------------------------------------------------
 def mean_std(runs: Sequence[dict[str, Any]], keys: Sequence[str] = ("average_accuracy", "bwt", "forgetting", "fwt")
              ) -> dict[str, Any]:
-    """Mean and (sample) standard deviation of some results fields over runs (seeds); None stays None."""
+    """Mean and (sample) standard deviation of some results fields over runs (seeds); None stays None.
+
+    ``n`` is the number of runs. With one run the std is recorded as 0.0 but means nothing: print
+    these numbers with :func:`format_mean_std`, which shows no ± below two runs.
+    """
     out: dict[str, Any] = {"method": runs[0].get("method"), "seeds": [r.get("seed") for r in runs],
-                           "params_total": runs[0].get("params_total")}
+                           "n": len(runs), "params_total": runs[0].get("params_total")}
     for key in (*keys, "train_seconds_total"):
         values = [r.get(key) for r in runs]
         if any(v is None for v in values):

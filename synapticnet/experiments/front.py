@@ -41,6 +41,7 @@ seed ``s`` of the reference, with a 95 % confidence interval (:func:`comparisons
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -51,9 +52,10 @@ from typing import Any
 import numpy as np
 
 from ..profiles import RETRAIN, Compaction, Profile, budget
-from ..run import fresh_run_dir, load_task_data, run
+from ..run import _differing_settings, fresh_run_dir, load_task_data, run  # settings recorded vs now
 from ..stats import paired_difference
 from ..storage import load_json, save_json
+from .compare import grid_edge
 from .studies import scaled_growth
 
 # The streams of the front: unrelated tasks, and related ones (where transfer can pay): Split CIFAR-10, and Split
@@ -111,7 +113,7 @@ class FrontConfig:
                     width=self.width, growth=self.growth, pooled_size=self.pooled_size, compaction=self.compaction,
                     tolerance=self.tolerance if self.compaction else None,
                     sparsity=self.sparsity, pick=self.pick,
-                    rule=dataclasses.asdict(self.rule()) if self.compaction else None,
+                    rule=json.loads(json.dumps(dataclasses.asdict(self.rule()))) if self.compaction else None,
                     pick_lr_factor=self.pick_lr_factor if self.pick else None)
 
     @property
@@ -166,28 +168,35 @@ def _settings(label: str) -> dict[str, Any] | None:
     return next((c.settings() for c in (*CONFIGS, *EXTRA_CONFIGS) if c.label == label), None)
 
 
-def defaults_of(cls: type) -> dict[str, Any]:
-    """The default value of every field of dataclass ``cls`` that has one."""
-    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+# Settings a configuration gained after points were first recorded, with the value those points had: a point
+# without them was measured as the configuration is now only if the current value is this one (compaction points
+# recorded without a rule used the short fine-tune, so they differ from every configuration with a rule).
+ADDED_CONFIG_FIELDS: dict[str, Any] = {"pick": False, "pick_lr_factor": None, "rule": None}
 
 
 def same_settings(stored: dict[str, Any] | None, current: dict[str, Any] | None,
-                  defaults: dict[str, Any] | None = None) -> bool:
-    """Whether settings ``stored`` in a front's JSON describe ``current``'s: equal, except that a key the JSON
-    lacks (a field added since it was written) counts as equal when ``current`` holds its value in ``defaults``
-    (default: a :class:`FrontConfig`'s settings) — an option that did not exist then was, in effect, off."""
-    if stored is None or current is None:
-        return False
-    defaults = {**defaults_of(FrontConfig), "rule": None, "pick_lr_factor": None} if defaults is None else defaults
-    return all(stored[k] == v if k in stored else k in defaults and v == defaults[k] for k, v in current.items()) \
-        and set(stored) <= set(current)
+                  added: dict[str, Any] = ADDED_CONFIG_FIELDS) -> bool:
+    """Whether a configuration's settings ``stored`` in a table's JSON are its ``current`` ones; a key in ``added``
+    that ``stored`` lacks (a setting added since) takes the value it had before it existed."""
+    return stored is not None and current is not None and {**added, **stored} == current
+
+
+def _edge(values: list[float], chosen: float) -> dict[str, Any]:
+    """Whether a sweep's choice is the lowest or highest value of its grid (the best may lie outside it)."""
+    side = grid_edge(values, [0.0] * len(values), values.index(chosen))
+    return dict(edge=side is not None, edge_side=side)
 
 
 def front_budget(stream: str, profile: Profile | str = "cpu") -> Profile:
     """The training budget of the front: notebook 04/05's (``"comparison"`` in
-    :data:`synapticnet.profiles.BUDGETS`), or ``"front_split"`` for the split streams (two classes a task)."""
+    :data:`synapticnet.profiles.BUDGETS`), or ``"front_split"`` for the split streams (two classes a task).
+
+    Without notebook 04's gradient clipping (``grad_clip``, a guard for the baselines that can run away, such
+    as EWC): the front compares SynapticNet with separate networks, was measured without it, and each of its
+    comparisons trains every configuration the same way.
+    """
     name = "front_split" if stream.startswith("split_") else "comparison"
-    return budget(name, profile).replace(description=f"the accuracy-parameter front's budget ({stream})")
+    return budget(name, profile).replace(description=f"the accuracy-parameter front's budget ({stream})", grad_clip=None)
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -222,7 +231,7 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
     for stream, tasks in streams.items():
         base = front_budget(stream, profile)
         entry = front["streams"].setdefault(stream, {"configs": []})
-        if not same_settings(entry.get("budget"), base.to_dict(), defaults_of(Profile)) or entry.get("tasks") != tasks:
+        if entry.get("budget") is None or _differing_settings(entry["budget"], base.to_dict()) or entry.get("tasks") != tasks:
             # points measured under another budget or task list (an earlier recipe) are not comparable: start over
             entry["configs"] = []
         entry.update(tasks=tasks, budget=base.to_dict())
@@ -230,7 +239,7 @@ def run_front(out: str | os.PathLike, streams: dict[str, list[str]] = STREAMS, s
         entry["configs"] = [c for c in entry["configs"] if _settings(c["label"]) is not None]
         # a point is kept if measured on these seeds with these settings (a changed rule is measured again)
         done = {c["label"]: c for c in entry["configs"] if c.get("seeds") == list(seeds)
-                and same_settings({k: c.get(k) for k in c if k in SETTING_KEYS}, _settings(c["label"]))}
+                and same_settings({k: c[k] for k in c if k in SETTING_KEYS}, _settings(c["label"]))}
         datasets = {}
         for config in configs:
             if config.label in done:
@@ -295,7 +304,7 @@ def sparsity_sweep(stream: str, sparsities: Sequence[float], seeds: Sequence[int
                                 compaction=True, sparsity=lam) for lam in sparsities}
     rows = _validation_sweep(stream, configs, "sparsity", seeds, profile, data_root, runs_dir, log)
     return dict(stream=stream, seeds=list(seeds), budget=front_budget(stream, profile).to_dict(), rows=rows,
-                chosen=choose_sparsity(rows),
+                chosen=choose_sparsity(rows), **_edge(list(sparsities), choose_sparsity(rows)),
                 rule=f"smallest mean parameters among λ with mean validation accuracy ≥ the smallest λ's "
                      f"− {NOT_BELOW_POINTS} points (ties: the smaller λ)")
 
@@ -313,7 +322,7 @@ def pick_sweep(stream: str, factors: Sequence[float], seeds: Sequence[int] = (0,
     mean = {f: float(np.mean([r["val_avg_acc"] for r in rows if r["pick_lr_factor"] == f])) for f in factors}
     chosen = min(f for f in factors if mean[f] >= max(mean.values()) - NOT_BELOW_POINTS)
     return dict(stream=stream, seeds=list(seeds), growth=growth, budget=front_budget(stream, profile).to_dict(),
-                rows=rows, mean_val_avg_acc=mean, chosen=chosen, edge=chosen in (min(factors), max(factors)),
+                rows=rows, mean_val_avg_acc=mean, chosen=chosen, **_edge(list(factors), chosen),
                 rule=f"the smallest factor with mean validation accuracy within {NOT_BELOW_POINTS} points of the best")
 
 

@@ -57,10 +57,10 @@ from ..data import base_dataset, get_spec
 from ..methods.networks import MultiHeadCNN
 from ..model import MultiTaskConvSynapticNet
 from ..profiles import Compaction, Profile, budget
-from ..run import check_tasks, fresh_run_dir, load_task_data, run
+from ..run import _differing_settings, check_tasks, fresh_run_dir, load_task_data, run
 from ..storage import load_json, save_json
 from .compare import budget_label
-from .front import defaults_of, same_settings
+from .front import same_settings
 
 WSN = "Kang et al., Forget-free Continual Learning with Winning Subnetworks, ICML 2022: Permuted MNIST comparison"
 # Published points: average accuracy after the last task (%) and capacity (parameters / one network of the
@@ -78,6 +78,8 @@ ANCHORS: tuple[dict[str, Any], ...] = (
 # The picking masks' learning-rate factor here (Profile.pick_lr_factor): the protocol's plain SGD at lr 0.01 and
 # batch 10 takes 27,000 steps a task, so the scores (initialised at 0.01) move far at the task's own rate.
 PICK_LR_FACTOR = 1.0
+# Settings a configuration gained after runs were first recorded, with the value those runs had (see same_settings).
+ADDED_CONFIG_FIELDS: dict[str, Any] = {"pick": False, "pick_lr_factor": 1.0}
 
 
 @dataclass(frozen=True)
@@ -200,10 +202,9 @@ def _summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _same_budget(saved: dict[str, Any] | None, now: dict[str, Any]) -> bool:
-    """Were the saved runs trained with the budget ``now`` (its wording aside)?"""
-    ignore = ("description",)
-    return same_settings({k: v for k, v in (saved or {}).items() if k not in ignore} if saved is not None else None,
-                         {k: v for k, v in now.items() if k not in ignore}, defaults_of(Profile))
+    """Were the saved runs trained with the budget ``now`` (its wording aside; a setting added since they were
+    saved counts with the value they had, :data:`synapticnet.run.ADDED_PROFILE_FIELDS`)?"""
+    return saved is not None and not _differing_settings(saved, now)
 
 
 def run_permuted(out: str | os.PathLike, seeds: Sequence[int] = (0, 1, 2),
@@ -243,7 +244,7 @@ def run_permuted(out: str | os.PathLike, seeds: Sequence[int] = (0, 1, 2),
         planned, settings = planned_parameters(config, base, len(tasks), num_classes), config.settings()
         entry = entries.get(config.label)
         stored = None if entry is None else {k: entry[k] for k in settings if k in entry}
-        if not same_settings(stored, settings, defaults_of(PermutedConfig)):  # new, or its settings changed
+        if not same_settings(stored, settings, ADDED_CONFIG_FIELDS):  # new, or its settings changed
             if entry is not None and entry.get("runs"):
                 log(f"{config.label}: its settings changed since its runs in {out}; they run again")
             entry = entries[config.label] = {"runs": []}

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..engine import TrainingDiverged
 from ..profiles import GrowthTrigger, Profile, get_profile
-from ..run import fresh_run_dir, run, run_sequence
+from ..run import _differing_settings, fresh_run_dir, run, run_sequence
 
 
 def scaled_growth(profile: Profile, factor: float) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -68,7 +68,7 @@ def _reused(results: dict[str, Any] | None, tasks: Sequence[str], profile: Profi
     if results is None:
         return None
     same = (results.get("complete") and list(results["tasks"]) == list(tasks) and results["seed"] == seed
-            and results["profile_settings"] == profile.to_dict())
+            and not _differing_settings(results["profile_settings"], profile.to_dict()))
     if not same:
         raise ValueError(f"the {what} results passed in are not a finished run of these tasks, seed and "
                          "profile settings; leave them out to run the setting here")
