@@ -175,6 +175,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30, help="timed rounds per case (default 30)")
     parser.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
     parser.add_argument("--out", type=Path, default=Path("figures/bench/layers.json"))
+    parser.add_argument("--shared", action="store_true",
+                        help="record that other jobs shared the machine (ratios hold; absolute times do not)")
     args = parser.parse_args()
     results = {
         "conv_step": bench_conv_step(args.repeats, args.batch),
@@ -185,6 +187,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
         "repeats": args.repeats,
+        "shared": args.shared,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

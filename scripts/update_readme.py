@@ -385,6 +385,10 @@ def bench_section(bench: Path) -> str | None:
         {"measurement": "task 0 inference on the grown model vs computing every unit",
          "ratio": f"{old['ratio_grown_task0_vs_all_units']:.2f}", "setup": old["setup"]},
     ]
+    if "pick_step" in layers:
+        rows.append({"measurement": "newest task's train step with picking masks vs without",
+                     "ratio": f"{layers['pick_step']['ratio_masks_vs_none']:.2f}", "setup": layers["pick_step"]["setup"]
+                     + (", one thread beside other jobs" if layers.get("shared") else "")})
     if data_path.exists():
         data = load(data_path)
         for case in data["cases"].values():
