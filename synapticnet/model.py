@@ -100,12 +100,15 @@ class MultiTaskConvSynapticNet(nn.Module):
             where features transfer, without paying for dense connections to old flattened maps.
         pool_after: indices of the conv layers followed by a 2×2 max-pool (default ``None``: every
             conv layer).
+        batch_norm: per-task BatchNorm after every convolution (default); ``False``: plain
+            convolutions with a bias, as in the original design's notebook.
     """
 
     def __init__(self, in_channels: int = 3, conv_channels: Sequence[int] = (32, 64, 128),
                  hidden: Sequence[int] = (256,), num_classes: int = 10, image_size: int = 32, dropout: float = 0.3,
                  mode: str = "reuse", kernel_size: int = 3, pooled_size: int | None = None,
-                 dense_mode: str | None = None, pool_after: Sequence[int] | None = None) -> None:
+                 dense_mode: str | None = None, pool_after: Sequence[int] | None = None,
+                 batch_norm: bool = True) -> None:
         super().__init__()
         conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
         hidden = [check_count(h, "hidden entry", 1) for h in hidden]
@@ -126,6 +129,7 @@ class MultiTaskConvSynapticNet(nn.Module):
             pooled_size=None if pooled_size is None else int(pooled_size),
             dense_mode=None if dense_mode is None else check_mode(dense_mode),
             pool_after=None if pool_after is None else pools,
+            batch_norm=_check_flag(batch_norm, "batch_norm"),
         )
         if mode == "isolate" and self.dense_mode == "reuse":
             raise ValueError("dense_mode='reuse' needs mode='reuse': dense layers can only reuse older tasks' "
@@ -134,7 +138,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
         self.feature_side = self.spatial if pooled_size is None else self.config["pooled_size"]
         widths = [self.config["in_channels"], *conv_channels]
-        self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k)
+        self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k, batch_norm=batch_norm)
                                    for k, (i, o) in enumerate(zip(widths, widths[1:])))
         features = [widths[-1] * self.feature_side**2, *hidden]  # without convs: the flattened image
         self.dense = nn.ModuleList(TaskLinear(i, o, mode=self.dense_mode, shared_input=not self.convs and k == 0)
@@ -507,6 +511,13 @@ class MultiTaskConvSynapticNet(nn.Module):
             if compact or step["op"] != "compact":
                 getattr(model, step.pop("op"))(**step)
         return model
+
+
+def _check_flag(value: object, name: str) -> bool:
+    """``value`` if it is ``True`` or ``False``, else a ``ValueError`` naming the option."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def _implausible(model: MultiTaskConvSynapticNet) -> str:
