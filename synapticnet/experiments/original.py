@@ -39,14 +39,14 @@ ORIGINAL_REPORTED: dict[str, float] = {"mnist": 98.89, "fashion_mnist": 95.62, "
 ORIGINAL_PARAMETERS = 16_217_410  # printed by the original notebook after its four tasks
 # What the original notebook shows, cell by cell (its execution counts in brackets).
 HOW_WE_KNOW: tuple[str, ...] = (
-    "get_all_dataloaders builds the MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 loaders with train=True; the "
+    "`get_all_dataloaders` builds the MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 loaders with `train=True`; the "
     "notebook builds no test loader.",
-    "The final cell (execution count 26) calls evaluate_task on those same loaders (mnist_loader, fmnist_loader, "
-    "cifar10_loader, cifar100_loader): the table's numbers are accuracies on the training images.",
+    "Its final cell (execution count 26) calls `evaluate_task` on those same loaders (`mnist_loader`, "
+    "`fmnist_loader`, `cifar10_loader`, `cifar100_loader`): the table's numbers are accuracies on the training images.",
     "The training cells ran more than once: MNIST [12], the three grow cells [13, 15, 17], the parameter count "
-    "[20], then Fashion-MNIST [21], CIFAR-10 [23], CIFAR-100 [25] and the evaluation [26]. The saved first "
-    "batches of Fashion-MNIST, CIFAR-10 and CIFAR-100 start at 82.81, 90.62 and 84.38 % batch accuracy: those "
-    "tasks had been trained before, so they trained for more epochs than the 10 printed.",
+    "[20], then Fashion-MNIST [21], CIFAR-10 [23], CIFAR-100 [25] and the evaluation [26] (execution counts). The "
+    "saved first batches of Fashion-MNIST, CIFAR-10 and CIFAR-100 start at 82.81, 90.62 and 84.38 % batch accuracy: "
+    "those tasks had been trained before, so for more epochs than the 10 printed.",
 )
 # The original's epochs as printed and its per-task growth (channels in every conv layer, hidden units, classes).
 ORIGINAL_COLUMNS: dict[str, tuple[int, int, int]] = {
