@@ -27,7 +27,8 @@ from synapticnet.profiles import ORIGINAL
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None,
-                        help="the summary JSON (default: figures/original_run.json; smoke: build/original/original_run.json)")
+                        help="the summary JSON (default: figures/original_run.json; "
+                             "smoke: build/original/original_run.json)")
     parser.add_argument("--runs", type=Path, default=None, help="the run's folder (default: runs/original)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")

@@ -18,8 +18,9 @@ optimiser is rebuilt) and after the last epoch (``after_training``: automatic co
 The recipe around the loop (every profile and every method trains with it, so comparisons
 stay fair): SGD with Nesterov momentum (Adam in the ``original`` profile, the original
 design's own recipe); a learning rate that warms up linearly over the first ``profile.warmup``
-of a task's steps, then decays linearly to zero; label smoothing; optionally a running average of the weights (:class:`WeightAverage`) that the task keeps
-when it finishes; and, for tasks trained with flips, test-time flip averaging (:func:`evaluate`).
+of a task's steps, then decays linearly to zero; label smoothing; optionally a running average
+of the weights (:class:`WeightAverage`) that the task keeps when it finishes; and, for tasks
+trained with flips, test-time flip averaging (:func:`evaluate`).
 Batches go through the network in ``channels_last`` memory layout, which oneDNN's CPU
 convolutions run markedly faster, and with ``profile.precision`` in bfloat16 mixed precision
 where the processor has it (:func:`training_dtype`; ``make bench`` measures both).

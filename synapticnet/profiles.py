@@ -182,7 +182,7 @@ class Profile:
     # default — written out here because this module stays free of torch (a test checks that they agree).
     image_size: int = 32
     channels: int = 3  # 1 (grey) or 3 (RGB; grey images are repeated over the three channels)
-    normalization: str = "dataset"  # "dataset" (each task's own training mean/std) or "half" (0.5/0.5), see NORMALIZATIONS
+    normalization: str = "dataset"  # "dataset" (each task's training mean/std) or "half" (0.5/0.5): NORMALIZATIONS
     n_train: int | None = None  # per-task stratified training subset (None: all)
     n_test: int | None = None  # per-task stratified test subset (None: all): small budgets evaluate faster
     val_size: float | int = 0.05

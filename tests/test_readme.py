@@ -114,15 +114,17 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     assert "(whole interval above 0): conv-reuse ×0.25" in text and "up to 1.31× its time" in text
     # the headline: per task the original's number (training images), then per run ours on training and on test
     # images (long, cpu, the original recipe; no student run here); a run from before the measure shows —
-    assert "| MNIST | 98.89 | `long` | 99.87 | 99.50 | — |" in text and "| MNIST | 98.89 | `cpu` | — | 99.42 | — |" in text
+    assert "| MNIST | 98.89 | `long` | 99.87 | 99.50 | — |" in text
+    assert "| MNIST | 98.89 | `cpu` | — | 99.42 | — |" in text
     assert "| CIFAR-10 | 93.62 | `original` | 97.40 | 74.35 | — |" in text
     assert "| CIFAR-10 | 93.62 | `long` | 97.12 | 91.01 | — |" in text
     assert "Training-image accuracy not measured yet for `cpu`:" in text
     assert "loaders with `train=True`" in text and "on those same loaders" in text  # what the original measured
     assert "* `long`: seed 0" in text and "training time 83.3 min" in text and "bfloat16 training" in text
-    assert ("* `original`: the original design's recipe (Adam at 1e-3, batch 64, no augmentation, 3 / 10 epochs), seed 0"
-            in text and "the whole run 30.0 min on a shared machine" in text and "1,285,012 parameters after 2 tasks"
-            in text and "hold 2,700,000 for these tasks and 16,217,410 after its four" in text)
+    assert ("* `original`: the original design's recipe (Adam at 1e-3, batch 64, no augmentation, 3 / 10 epochs), "
+            "seed 0" in text and "the whole run 30.0 min on a shared machine" in text
+            and "1,285,012 parameters after 2 tasks" in text
+            and "hold 2,700,000 for these tasks and 16,217,410 after its four" in text)
     assert ("| `cpu` | bfloat16 | 1,900 | 0.97 | 0.95 | 150 (38 %) | 1.90× | 1.60× | 1.02 / 0.90 | 1.80× | failed: no compiler "
             "| 1.2 % |") in text
     assert "| recipe (seed 1) | 97.10 |" in text and "| − label smoothing | 97.00 |" in text

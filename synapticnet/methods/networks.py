@@ -14,11 +14,12 @@ from ..profiles import Profile
 class MultiHeadCNN(nn.Module):
     """A plain CNN with one output head per task — SynapticNet's backbone without the gating.
 
-    conv3×3 → BatchNorm (``batch_norm=False``: a conv bias instead) → ReLU (→ 2×2 max-pool after the layers in ``pool_after``; default: every
-    one) per entry of ``conv_channels``; flatten (after average-pooling the maps to ``pooled_size``²,
-    if set); Linear → ReLU → Dropout per entry of ``hidden``; then ``heads[task_id]``. The same
-    layers, in the same order, as SynapticNet's network with the same arguments — ``conv_channels=()``
-    too: an MLP on the flattened image (``hidden`` must then have at least one layer).
+    conv3×3 → BatchNorm (``batch_norm=False``: a conv bias instead) → ReLU (→ 2×2 max-pool after the
+    layers in ``pool_after``; default: every one) per entry of ``conv_channels``; flatten (after
+    average-pooling the maps to ``pooled_size``², if set); Linear → ReLU → Dropout per entry of
+    ``hidden``; then ``heads[task_id]``. The same layers, in the same order, as SynapticNet's
+    network with the same arguments — ``conv_channels=()`` too: an MLP on the flattened image
+    (``hidden`` must then have at least one layer).
     """
 
     def __init__(self, conv_channels: Sequence[int] = (32, 64, 128), hidden: Sequence[int] = (256,),
