@@ -16,10 +16,11 @@ epochs (``after_epoch``: SynapticNet's growth trigger may widen the task there, 
 optimiser is rebuilt) and after the last epoch (``after_training``: automatic compaction).
 
 The recipe around the loop (every profile and every method trains with it, so comparisons
-stay fair): SGD with Nesterov momentum; a learning rate that warms up linearly over the
-first ``profile.warmup`` of a task's steps, then decays linearly to zero; label smoothing;
-optionally a running average of the weights (:class:`WeightAverage`) that the task keeps
-when it finishes; and, for tasks trained with flips, test-time flip averaging (:func:`evaluate`).
+stay fair): SGD with Nesterov momentum (Adam in the ``original`` profile, the original
+design's own recipe); a learning rate that warms up linearly over the first ``profile.warmup``
+of a task's steps, then decays linearly to zero; label smoothing; optionally a running average
+of the weights (:class:`WeightAverage`) that the task keeps when it finishes; and, for tasks
+trained with flips, test-time flip averaging (:func:`evaluate`).
 Batches go through the network in ``channels_last`` memory layout, which oneDNN's CPU
 convolutions run markedly faster, and with ``profile.precision`` in bfloat16 mixed precision
 where the processor has it (:func:`training_dtype`; ``make bench`` measures both).
@@ -253,9 +254,13 @@ def evaluate(model: nn.Module, data: TaskData, split: str = "test", device: torc
 # Optimiser, schedule, one step
 # --------------------------------------------------------------------------------------
 def make_optimizer(model: nn.Module, profile: Profile) -> torch.optim.Optimizer:
-    """SGD with Nesterov momentum over *all* parameters: frozen ones are skipped by
-    PyTorch itself, because they never have a gradient. ``momentum=0`` is plain SGD
-    (Nesterov's look-ahead needs a momentum; GPM's Permuted MNIST protocol uses none).
+    """The profile's optimiser over *all* parameters: frozen ones are skipped by PyTorch
+    itself, because they never have a gradient (no step, no weight decay, no moments).
+
+    ``profile.optimizer``: ``"sgd"`` (every recipe of ours) — SGD with Nesterov momentum;
+    ``momentum=0`` is plain SGD (Nesterov's look-ahead needs a momentum; GPM's Permuted MNIST
+    protocol uses none). ``"adam"`` — Adam at PyTorch's default betas and ``eps``, as the
+    original design's notebook trains (``momentum`` is then unused).
 
     Picking masks' scores (:class:`~synapticnet.layers.PickedView`) are a group of their own, as in
     Piggyback and WSN: their own learning rate (``pick_lr_factor`` × the profile's) and no weight
@@ -265,6 +270,8 @@ def make_optimizer(model: nn.Module, profile: Profile) -> torch.optim.Optimizer:
     groups = [{"params": [p for name, p in named if not name.endswith(".scores")]}]
     if scores:
         groups.append({"params": scores, "lr": profile.lr * profile.pick_lr_factor, "weight_decay": 0.0})
+    if profile.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=profile.lr, weight_decay=profile.weight_decay)
     return torch.optim.SGD(groups, lr=profile.lr, momentum=profile.momentum,
                            nesterov=profile.momentum > 0, weight_decay=profile.weight_decay)
 

@@ -100,6 +100,8 @@ class MultiTaskConvSynapticNet(nn.Module):
             where features transfer, without paying for dense connections to old flattened maps.
         pool_after: indices of the conv layers followed by a 2×2 max-pool (default ``None``: every
             conv layer).
+        batch_norm: per-task BatchNorm after every convolution (default); ``False``: plain
+            convolutions with a bias, as in the original design's notebook.
         pick: (reuse mode) every new task reads the older units through its own binary mask over their
             frozen weights (:class:`~synapticnet.layers.PickedView`): conv layers, and dense layers where
             they reuse. Masks cost one bit per old weight per task (:meth:`num_mask_bits`).
@@ -108,7 +110,8 @@ class MultiTaskConvSynapticNet(nn.Module):
     def __init__(self, in_channels: int = 3, conv_channels: Sequence[int] = (32, 64, 128),
                  hidden: Sequence[int] = (256,), num_classes: int = 10, image_size: int = 32, dropout: float = 0.3,
                  mode: str = "reuse", kernel_size: int = 3, pooled_size: int | None = None,
-                 dense_mode: str | None = None, pool_after: Sequence[int] | None = None, pick: bool = False) -> None:
+                 dense_mode: str | None = None, pool_after: Sequence[int] | None = None,
+                 batch_norm: bool = True, pick: bool = False) -> None:
         super().__init__()
         conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
         hidden = [check_count(h, "hidden entry", 1) for h in hidden]
@@ -129,6 +132,7 @@ class MultiTaskConvSynapticNet(nn.Module):
             pooled_size=None if pooled_size is None else int(pooled_size),
             dense_mode=None if dense_mode is None else check_mode(dense_mode),
             pool_after=None if pool_after is None else pools,
+            batch_norm=_check_flag(batch_norm, "batch_norm"),
         )
         if pick:  # stored only when set: checkpoints written before the option still load as they are
             self.config["pick"] = True
@@ -139,7 +143,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
         self.feature_side = self.spatial if pooled_size is None else self.config["pooled_size"]
         widths = [self.config["in_channels"], *conv_channels]
-        self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k, pick=pick)
+        self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k, batch_norm=batch_norm,
+                                              pick=pick)
                                    for k, (i, o) in enumerate(zip(widths, widths[1:])))
         features = [widths[-1] * self.feature_side**2, *hidden]  # without convs: the flattened image
         self.dense = nn.ModuleList(TaskLinear(i, o, mode=self.dense_mode, shared_input=not self.convs and k == 0,
@@ -525,6 +530,13 @@ class MultiTaskConvSynapticNet(nn.Module):
 def _count(modules: Sequence[nn.Module]) -> int:
     """Parameters of ``modules``, less picking masks' training scores (what is kept of them is one bit each)."""
     return sum(p.numel() for m in modules for name, p in m.named_parameters() if not name.endswith("scores"))
+
+
+def _check_flag(value: object, name: str) -> bool:
+    """``value`` if it is ``True`` or ``False``, else a ``ValueError`` naming the option."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def _implausible(model: MultiTaskConvSynapticNet) -> str:

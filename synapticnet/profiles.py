@@ -17,6 +17,9 @@
   resumes per task, so it may span sessions).
 * ``full``    — the recipe at the original design's scale (15.1 M parameters after four
   tasks): a GPU, hours, and only when asked for (``SYNAPTICNET_PROFILE=full``).
+* ``original`` — not our recipe but the original design's own (its notebook's network, Adam,
+  batch 64, epochs), run through this package to see what that design reaches on held-out
+  test images (``make original``; what the package cannot express is in ``ORIGINAL_DIFFERENCES``).
 
 **The recipe** (``_RECIPE`` below; every real-data profile, every method and every reference
 network trains each task with it, so comparisons stay fair): stages of two 3×3 convolutions
@@ -54,6 +57,10 @@ from typing import Any
 REAL_TASKS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 AUGMENTATIONS: tuple[str, ...] = ("none", "flip", "translate", "flip+translate")
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "auto")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
+# How images are normalised: "dataset" — each task with the per-channel mean and std of its own training images;
+# "half" — mean 0.5 and std 0.5 for every channel (torchvision's Normalize((0.5,), (0.5,)): pixels in [-1, 1]).
+NORMALIZATIONS: tuple[str, ...] = ("dataset", "half")
 # A run's seed: 0 … MAX_SEED. Per-task seeds are seed * 1000 + task, far inside torch.manual_seed's range.
 MAX_SEED = 2**32 - 1
 
@@ -171,6 +178,8 @@ class Profile:
     # training
     epochs: dict[str, int]
     batch_size: int = 128
+    # "sgd": SGD with Nesterov momentum (``momentum``); "adam": Adam at its default betas (``momentum`` unused)
+    optimizer: str = "sgd"
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -194,6 +203,7 @@ class Profile:
     # default — written out here because this module stays free of torch (a test checks that they agree).
     image_size: int = 32
     channels: int = 3  # 1 (grey) or 3 (RGB; grey images are repeated over the three channels)
+    normalization: str = "dataset"  # "dataset" (each task's training mean/std) or "half" (0.5/0.5): NORMALIZATIONS
     n_train: int | None = None  # per-task stratified training subset (None: all)
     n_test: int | None = None  # per-task stratified test subset (None: all): small budgets evaluate faster
     val_size: float | int = 0.05
@@ -208,6 +218,7 @@ class Profile:
     pooled_size: int | None = None  # None: dense layers read the flattened maps; 1: global average pooling
     dense_mode: str | None = None  # None: as mode; "isolate" with mode="reuse": reuse old filters only
     pool_after: tuple[int, ...] | None = None  # conv layers followed by a 2×2 max-pool (None: every one)
+    batch_norm: bool = True  # per-task BatchNorm after every convolution (False: a conv bias instead)
     # Picking masks (reuse mode): every new task reads older units through its own binary mask over their frozen
     # weights (synapticnet.layers.PickedView); the masks' scores learn at pick_lr_factor × lr, without weight decay.
     pick: bool = False
@@ -235,6 +246,12 @@ class Profile:
             problems.append(f"image_size = {self.image_size!r}")
         if self.channels not in (1, 3) or isinstance(self.channels, bool):
             problems.append(f"channels = {self.channels!r} (1: grey, 3: RGB)")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer = {self.optimizer!r} (one of {', '.join(OPTIMIZERS)})")
+        if self.normalization not in NORMALIZATIONS:
+            problems.append(f"normalization = {self.normalization!r} (one of {', '.join(NORMALIZATIONS)})")
+        if not isinstance(self.batch_norm, bool):
+            problems.append(f"batch_norm = {self.batch_norm!r} (True or False)")
         if self.precision not in PRECISIONS:
             problems.append(f"precision = {self.precision!r} (one of {', '.join(PRECISIONS)})")
         for key in ("warmup", "weight_average"):
@@ -268,7 +285,7 @@ class Profile:
     def model_kwargs(self) -> dict[str, Any]:
         return dict(conv_channels=self.conv_channels, hidden=self.hidden, dropout=self.dropout, mode=self.mode,
                     pooled_size=self.pooled_size, dense_mode=self.dense_mode, pool_after=self.pool_after,
-                    pick=self.pick)
+                    batch_norm=self.batch_norm, pick=self.pick)
 
     def data_options(self, dataset: str) -> dict[str, Any]:
         """The :class:`~synapticnet.data.TaskDataset` options of task ``dataset`` under this profile (the input
@@ -278,7 +295,7 @@ class Profile:
         return dict(image_size=self.image_size, channels=self.channels, n_train=self.n_train, val_size=self.val_size,
                     augment=how != "none", flip=flip,
                     crop_padding=self.crop_padding if "translate" in how else 0, test_flip=self.test_flip and flip,
-                    n_test=self.n_test)
+                    n_test=self.n_test, normalization=self.normalization)
 
     def replace(self, **changes: Any) -> "Profile":
         """A copy with some fields changed (e.g. ``profile.replace(mode="isolate")``)."""
@@ -403,7 +420,65 @@ FULL = Profile(
     mode="isolate",
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, STUDENT, CPU, LONG, FULL)}
+# The original design's own recipe, as its notebook (SynapticNet-CNN-NeuronGenesis.ipynb, in the original author's
+# repository) trains it, run through this package: ``make original`` (scripts/original_run.py). Read from the notebook:
+# * network: four 3×3 convolutions of 64 channels (padding 1, a bias, no BatchNorm), ReLU, a 2×2 max-pool after
+#   each but the last (32 → 16 → 8 → 4), an adaptive average pool to 4×4 (the identity on 4×4 maps), one hidden
+#   layer of 512 units with ReLU and dropout 0.2, then the outputs;
+# * growth: 64 channels in every conv layer and 512 hidden units per task, 128 and 1,024 for CIFAR-100;
+# * connectivity: every layer masks the outputs of all units but the current task's to zero, so a new task's units
+#   receive zeros from the older ones — each task is in effect its own column, which is ``mode="isolate"`` here
+#   (the original stores the weights from old to new units, and back, in its weight matrices; they never
+#   change an output);
+# * training: Adam at 1e-3 (PyTorch's default betas, no weight decay), batch 64, constant learning rate, plain
+#   cross-entropy, 3 / 10 / 10 / 10 epochs (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100), float32;
+# * data: ToTensor then Normalize(0.5, 0.5) (``normalization="half"``), grey images repeated over three channels,
+#   no augmentation, every training image trained on (``val_size=0``: no validation split).
+# What this package cannot express (ORIGINAL_DIFFERENCES; the run's JSON repeats it):
+ORIGINAL_DIFFERENCES: tuple[str, ...] = (
+    "28×28 images are zero-padded to 32×32 here; the original resized them to 32×32 (bilinear).",
+    "Each task has its own output head here; the original had one output layer whose other tasks' outputs were "
+    "masked to 0, so those zeros took part in its softmax and its argmax.",
+    "Weights start from PyTorch's default initialisation here; the original drew every weight and bias from "
+    "N(0, 0.01²).",
+    "Parameters are counted as the weights a task's column uses; the original's weight matrices also hold the "
+    "connections between different tasks' units, which its masks keep at no effect (16,217,410 in all).",
+    "CIFAR-10 here is the copy in the data folder (see its README), not necessarily torchvision's download.",
+)
+ORIGINAL = Profile(
+    name="original",
+    description="the original design's own recipe (Adam 1e-3, batch 64, 4 conv layers of 64, no BatchNorm, "
+                "3/10/10/10 epochs): make original",
+    default_tasks=REAL_TASKS,
+    conv_channels=(64, 64, 64, 64),
+    pool_after=(0, 1, 2),
+    pooled_size=4,
+    batch_norm=False,
+    hidden=(512,),
+    dropout=0.2,
+    mode="isolate",
+    growth={"default": ((64, 64, 64, 64), (512,)), "cifar100": ((128, 128, 128, 128), (1024,))},
+    epochs={"default": 10, "mnist": 3, "fashion_mnist": 10, "cifar10": 10, "cifar100": 10},
+    optimizer="adam",
+    lr=1e-3,
+    momentum=0.0,
+    weight_decay=0.0,
+    batch_size=64,
+    label_smoothing=0.0,
+    warmup=0.0,
+    lr_decay=False,
+    weight_average=0.0,
+    precision="float32",
+    normalization="half",
+    augmentation={"default": "none"},
+    crop_padding=0,
+    test_flip=False,
+    val_size=0,
+    compaction=None,
+    growth_trigger=None,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (SMOKE, STUDENT, CPU, LONG, FULL, ORIGINAL)}
 
 
 def get_profile(name: str) -> Profile:

@@ -8,7 +8,8 @@ For every task ``i`` in order (``method`` is any registered :mod:`synapticnet.me
     method.after_task             ->  store a memory, a Fisher, task statistics, …
     evaluate every task j <= i    ->  row i of the accuracy matrix
     save checkpoint + results     ->  nothing finished is ever lost
-    after the last task: method.final_metrics (e.g. accuracy without the task id)
+    after the last task: method.final_metrics (e.g. accuracy without the task id), and every
+    task's accuracy on its own training images (``train_accuracy``, beside the test accuracy)
 
 Joint training is the one method that trains all tasks in one *stage*; the runner is the
 same, its accuracy matrix is then a single final row.
@@ -282,6 +283,7 @@ def _run(algorithm: Method, datasets: list, state: dict[str, Any], out: Path, pr
         state["finished"] = stage[-1] + 1
         if state["finished"] == len(tasks):  # once, at the end (task inference costs T passes per image)
             state["final"] = algorithm.final_metrics(model, datasets, split)
+            state["train_accuracy"] = training_set_accuracy(model, datasets, device)
         save_torch({"model": algorithm.model_checkpoint(model), "method": algorithm.state_dict(), "state": state},
                    out / CHECKPOINT)
         save_json(build_results(state, datasets, model, algorithm, profile, device, provenance), out / RESULTS)
@@ -290,9 +292,29 @@ def _run(algorithm: Method, datasets: list, state: dict[str, Any], out: Path, pr
             print(f"{algorithm.name} after task {stage[-1]} ({datasets[stage[-1]].title}): {row}")
     if "final" not in state and state["finished"] == len(tasks):  # a checkpoint saved before its final metrics
         state["final"] = algorithm.final_metrics(model, datasets, split)
+    if "train_accuracy" not in state and state["finished"] == len(tasks):  # saved before it was measured
+        state["train_accuracy"] = training_set_accuracy(model, datasets, device)
     results = build_results(state, datasets, model, algorithm, profile, device, provenance)
     save_json(results, out / RESULTS)
     return results
+
+
+TRAIN_ACCURACY_SPLIT = ("each task's own training images (the training split it learned from: all of them, or the "
+                        "profile's n_train subset; the validation images held out of it are not included), scored "
+                        "after the last task in eval mode, without augmentation and with the test evaluation's "
+                        "settings")
+
+
+def training_set_accuracy(model: torch.nn.Module, datasets: Sequence, device: torch.device) -> dict[str, Any]:
+    """Every task's accuracy on its own *training* images, after the whole sequence — beside the test accuracy.
+
+    A network can remember images it was trained on better than it classifies new ones; the gap between the
+    two numbers is how much it has fitted its own training set. A table of results must say which one it shows:
+    the runner records both (see :data:`TRAIN_ACCURACY_SPLIT`). The cost is one evaluation pass over every
+    training split (about five times a test pass for a full dataset); ``seconds`` records it."""
+    start = time.perf_counter()
+    accuracy = [evaluate(model, d, "train", device) for d in datasets]
+    return dict(accuracy=accuracy, images=[d.n_train for d in datasets], seconds=time.perf_counter() - start)
 
 
 def run_sequence(tasks=None, profile: Profile | str = "cpu", **kwargs: Any) -> dict[str, Any]:
@@ -397,7 +419,8 @@ def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resu
 # without the field ran with that value, so it resumes (any other later field is reported as differing).
 ADDED_PROFILE_FIELDS: dict[str, Any] = {"image_size": IMAGE_SIZE, "channels": CHANNELS, "lr_decay": True,
                                          "sparsity": 0.0, "n_test": None, "grad_clip": None, "pick": False,
-                                         "pick_lr_factor": 1.0}
+                                         "pick_lr_factor": 1.0, "optimizer": "sgd", "normalization": "dataset",
+                                         "batch_norm": True}
 ADDED_COMPACTION_FIELDS: dict[str, Any] = {"finetune_share": None, "recalibrate_batches": 0}  # the same, in ``compaction``
 
 
@@ -421,6 +444,12 @@ def _inferred(inference: dict[str, Any] | None, key: str) -> Any:
     if inference is None:
         return None
     return inference[key] if key == "task_id_accuracy" else inference[key][inference["default_scorer"]]
+
+
+def _train_accuracy(state: dict[str, Any], tasks: list[str]) -> dict[str, float] | None:
+    """``{task: accuracy on its training images}`` after the last task, or None before the run is complete."""
+    record = state.get("train_accuracy")
+    return None if record is None else dict(zip(tasks, record["accuracy"]))
 
 
 def build_results(state: dict[str, Any], datasets: list, model: torch.nn.Module, algorithm: Method,
@@ -462,6 +491,11 @@ def build_results(state: dict[str, Any], datasets: list, model: torch.nn.Module,
         params_used_per_task=[model.num_parameters(t) for t in range(model.num_tasks)],
         # picking masks (pick=True): one bit per older weight each task picks from; 0 for every other network
         mask_bits_total=model.num_mask_bits() if hasattr(model, "num_mask_bits") else 0,
+        # The original protocol's number: accuracy on the training images themselves (None until the last task)
+        train_accuracy=_train_accuracy(state, tasks),
+        train_accuracy_images=state.get("train_accuracy", {}).get("images"),
+        train_accuracy_seconds=state.get("train_accuracy", {}).get("seconds"),
+        train_accuracy_split=TRAIN_ACCURACY_SPLIT,
         train_seconds_per_task=state["train_seconds"],
         train_seconds_total=sum(state["train_seconds"]),
         steps_per_task=state["steps"],

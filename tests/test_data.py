@@ -423,6 +423,23 @@ def test_normalisation_uses_the_training_subset_only(rgb):
     assert not torch.allclose(ds.tensors("test")[0].mean(dim=(0, 2, 3)), torch.zeros(3), atol=0.1)
 
 
+def test_half_normalisation_maps_every_dataset_to_minus_one_to_one_whatever_its_statistics(grey, rgb):
+    """normalization="half" is torchvision's Normalize((0.5,), (0.5,)): pixel 0 → −1, 255 → 1, the same for every
+    task (the original design's recipe), instead of each task's own training mean and std."""
+    for arrays in (grey, rgb):
+        ds = TaskDataset(arrays, task_id=0, val_size=30, augment=False, normalization="half", name="custom")
+        raw, _ = ds.raw("train")
+        x, _ = ds.tensors("train")
+        expected = raw.double() / 127.5 - 1  # (p / 255 - 0.5) / 0.5
+        assert torch.allclose(x.double(), expected.expand_as(x), atol=1e-6)
+        assert ds.mean.tolist() == [0.5] * 3 and ds.std.tolist() == [0.5] * 3
+        assert x.min() == -1.0  # the padding (grey) or the darkest pixel is black
+        own = TaskDataset(arrays, task_id=0, val_size=30, augment=False, name="custom")
+        assert not torch.allclose(own.tensors("train")[0], x, atol=0.1)  # the default is each task's own statistics
+    with pytest.raises(ValueError, match="normalization must be one of 'dataset', 'half'"):
+        TaskDataset(rgb, task_id=0, normalization="imagenet")
+
+
 def test_eval_batches_are_deterministic_and_equal_tensors(rgb):
     ds = TaskDataset(rgb, task_id=0, val_size=40, seed=0)
     assert ds.augment  # RGB: augmentation on by default

@@ -75,6 +75,30 @@ def test_training_later_tasks_leaves_old_logits_bitwise_identical(make_opt, mode
     assert model.num_tasks == 4
 
 
+@pytest.mark.parametrize("mode", ["reuse", "isolate"])
+def test_without_batchnorm_convolutions_have_a_bias_and_old_tasks_stay_bitwise_identical(mode, tmp_path: Path):
+    """batch_norm=False (the original design's convolutions): no BatchNorm anywhere, a bias per filter instead;
+    freezing stays exact under Adam, and a checkpoint rebuilds the same network."""
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL, mode=mode, batch_norm=False)
+    blocks = [block for conv in model.convs for block in conv.blocks]
+    assert all(block.norm is None and block.unit.bias is not None for block in blocks)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) and m.affine for m in model.modules())
+    train(model, 0, OPTIMIZERS["adam"](model.parameters()))
+    reference = eval_logits(model, 0)
+    model.grow(num_classes=10, grow_conv_channels=(2, 3), grow_hidden=5)
+    untrained = eval_logits(model, 1)
+    train(model, 1, OPTIMIZERS["adam"](model.parameters()))
+    assert not torch.equal(eval_logits(model, 1), untrained)
+    assert torch.equal(eval_logits(model, 0), reference)
+    model.save(tmp_path / "model.pt")
+    again = MultiTaskConvSynapticNet.load(tmp_path / "model.pt")
+    assert again.config["batch_norm"] is False
+    assert torch.equal(eval_logits(again, 0), reference) and torch.equal(eval_logits(again, 1), eval_logits(model, 1))
+    with pytest.raises(ValueError, match="batch_norm must be True or False"):
+        MultiTaskConvSynapticNet(**SMALL, batch_norm="no")
+
+
 def test_one_optimizer_with_momentum_state_for_old_weights_does_not_move_them():
     """Even an optimiser that still holds momentum for old weights leaves them alone."""
     torch.manual_seed(0)

@@ -275,7 +275,7 @@ def test_an_explicit_profile_wins_over_ci_and_the_smoke_switch(environ, profile)
 
 def test_an_unknown_profile_is_an_error_listing_the_profiles(monkeypatch):
     with pytest.raises(ValueError, match=r"SYNAPTICNET_PROFILE='gpu' is not a profile; known profiles: smoke, "
-                                         r"student, cpu, long, full$"):
+                                         r"student, cpu, long, full, original$"):
         W.env_profile({"SYNAPTICNET_PROFILE": "gpu"})
     monkeypatch.setenv("SYNAPTICNET_PROFILE", "CPU")  # os.environ by default; names are exact
     with pytest.raises(ValueError, match="not a profile"):

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..profiles import NORMALIZATIONS
 from .checks import check_arrays
 from .datasets import DATASETS, SPLITS
 from .provenance import sha256_arrays
@@ -76,7 +77,9 @@ class TaskDataset(Dataset):
     **Normalisation.** Each task is normalised with the per-channel mean and std of its
     *own training subset* (of the harmonised images, padding included) — never of the
     validation or test data, which would leak them into training. ``mean``/``std`` are
-    on the 0…1 scale, like ``torchvision.transforms.Normalize``.
+    on the 0…1 scale, like ``torchvision.transforms.Normalize``. ``normalization="half"``
+    uses mean 0.5 and std 0.5 for every channel instead (``Normalize((0.5,), (0.5,))``:
+    pixels from −1 to 1, whatever the dataset), as the original design's notebook did.
 
     **Splits.** ``n_train`` picks a stratified training subset (equal per-class counts
     as far as possible; ``None`` = everything left after validation). The validation
@@ -110,6 +113,8 @@ class TaskDataset(Dataset):
             default 4 px, the classic CIFAR recipe; 0: no shift).
         test_flip: evaluate on the mean logits of each image and its mirror (default ``False``).
         n_test: evaluate on this many test images, stratified (default ``None``: all).
+        normalization: ``"dataset"`` (default: the training subset's mean and std) or ``"half"``
+            (0.5 and 0.5); see *Normalisation*.
         seed: seeds the splits and every epoch's shuffle/augmentation.
         name: the dataset's name (default: ``source`` if it is a name). Pass it with a
             dict of arrays so the task knows its title, class count and whether it is synthetic.
@@ -134,6 +139,7 @@ class TaskDataset(Dataset):
         flip: bool = True,
         test_flip: bool = False,
         n_test: int | None = None,
+        normalization: str = "dataset",
         root: str | os.PathLike | None = None,
         download: bool = True,
         title: str | None = None,
@@ -145,6 +151,9 @@ class TaskDataset(Dataset):
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
         if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
             raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {', '.join(map(repr, NORMALIZATIONS))}, "
+                             f"got {normalization!r}")
         if isinstance(source, str):
             arrays, name = load_arrays(source, root=root, download=download), name or source
         elif isinstance(source, Mapping):
@@ -207,8 +216,12 @@ class TaskDataset(Dataset):
                           f"(zero variance), so there is nothing in them to learn; check the images",
                           UserWarning, stacklevel=2)
         self._fingerprint: str | None = None
-        src_mean, src_std = channel_stats(self._x["train"])
-        src_std = src_std.clamp_min(1e-6)  # a constant channel would divide by zero
+        self.normalization = normalization
+        if normalization == "half":  # torchvision's Normalize((0.5,), (0.5,)): the same for every dataset
+            src_mean = src_std = torch.full((src_channels,), 0.5)
+        else:
+            src_mean, src_std = channel_stats(self._x["train"])
+            src_std = src_std.clamp_min(1e-6)  # a constant channel would divide by zero
         repeat = channels // src_channels  # 3 for grey→RGB, else 1
         self.mean, self.std = src_mean.repeat(repeat), src_std.repeat(repeat)
         # normalise as x * scale + shift on the 0…255 scale: one fused multiply-add per pixel
@@ -365,7 +378,8 @@ def describe(ds: TaskDataset) -> str:
         f"task {ds.task_id}: {ds.title} ({ds.name})" + ("  ** SYNTHETIC STAND-IN, NOT REAL DATA **" if ds.synthetic else ""),
         f"  {ds.num_classes} classes; train {ds.n_train}, val {ds.n_val}, test {ds.n_test}",
         f"  source images {src} uint8 → network input {ds.channels}×{ds.image_size}×{ds.image_size} float32",
-        f"  normalised with train mean {[round(v, 4) for v in ds.mean.tolist()]}, "
+        f"  normalised with {'train' if ds.normalization == 'dataset' else 'fixed'} mean "
+        f"{[round(v, 4) for v in ds.mean.tolist()]}, "
         f"std {[round(v, 4) for v in ds.std.tolist()]}",
         f"  augmentation on training batches: {_augmentation(ds)}"
         + ("; evaluated on the mean of each image and its mirror" if ds.test_flip else ""),

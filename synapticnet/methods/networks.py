@@ -14,17 +14,18 @@ from ..profiles import Profile
 class MultiHeadCNN(nn.Module):
     """A plain CNN with one output head per task — SynapticNet's backbone without the gating.
 
-    conv3×3 → BatchNorm → ReLU (→ 2×2 max-pool after the layers in ``pool_after``; default: every
-    one) per entry of ``conv_channels``; flatten (after average-pooling the maps to ``pooled_size``²,
-    if set); Linear → ReLU → Dropout per entry of ``hidden``; then ``heads[task_id]``. The same
-    layers, in the same order, as SynapticNet's network with the same arguments — ``conv_channels=()``
-    too: an MLP on the flattened image (``hidden`` must then have at least one layer).
+    conv3×3 → BatchNorm (``batch_norm=False``: a conv bias instead) → ReLU (→ 2×2 max-pool after the
+    layers in ``pool_after``; default: every one) per entry of ``conv_channels``; flatten (after
+    average-pooling the maps to ``pooled_size``², if set); Linear → ReLU → Dropout per entry of
+    ``hidden``; then ``heads[task_id]``. The same layers, in the same order, as SynapticNet's
+    network with the same arguments — ``conv_channels=()`` too: an MLP on the flattened image
+    (``hidden`` must then have at least one layer).
     """
 
     def __init__(self, conv_channels: Sequence[int] = (32, 64, 128), hidden: Sequence[int] = (256,),
                  num_classes: Sequence[int] | int = (10,), dropout: float = 0.1, in_channels: int = 3,
                  image_size: int = 32, pooled_size: int | None = None,
-                 pool_after: Sequence[int] | None = None) -> None:
+                 pool_after: Sequence[int] | None = None, batch_norm: bool = True) -> None:
         super().__init__()
         if not conv_channels and not hidden:
             raise ValueError("the network needs at least one layer: conv_channels and hidden are both empty")
@@ -32,7 +33,8 @@ class MultiHeadCNN(nn.Module):
         width = in_channels
         pools, side = pooled_layers(len(conv_channels), pool_after, image_size)  # checked as SynapticNet's network
         for i, c in enumerate(conv_channels):
-            layers += [nn.Conv2d(width, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+            layers += [nn.Conv2d(width, c, 3, padding=1, bias=not batch_norm), *[nn.BatchNorm2d(c)] * batch_norm,
+                       nn.ReLU()]
             layers += [nn.MaxPool2d(2)] if i in pools else []
             width = c
         if pooled_size is not None:
@@ -126,4 +128,4 @@ def build_shared(profile: Profile, tasks: Sequence[str], first_classes: int) -> 
     """The shared network of the baselines: SynapticNet's final width, one head for task 0."""
     conv, hidden = final_width(profile, tasks)
     return MultiHeadCNN(conv, hidden, (first_classes,), profile.dropout, profile.channels, profile.image_size,
-                        profile.pooled_size, profile.pool_after)
+                        profile.pooled_size, profile.pool_after, profile.batch_norm)
