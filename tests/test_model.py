@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from synapticnet import MultiTaskConvSynapticNet, TaskConv2d, TaskLinear
+from synapticnet import task_inference as ti
 
 IMAGE = 8
 SMALL = dict(in_channels=3, conv_channels=(4, 8), hidden=(16,), num_classes=10, image_size=IMAGE, dropout=0.3)
@@ -469,7 +470,7 @@ def test_load_reads_a_runs_checkpoint_file_and_folder(tmp_path: Path):
     train(model, 0, OPTIMIZERS["adam"](model.parameters()))
     model.grow(num_classes=3, grow_conv_channels=(1, 2), grow_hidden=4)
     model.compact([1, 1], [2])
-    model.task_statistics.store(0, *(torch.full((2, 2), float(i)) for i in range(6)))
+    ti.statistics(model).store(0, *(torch.full((2, 2), float(i)) for i in range(6)))
     run = tmp_path / "run"
     run.mkdir()
     torch.save({"model": model.checkpoint(), "state": {"finished": 2, "task_inference": {}}}, run / "checkpoint.pt")
