@@ -108,8 +108,8 @@ def from_checkpoint(checkpoint: Any, source: str = "checkpoint",
     return model
 
 
-def _implausible(source: str, error: BaseException) -> ValueError:
-    return ValueError(f"{source} is damaged or implausible: it asks for {error}; refusing to build it")
+def _implausible(source: str, error: SizeError) -> ValueError:
+    return ValueError(f"{source} is damaged or implausible: it asks for {error.detail}; refusing to build it")
 
 
 def _damaged(source: str, error: BaseException) -> ValueError:

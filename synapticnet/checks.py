@@ -135,7 +135,12 @@ MAX_UNITS, MAX_CLASSES, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_GROWTH_STEPS, MAX_PARAME
 
 
 class SizeError(ValueError):
-    """A network larger than the ``MAX_*`` limits was asked for (by ``grow()``, ``widen()`` or a checkpoint)."""
+    """A network larger than the ``MAX_*`` limits was asked for (by ``grow()``, ``widen()`` or a checkpoint);
+    ``detail`` says what (``"parameters 312,639,268 (at most 200,000,000)"``)."""
+
+    def __init__(self, detail: str, op: str | None = None) -> None:
+        super().__init__(f"{op}() asks for too large a network: {detail}" if op else detail)
+        self.detail = detail
 
 
 def check_size(model: Any, op: str, conv: Sequence[int], hidden: Sequence[int], num_classes: int = 0) -> None:
@@ -145,16 +150,15 @@ def check_size(model: Any, op: str, conv: Sequence[int], hidden: Sequence[int], 
     widen = op == "widen"
     task = model.trainable_task if widen else model.num_tasks
     if num_classes > MAX_CLASSES:
-        raise SizeError(f"{op}() asks for too large a network: classes in one head {num_classes:,} "
-                        f"(at most {MAX_CLASSES:,})")
+        raise SizeError(f"classes in one head {num_classes:,} (at most {MAX_CLASSES:,})", op)
     added, previous, side2 = 0, 0, model.feature_side ** 2
     for i, (layer, g) in enumerate(zip(model.task_layers, [*conv, *hidden])):
         previous *= side2 if i == len(model.convs) else 1  # the first dense layer reads flattened maps
         old = layer.blocks[task] if widen else None
         units = g + (old.out_units if widen else 0)
         if units > MAX_UNITS:
-            raise SizeError(f"{op}() asks for too large a network: units in one block {units:,} (at most "
-                            f"{MAX_UNITS:,}; task {task}, task-gated layer {i})")
+            raise SizeError(f"units in one block {units:,} (at most {MAX_UNITS:,}; task {task}, "
+                            f"task-gated layer {i})", op)
         if layer.shared_input:
             reads = layer.in_units_per_task[0]
         else:
@@ -170,4 +174,4 @@ def check_size(model: Any, op: str, conv: Sequence[int], hidden: Sequence[int], 
     added += head_in * max(num_classes, model.heads[task].out_features if widen else 0)
     total = model.num_parameters() + added
     if total > MAX_PARAMETERS:
-        raise SizeError(f"{op}() asks for too large a network: parameters {total:,} (at most {MAX_PARAMETERS:,})")
+        raise SizeError(f"parameters {total:,} (at most {MAX_PARAMETERS:,})", op)

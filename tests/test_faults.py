@@ -381,3 +381,35 @@ def test_d19_a_folder_named_like_the_cache_file_is_reported_as_such(tmp_path, ca
     code = main(["run", "--profile", "smoke", "--tasks", "mnist", "--data", str(tmp_path), "--out",
                  str(tmp_path / "out"), "--quiet", "--no-download"])
     assert code == 2 and "mnist.npz is a directory, not a file" in one_error_line(capsys)
+
+
+def test_a_compressed_checkpoint_is_refused_before_it_is_inflated(tmp_path):
+    """torch.save stores entries uncompressed; a deflated one could inflate far beyond the file's size."""
+    import zipfile
+
+    from synapticnet.model import MultiTaskConvSynapticNet
+
+    plain = tmp_path / "plain.pt"
+    torch.save({"format": "x", "padding": torch.zeros(2_000_000)}, plain)  # 8 MB of zeros
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+    assert bomb.stat().st_size < 100_000
+    for load in (lambda: storage.load_torch(bomb), lambda: MultiTaskConvSynapticNet.load(bomb)):
+        with pytest.raises(ValueError, match=r"bomb\.pt is not a .* torch\.save wrote: its entries would inflate "
+                                             r"from [\d,]+ to 8,00\d,\d{3} bytes; refusing to decompress it"):
+            load()
+    assert storage.load_torch(plain)["padding"].shape == (2_000_000,)  # what torch.save wrote still loads
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN}', '{"a": [1, Infinity]}', '{"a": -Infinity}', '{"a": 1e999}'])
+def test_load_json_refuses_non_finite_numbers_like_save_json(tmp_path, text):
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"r\.json holds the number .*which is not finite; save_json never writes"):
+        storage.load_json(path)
+    with pytest.raises(ValueError):
+        save_json(__import__("json").loads(text), tmp_path / "w.json")
+    path.write_text('{"a": [1.5, -2e3, 0]}')
+    assert storage.load_json(path) == {"a": [1.5, -2000.0, 0]}
