@@ -120,6 +120,9 @@ class Method(PlainHooks):
     swept: ClassVar[str | None] = None
     shared_network: ClassVar[bool] = True
     joint: ClassVar[bool] = False
+    # True if training a task never changes what an earlier one computes: every saved accuracy of a finished
+    # task must then equal the restored network's, which a resumed run checks.
+    frozen_past: ClassVar[bool] = False
 
     def __init__(self, profile: Profile, device: torch.device | str = "cpu", seed: int = 0, **hyper: Any) -> None:
         unknown = set(hyper) - set(self.defaults)

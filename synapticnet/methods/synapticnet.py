@@ -46,6 +46,8 @@ class SynapticNet(Method):
 
     name = "synapticnet"
     shared_network = False
+    frozen_past = True  # grow() freezes every finished task, bit for bit
+    fits_task_statistics = True  # after every task (SynapticNetDistill does not: its old units move)
 
     # ---- the network ---------------------------------------------------------------------
     def build(self, tasks: Sequence[str], first_classes: int) -> nn.Module:
@@ -62,8 +64,11 @@ class SynapticNet(Method):
 
     def restore(self, checkpoint: dict[str, Any], datasets: list, finished: int) -> nn.Module:
         model = MultiTaskConvSynapticNet.from_checkpoint(checkpoint, source="the run's checkpoint")
-        for j in range(finished):  # a checkpoint from before task inference existed: fit what is missing
-            if not statistics(model).has(j):
+        if model.num_tasks < finished:
+            raise ValueError(f"the run's checkpoint is damaged: its run state says {finished} task(s) finished, but "
+                             f"its network has {model.num_tasks}; start a new run in another folder")
+        for j in range(finished if self.fits_task_statistics else 0):  # a checkpoint from before task inference
+            if not statistics(model).has(j):  # existed: fit what is missing
                 fit_task_statistics(model, datasets[j], task_id=j, device="cpu")
         return model
 
