@@ -413,3 +413,31 @@ def test_load_json_refuses_non_finite_numbers_like_save_json(tmp_path, text):
         save_json(__import__("json").loads(text), tmp_path / "w.json")
     path.write_text('{"a": [1.5, -2e3, 0]}')
     assert storage.load_json(path) == {"a": [1.5, -2000.0, 0]}
+
+
+# -- divergence names the method's own loss weight; huge numbers are a range error ------------------------
+def test_divergence_names_the_methods_loss_weight_when_it_is_in_play(tmp_path, monkeypatch):
+    from synapticnet.engine import TrainingDiverged
+    from synapticnet.methods.ewc import EWC
+    from synapticnet.profiles import SMOKE
+    from synapticnet.run import run
+
+    tiny = SMOKE.replace(n_train=120, val_size=30, max_steps_per_task=3)
+    real = EWC.loss
+    monkeypatch.setattr(EWC, "loss", lambda self, model, logits, y, x, task: real(self, model, logits, y, x, task)
+                        * (float("nan") if task else 1.0))  # the penalty blows up on the second task
+    tasks = ["synthetic_mnist", "synthetic_cifar10"]
+    with pytest.raises(TrainingDiverged, match=r"task 1 .*loss became nan.* ewc trains with ewc_lambda = 1e\+09: "
+                                               r"try a smaller ewc_lambda \(or a lower learning rate than"):
+        run(tasks, "ewc", tiny, out_dir=tmp_path / "ewc", progress=False, ewc_lambda=1e9)
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf).*Try a lower learning rate than 1e\+30\.$"):
+        run(tasks, "finetune", tiny.replace(lr=1e30), out_dir=tmp_path / "plain", progress=False)
+
+
+def test_a_401_digit_parameter_is_a_one_line_range_error(tmp_path, capsys):
+    code = main(["run", "--profile", "smoke", "--method", "ewc", "--param", "ewc_lambda=" + "9" * 401,
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    line = one_error_line(capsys)
+    assert "ewc: hyper-parameter ewc_lambda=" in line and "is out of range: allowed 0.0 … 1000000000000.0" in line
+    assert len(line) < 300
