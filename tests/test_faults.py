@@ -441,3 +441,29 @@ def test_a_401_digit_parameter_is_a_one_line_range_error(tmp_path, capsys):
     line = one_error_line(capsys)
     assert "ewc: hyper-parameter ewc_lambda=" in line and "is out of range: allowed 0.0 … 1000000000000.0" in line
     assert len(line) < 300
+
+
+# -- custom labels: 0 … C-1 with every class in training, integer types checked before any cast ------------
+def _arrays(y_train, y_test, dtype=np.int64):
+    n, m = len(y_train), len(y_test)
+    return dict(x_train=np.zeros((n, 8, 8), np.uint8), y_train=np.array(y_train, dtype=dtype),
+                x_test=np.zeros((m, 8, 8), np.uint8), y_test=np.array(y_test, dtype=dtype))
+
+
+@pytest.mark.parametrize("y, dtype, match", [
+    ([0, 5] * 10, np.int64, r"hold 2 classes but labels up to 5: labels must be 0 … C-1 with every class in "
+                            r"training \(missing 1, 2, 3, 4\); relabel them, or pass num_classes"),
+    ([0, 10**9] * 10, np.int64, r"y_train has label 1000000000; labels must be 0 … K-1 \(at most 100000\)"),
+    ([0, 2**63] * 10, np.uint64, r"y_train has label 9223372036854775808; labels must be 0 … K-1"),
+])
+def test_custom_labels_must_be_0_to_c_minus_1_before_any_cast(y, dtype, match):
+    with pytest.raises(ValueError, match=match):
+        TaskDataset(_arrays(y, y[:4], dtype), task_id=0, image_size=8, channels=1, name="custom")
+
+
+def test_custom_labels_with_an_explicit_class_count():
+    y = [0, 1, 2] * 10
+    assert TaskDataset(_arrays(y, y[:6]), task_id=0, image_size=8, channels=1, name="c").num_classes == 3
+    assert TaskDataset(_arrays(y, y[:6]), task_id=0, image_size=8, channels=1, name="c", num_classes=3).num_classes == 3
+    with pytest.raises(ValueError, match=r"cover only 3 of the 5 classes: class\(es\) 3, 4 have no training"):
+        TaskDataset(_arrays(y, y[:6]), task_id=0, image_size=8, channels=1, name="c", num_classes=5)
