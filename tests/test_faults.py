@@ -467,3 +467,37 @@ def test_custom_labels_with_an_explicit_class_count():
     assert TaskDataset(_arrays(y, y[:6]), task_id=0, image_size=8, channels=1, name="c", num_classes=3).num_classes == 3
     with pytest.raises(ValueError, match=r"cover only 3 of the 5 classes: class\(es\) 3, 4 have no training"):
         TaskDataset(_arrays(y, y[:6]), task_id=0, image_size=8, channels=1, name="c", num_classes=5)
+
+
+# -- small ones: a lock that is a folder, SIGTERM/SIGHUP, --resume with nothing to resume ---------------------
+def test_a_lock_that_is_a_folder_is_named_as_such(tmp_path):
+    from synapticnet.folders import LOCK, run_lock
+
+    (tmp_path / LOCK).mkdir()
+    with pytest.raises(ValueError, match=r"\.lock is a folder, not a run's lock file; remove it \(rmdir"):
+        with run_lock(tmp_path):
+            pass
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, capsys):
+    assert main(cli(tmp_path, "--resume")) == 2
+    assert "nothing to resume in" in one_error_line(capsys) and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_a_run_like_ctrl_c(tmp_path, capsys, monkeypatch, name):
+    import signal
+
+    from synapticnet.folders import LOCK
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), getattr(signal, name))
+        time.sleep(5)  # the handler interrupts this
+        raise AssertionError("the signal did not stop the run")
+
+    monkeypatch.setattr(method_base.Method, "fit", killed)
+    assert main(cli(tmp_path)) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before the first task finished" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / LOCK).exists()
+    assert signal.getsignal(getattr(signal, name)) is not main.__globals__["_stop_like_ctrl_c"]  # put back
