@@ -55,6 +55,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))  # the checkout's package, also when it is not installed
+from synapticnet.arguments import existing_file, positive_int  # noqa: E402
 from synapticnet.profiles import PROFILES, default_profile_name  # noqa: E402
 from synapticnet.folders import probe_writable  # noqa: E402
 # REFERENCE_PROFILE (cpu): its outputs are committed
@@ -313,10 +314,11 @@ def publish(path: Path, profile: str, as_student: bool) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook, in order")
+    parser.add_argument("notebooks", nargs="*", type=existing_file(".ipynb"),
+                        help="default: every numbered notebook, in order")
     parser.add_argument("--profile", default=os.environ.get("PROFILE") or None,
                         help="smoke, student, cpu, long or full (default: cpu)")
-    parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
+    parser.add_argument("--timeout", type=positive_int, default=3600, help="per-cell timeout in seconds (≥ 1)")
     parser.add_argument("--as-student", action="store_true",
                         help="each notebook alone in an empty folder, against a non-editable install")
     parser.add_argument("--shared", action="store_true",

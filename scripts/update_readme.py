@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from synapticnet.arguments import existing_file
 from synapticnet.plots import markdown_table
 from synapticnet.stats import format_difference
 
@@ -578,7 +579,7 @@ def update(readme: Path, figures: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Rewrite the README's results block; exit 1 with one line if a results file holds NaN/Infinity."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--readme", type=existing_file(".md"), default=Path("README.md"))
     parser.add_argument("--figures", type=Path, default=Path("figures"))
     args = parser.parse_args(argv)
     try:
