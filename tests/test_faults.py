@@ -495,9 +495,16 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c(tmp_path, capsys, monkeypatch
         time.sleep(5)  # the handler interrupts this
         raise AssertionError("the signal did not stop the run")
 
+    def unhandled(signum, frame):  # what the default action would do, without killing the test process
+        raise AssertionError(f"{name} was not handled: the run would have died without a message")
+
     monkeypatch.setattr(method_base.Method, "fit", killed)
-    assert main(cli(tmp_path)) == 130
+    before = signal.signal(getattr(signal, name), unhandled)
+    try:
+        assert main(cli(tmp_path)) == 130
+        assert signal.getsignal(getattr(signal, name)) is unhandled  # main() put the previous handler back
+    finally:
+        signal.signal(getattr(signal, name), before)
     err = capsys.readouterr().err
     assert "interrupted before the first task finished" in err and "Traceback" not in err
     assert not (tmp_path / "out" / LOCK).exists()
-    assert signal.getsignal(getattr(signal, name)) is not main.__globals__["_stop_like_ctrl_c"]  # put back
