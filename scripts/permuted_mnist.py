@@ -16,6 +16,7 @@ import argparse
 import os
 from pathlib import Path
 
+from synapticnet.arguments import names, script, seeds
 from synapticnet.experiments.figures import permuted_figure
 from synapticnet.experiments.permuted import CONFIGS, run_permuted
 from synapticnet.plots import save_figure
@@ -23,31 +24,25 @@ from synapticnet.plots import save_figure
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
-    parser.add_argument("--configs", default=",".join(c.label for c in CONFIGS),
+    parser.add_argument("--seeds", type=seeds, default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    parser.add_argument("--configs", type=names([c.label for c in CONFIGS], "configuration"),
+                        default=",".join(c.label for c in CONFIGS),
                         help="comma-separated configuration labels (default: all of "
                              f"{', '.join(c.label for c in CONFIGS)})")
     parser.add_argument("--out", type=Path, default=None,
                         help="the table's JSON; the figure goes next to it as .png "
                              "(default: figures/permuted_mnist.json; smoke: build/permuted_mnist/permuted_mnist.json)")
-    parser.add_argument("--profile", default="cpu", help="cpu (the protocol; default), student or smoke")
+    parser.add_argument("--profile", choices=("cpu", "student", "smoke"), default="cpu",
+                        help="cpu (the protocol; default), student or smoke")
     args = parser.parse_args()
-    known = {c.label: c for c in CONFIGS}
-    wanted = [label.strip() for label in args.configs.split(",") if label.strip()]
-    unknown = [label for label in wanted if label not in known]
-    if unknown:
-        parser.error(f"unknown configuration(s) {unknown}; known: {', '.join(known)}")
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    known, wanted = {c.label: c for c in CONFIGS}, args.configs
     smoke = args.profile == "smoke"
     out = args.out or Path("build/permuted_mnist/permuted_mnist.json" if smoke else "figures/permuted_mnist.json")
     runs_dir = out.parent / "runs" if smoke else Path("runs/permuted_mnist")
-    table = run_permuted(out, seeds=seeds, configs=[known[label] for label in wanted], profile=args.profile,
+    table = run_permuted(out, seeds=args.seeds, configs=[known[label] for label in wanted], profile=args.profile,
                          data_root=os.environ.get("SYNAPTICNET_DATA"), runs_dir=runs_dir)
     print(f"wrote {out} and {save_figure(permuted_figure(table), out.with_suffix('.png'))}")
 
 
 if __name__ == "__main__":
-    main()
+    script(main)

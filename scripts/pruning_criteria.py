@@ -14,6 +14,7 @@ import argparse
 import os
 from pathlib import Path
 
+from synapticnet.arguments import script, seeds
 from synapticnet.experiments.criteria import criteria_study
 from synapticnet.stats import format_difference
 from synapticnet.storage import save_json
@@ -21,13 +22,12 @@ from synapticnet.storage import save_json
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--seeds", type=seeds, default="0,1,2,3,4")
     parser.add_argument("--smoke", action="store_true", help="synthetic stand-ins, smoke profile, into build/criteria")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    result = criteria_study(seeds=seeds, profile="smoke" if args.smoke else "cpu",
+    result = criteria_study(seeds=args.seeds, profile="smoke" if args.smoke else "cpu",
                             data_root=os.environ.get("SYNAPTICNET_DATA"))
-    result["command"] = "python scripts/pruning_criteria.py --seeds " + args.seeds
+    result["command"] = "python scripts/pruning_criteria.py --seeds " + ",".join(map(str, args.seeds))
     out = (Path("build/criteria") if args.smoke else Path("figures")) / "pruning_criteria.json"
     save_json(result, out)
     for fraction, d in result["differences"].items():
@@ -37,4 +37,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    script(main)

@@ -61,6 +61,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))  # the checkout's package, also when it is not installed
+from synapticnet.arguments import existing_file, positive_int  # noqa: E402
 from synapticnet.profiles import PROFILES  # noqa: E402
 from synapticnet.folders import probe_writable  # noqa: E402
 # REFERENCE_PROFILE (cpu): its outputs are committed, and it is what this script runs unless told otherwise
@@ -347,11 +348,12 @@ def publish(path: Path, profile: str, as_student: bool) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook, in order")
+    parser.add_argument("notebooks", nargs="*", type=existing_file(".ipynb"),
+                        help="default: every numbered notebook, in order")
     parser.add_argument("--profile", default=os.environ.get("PROFILE") or None,
                         help=f"smoke, student, cpu, long or full (default: {REFERENCE_PROFILE}, the committed results' "
                              "budget; the notebooks themselves default to student)")
-    parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
+    parser.add_argument("--timeout", type=positive_int, default=3600, help="per-cell timeout in seconds (≥ 1)")
     parser.add_argument("--as-student", action="store_true",
                         help="each notebook alone in an empty folder, against a non-editable install")
     parser.add_argument("--shared", action="store_true",

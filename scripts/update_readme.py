@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from synapticnet.experiments.original import HOW_WE_KNOW, ORIGINAL_NOTEBOOK, ORIGINAL_REPORTED, ORIGINAL_REPOSITORY
+from synapticnet.arguments import existing_file
 from synapticnet.plots import markdown_table
 from synapticnet.stats import format_difference, format_mean_std
 
@@ -660,7 +661,7 @@ def update(readme: Path, figures: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Rewrite the README's results block; exit 1 with one line if a results file holds NaN/Infinity."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--readme", type=existing_file(".md"), default=Path("README.md"))
     parser.add_argument("--figures", type=Path, default=Path("figures"))
     args = parser.parse_args(argv)
     try:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from .profiles import MAX_SEED, PROFILES, REAL_TASKS, REFERENCE_PROFILE, check_seed
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130  # 130 = 128 + SIGINT, what a shell reports for Ctrl-C
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 EPILOG = """\
 examples:
@@ -159,9 +162,17 @@ def method_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP (``kill``, a closed terminal) stop a run as Ctrl-C does: lock removed, the last
+    finished task kept, and a message saying how to continue."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return the exit code (0 done, 2 error, 130 interrupted)."""
     args = profile = out = None
+    previous = {s: signal.signal(s, _stop_like_ctrl_c) for s in STOP_SIGNALS
+                if threading.current_thread() is threading.main_thread()}  # (signals reach the main thread only)
     try:
         args = build_parser().parse_args(argv)
         profile = args.profile or REFERENCE_PROFILE
@@ -176,14 +187,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = interrupted_message(args, profile, out) if args is not None else "interrupted"
         print(f"\n{message}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _run(args: argparse.Namespace, profile: str, out: str) -> int:
     from .data import DataError  # imported late: `--help` stays instant
     from .engine import TrainingDiverged
-    from .run import run
+    from .run import CHECKPOINT, run
     from .storage import StorageError
 
+    if args.resume and not (Path(out) / CHECKPOINT).is_file():
+        print(f"error: nothing to resume in {out}: it holds no {CHECKPOINT}; run without --resume to start "
+              "a new run there", file=sys.stderr)
+        return EXIT_ERROR
     try:
         results = run(tasks=args.tasks, method=args.method, profile=profile, data_root=args.data, out_dir=out,
                       seed=args.seed, resume=args.resume, device=args.device, progress=not args.quiet,

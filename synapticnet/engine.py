@@ -101,6 +101,10 @@ class PlainHooks:
         """The training loss of one batch of ``task`` (``logits`` from its head)."""
         return self.ce(logits, y)
 
+    def divergence_hint(self) -> str:
+        """What to change when the loss becomes NaN or inf (a method names its own hyper-parameters)."""
+        return f"Try a lower learning rate than {self.profile.lr}."
+
     def after_backward(self, model: nn.Module, task: int) -> None:
         """Called after ``loss.backward()``, before the optimiser step: edit ``p.grad`` here."""
 
@@ -431,7 +435,7 @@ class _Trainer:
             self.bar.close()
             raise TrainingDiverged(
                 f"task {task} ({name}): loss became {loss.item()} at step {self.step} (epoch {epoch}); "
-                f"stopping instead of writing garbage results. Try a lower learning rate than {self.profile.lr}."
+                f"stopping instead of writing garbage results. {self.hooks.divergence_hint()}"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -154,6 +154,9 @@ def _acquire(path: Path, me: str) -> None:
         try:
             fd = os.open(path, _NEW_FILE, 0o644)
         except FileExistsError:
+            if path.is_dir() and not path.is_symlink():  # no run makes a folder there: nothing to wait for
+                raise ValueError(f"{path} is a folder, not a run's lock file; remove it (rmdir {path}, or rm -r if "
+                                 "it holds files) and start again") from None
             owner = (_lock_owner(path) or "").split()
             pid, host = (int(owner[0]), owner[1]) if len(owner) == 2 and owner[0].isdigit() else (None, None)
             if pid is not None and host == socket.gethostname() and not storage._process_alive(pid):

@@ -40,91 +40,18 @@ weight instead of new weights. Old tasks never run through a later task's masks.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checks import check_count
+from .checks import check_count, check_layer_input, check_mode  # argument checks: one clear error each
 
 Mode = Literal["reuse", "isolate"]
-MODES: tuple[str, ...] = ("reuse", "isolate")
-
-
-def check_mode(mode: str) -> str:
-    """Return ``mode`` if it is a known connectivity mode, else raise ``ValueError``."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    return mode
-
-
-def per_layer(value: int | Sequence[int] | None, default: Sequence[int], what: str) -> list[int]:
-    """Expand a growth size (``None``: half of ``default``; one int for every layer; or one per layer)."""
-    if value is None:
-        return [max(1, d // 2) for d in default]
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        if len(value) != len(default):
-            raise ValueError(f"{what} must have one entry per layer ({len(default)}), got {len(value)}: {list(value)}")
-        return [check_count(v, f"{what}[{i}]") for i, v in enumerate(value)]
-    return [check_count(value, what)] * len(default)  # one int for every layer (TypeError otherwise)
-
-
-def pooled_layers(num_layers: int, pool_after: Sequence[int] | None, image_size: int) -> tuple[list[int], int]:
-    """``(conv layers followed by a 2×2 max-pool, side of the last feature map)`` of a conv stack.
-
-    ``pool_after`` lists layer indices (``None``: every layer); an index past the last layer, or
-    an ``image_size`` the pools cannot halve that often, is a ``ValueError``."""
-    pools = list(range(num_layers)) if pool_after is None else sorted(
-        {check_count(i, "pool_after entry") for i in pool_after})
-    if pools and pools[-1] >= num_layers:
-        raise ValueError(f"pool_after {list(pool_after)} names a conv layer that does not exist "
-                         f"(layers 0 … {num_layers - 1})")
-    if image_size % 2 ** len(pools):
-        raise ValueError(f"image_size {image_size} must be divisible by 2**{len(pools)} = "
-                         f"{2 ** len(pools)} (one 2x2 max-pool per entry of pool_after)")
-    return pools, image_size // 2 ** len(pools)
-
-
-class FrozenTask(torch.autograd.Function):
-    """``FrozenTask.apply(output, anchor, message)``: ``output``, whose backward pass raises ``message``."""
-
-    @staticmethod
-    def forward(ctx, output: Tensor, anchor: Tensor, message: str) -> Tensor:
-        ctx.message = message
-        return output.clone()
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        raise RuntimeError(ctx.message)
-
-
-@contextlib.contextmanager
-def all_or_nothing(module: nn.Module) -> Iterator[None]:
-    """Change ``module``'s structure completely or not at all: a model grows layer after layer, and should the
-    third fail (out of memory, Ctrl-C), the first two must not stay grown. If the body raises, every submodule
-    gets its attributes back (children, buffers, sizes, flags), every parameter its ``requires_grad`` and grad."""
-    saved, todo = [], [module]
-    while todo:
-        m = todo.pop()
-        if not (isinstance(m, UnitBlock) and m.frozen):  # a frozen block never changes again: no need to save it
-            saved.append((m, {k: v.copy() if k in ("_modules", "_parameters", "_buffers") or type(v) is list else v
-                              for k, v in vars(m).items()}))
-            todo.extend(m.children())
-    params = [(p, p.requires_grad, p.grad) for _, a in saved for p in a["_parameters"].values() if p is not None]
-    try:
-        yield
-    except BaseException:
-        for m, attributes in saved:
-            vars(m).clear()
-            vars(m).update(attributes)
-        for p, requires_grad, grad in params:
-            p.requires_grad_(requires_grad).grad = grad
-        raise
 
 
 class BlockBatchNorm(nn.BatchNorm2d):
@@ -441,7 +368,7 @@ class _TaskLayer(nn.Module):
         own_in, columns = (0 if self.shared_input else self.in_units_per_task[task]), slice(None)
         if keep_in is not None and not self.shared_input:
             reused = self._old_units(task)  # input columns of older tasks come first (reuse mode)
-            columns = torch.cat([torch.arange(reused), reused + keep_in.cpu()]).to(old.unit.weight.device)
+            columns = torch.cat([torch.arange(reused, device="cpu"), reused + keep_in.cpu()]).to(old.unit.weight.device)
             own_in = len(keep_in)
         new = self._build(task, len(keep_out), own_in, like=old)
         _transplant(new, old, keep_out.to(old.unit.weight.device), columns)
@@ -477,25 +404,13 @@ class _TaskLayer(nn.Module):
     def forward(self, x: Tensor, task_id: int) -> Tensor:
         """Output units of every task that ``task_id`` uses, concatenated in task order."""
         task_id = self.check_task_id(task_id)
-        self._check_input(x, task_id)
+        check_layer_input(self, x, task_id)
         if self.shared_input:
             parts: list[Tensor | None] = [x]
         else:
             sizes = [self.in_units_per_task[k] for k in self.active_tasks(task_id)]
             parts = [p if p.shape[1] else None for p in torch.split(x, sizes, dim=1)]
         return cat_parts(self.forward_parts(parts, task_id))
-
-    def _check_input(self, x: Tensor, task_id: int) -> None:
-        dims = self.input_dims
-        what = "a 4-D input (N, C, H, W)" if dims == 4 else "a 2-D input (N, features)"
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != dims:
-            raise ValueError(f"{type(self).__name__} expects {what}, got shape {tuple(x.shape)}")
-        expected = self.expected_in_units(task_id)
-        if x.shape[1] != expected:
-            raise ValueError(f"{type(self).__name__}: task {task_id} expects {expected} input units "
-                             f"(dim 1), got {x.shape[1]} (input shape {tuple(x.shape)})")
 
     def extra_repr(self) -> str:
         return f"units_per_task={self.out_units_per_task}, mode={self.mode!r}" + (", pick=True" if self.pick else "")

@@ -23,8 +23,8 @@ Continual learning with it:
    new head. New units read the frozen old features (``mode="reuse"``) or only their
    own (``mode="isolate"``); old units never read new ones, so old outputs cannot change.
 3. Train the new task with an optimiser built *after* ``grow()`` from ``model.task_parameters(t)``;
-   ``apply_task_gradient_mask(t)`` after ``backward()`` keeps gradients on that task only (and
-   warns if its parameters never move: a stale optimiser). Why freezing is exact: :mod:`synapticnet.layers`.
+   ``apply_task_gradient_mask(t)`` after ``backward()`` keeps gradients on that task only.
+   Why freezing is exact: :mod:`synapticnet.layers`.
 4. Optionally, before the next ``grow()``: ``model.compact(...)`` ("synaptic pruning")
    keeps only the newest task's most important units (:mod:`synapticnet.pruning` says
    which), so the next tasks pay less to read them.
@@ -38,30 +38,24 @@ ResNets) is 16× cheaper; the separate-network references use the same pooling.
 
 Without convolutions (``conv_channels=()``) it is a task-gated MLP: the flattened image is the shared
 input of the first TaskLinear (784 pixels for 1×28×28 Permuted MNIST), and everything above still holds.
+
+What this file leaves to others, so that it holds only the network: checkpoints and the checks on what
+they describe (:mod:`synapticnet.checkpoint`), undoing a change that fails half-way
+(:mod:`synapticnet.transactions`), which units to keep (:mod:`synapticnet.pruning`) and task inference.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import pruning, task_inference
-from .checks import check_count
-from .layers import (BlockBatchNorm, FrozenTask, TaskConv2d, TaskLinear, UnitBlock, all_or_nothing, cat_parts,
-                     check_mode, per_layer, pooled_layers)
-from .folders import CHECKPOINT as RUN_CHECKPOINT  # a run folder's {"model": checkpoint(), "state": …}
-from .storage import load_torch, save_torch
-
-CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "synapticnet.MultiTaskConvSynapticNet", 1
-# The largest network a checkpoint may describe: a file asking for more is refused before memory is allocated.
-MAX_UNITS, MAX_CLASSES, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_GROWTH_STEPS, MAX_PARAMETERS = 2048, 100_000, 512, 16, 256, 2 * 10**8
+from .checks import check_count, check_flag, check_images, check_size, network_config, per_layer  # one clear error each
+from .layers import BlockBatchNorm, TaskConv2d, TaskLinear, UnitBlock, cat_parts
 
 
 class TaskView(nn.Module):
@@ -113,32 +107,13 @@ class MultiTaskConvSynapticNet(nn.Module):
                  dense_mode: str | None = None, pool_after: Sequence[int] | None = None,
                  batch_norm: bool = True, pick: bool = False) -> None:
         super().__init__()
-        conv_channels = [check_count(c, "conv_channels entry", 1) for c in conv_channels]
-        hidden = [check_count(h, "hidden entry", 1) for h in hidden]
-        image_size = check_count(image_size, "image_size", 1)
-        if not conv_channels and not hidden:
-            raise ValueError("the network needs at least one layer: conv_channels and hidden are both empty")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        pools, self.spatial = pooled_layers(len(conv_channels), pool_after, image_size)  # side after the last pool
-        self.pools = frozenset(pools)
-        if pooled_size is not None and check_count(pooled_size, "pooled_size", 1) > self.spatial:
-            raise ValueError(f"pooled_size {pooled_size} is larger than the last feature map "
-                             f"({self.spatial}×{self.spatial}); use at most {self.spatial}, or None")
-        self.config: dict[str, Any] = dict(
-            in_channels=check_count(in_channels, "in_channels", 1), conv_channels=conv_channels, hidden=hidden,
-            num_classes=check_count(num_classes, "num_classes", 1), image_size=image_size, dropout=float(dropout),
-            mode=check_mode(mode), kernel_size=check_count(kernel_size, "kernel_size", 1),
-            pooled_size=None if pooled_size is None else int(pooled_size),
-            dense_mode=None if dense_mode is None else check_mode(dense_mode),
-            pool_after=None if pool_after is None else pools,
-            batch_norm=_check_flag(batch_norm, "batch_norm"),
-        )
+        self.config, pools, self.spatial = network_config(in_channels, conv_channels, hidden, num_classes, image_size,
+                                                          dropout, mode, kernel_size, pooled_size, dense_mode, pool_after)
+        self.pools = frozenset(pools)  # the conv layers a 2×2 max-pool follows; self.spatial: side after the last
+        conv_channels, hidden = self.config["conv_channels"], self.config["hidden"]
+        self.config["batch_norm"] = check_flag(batch_norm, "batch_norm")
         if pick:  # stored only when set: checkpoints written before the option still load as they are
             self.config["pick"] = True
-        if mode == "isolate" and self.dense_mode == "reuse":
-            raise ValueError("dense_mode='reuse' needs mode='reuse': dense layers can only reuse older tasks' "
-                             "units if the conv layers pass them on")
         self.growth: list[dict[str, Any]] = []  # the grow() / widen() / compact() calls, replayed by load()
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
         self.feature_side = self.spatial if pooled_size is None else self.config["pooled_size"]
@@ -154,8 +129,6 @@ class MultiTaskConvSynapticNet(nn.Module):
         self.heads = nn.ModuleList([nn.Linear(features[-1], self.config["num_classes"])])
         # Per task, an affine-free BatchNorm over the reused old features its head reads (see UnitBlock.adapter).
         self.head_adapters = nn.ModuleList([nn.Identity()])
-        # What each finished task keeps for task inference: buffers, saved with the model, never trained.
-        self.task_statistics = task_inference.TaskStatistics()
 
     # -- tasks -----------------------------------------------------------------------
     @property
@@ -243,20 +216,12 @@ class MultiTaskConvSynapticNet(nn.Module):
             # but a backward pass through it would fail deep inside autograd. Say why instead.
             message = (f"task {tid} is frozen: only the newest task ({self.trainable_task}) can be trained; old tasks "
                        "are kept exactly as they were learned. To evaluate an old task use model.eval() or torch.no_grad()")
+            from .transactions import FrozenTask
             logits = FrozenTask.apply(logits, torch.zeros((), device=logits.device, requires_grad=True), message)
         return logits
 
     def _check_images(self, x: Tensor) -> None:
-        c, s, dtype = self.config["in_channels"], self.config["image_size"], self.heads[0].weight.dtype
-        if not isinstance(x, Tensor):
-            raise TypeError(f"expected a torch.Tensor of shape (N, {c}, {s}, {s}), got {type(x).__name__}")
-        if x.dtype != dtype:
-            hint = ("convert and normalise it first (TaskDataset does: its batches are float32, normalised)"
-                    if not x.is_floating_point() else f"use x.to({dtype}) (or model.to({x.dtype}))")
-            raise TypeError(f"the model computes in {dtype} but the images are {x.dtype}: {hint}")
-        if x.dim() != 4 or tuple(x.shape[1:]) != (c, s, s):
-            raise ValueError(f"expected images of shape (N, {c}, {s}, {s}), got {tuple(x.shape)}"
-                             + (" — a single image needs a batch dimension: x.unsqueeze(0)" if x.dim() == 3 else ""))
+        check_images(x, self.config["in_channels"], self.config["image_size"], self.heads[0].weight.dtype)
 
     # -- every task at once, without the task id ------------------------------------------
     def shared_features(self, x: Tensor) -> Tensor:
@@ -286,14 +251,15 @@ class MultiTaskConvSynapticNet(nn.Module):
                     for t in range(T)]
         return torch.cat(shared, dim=1), [(f, self.heads[t](f)) for t, f in enumerate(features)]
 
-    def infer_task(self, x: Tensor, scorer: str = task_inference.DEFAULT_SCORER) -> Tensor:
-        """The task (LongTensor (N,)) every image most likely belongs to: the one ``scorer`` finds it least
-        unusual for. Needs every task's statistics (:func:`~synapticnet.task_inference.fit_task_statistics`)."""
-        return task_inference.infer_task(self, x, scorer)
+    def infer_task(self, x: Tensor, scorer: str = "shared_gaussian") -> Tensor:
+        """The task (LongTensor (N,)) every image most likely belongs to (:func:`synapticnet.task_inference.infer_task`)."""
+        from .task_inference import infer_task
+        return infer_task(self, x, scorer)
 
-    def predict(self, x: Tensor, scorer: str = task_inference.DEFAULT_SCORER) -> tuple[Tensor, Tensor]:
-        """``(task ids, class labels within the task)`` for images ``x`` — the class-incremental answer."""
-        return task_inference.predict(self, x, scorer)
+    def predict(self, x: Tensor, scorer: str = "shared_gaussian") -> tuple[Tensor, Tensor]:
+        """``(task ids, class labels within the task)``: the class-incremental answer (:func:`~synapticnet.task_inference.predict`)."""
+        from .task_inference import predict
+        return predict(self, x, scorer)
 
     # -- growth ----------------------------------------------------------------------
     def grow(self, num_classes: int, grow_conv_channels: int | Sequence[int] | None = None,
@@ -309,8 +275,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         """
         num_classes = check_count(num_classes, "num_classes", 1)
         new_task, reference = self.num_tasks, self.heads[0].weight  # new parameters go where the model is
-        with all_or_nothing(self):
-            sizes = self._grow_layers("grow", grow_conv_channels, grow_hidden)
+        with _all_or_nothing(self):
+            sizes = self._grow_layers("grow", grow_conv_channels, grow_hidden, num_classes)
             self.heads.requires_grad_(False).zero_grad(set_to_none=True)  # old heads freeze, gradients dropped
             for adapter in self.head_adapters:
                 adapter.frozen = True
@@ -329,17 +295,18 @@ class MultiTaskConvSynapticNet(nn.Module):
         For a task harder than its first allocation (the automatic growth trigger). Its function is preserved
         (new connections into existing units start at zero), older tasks are untouched; rebuild the optimiser."""
         task = self.trainable_task
-        with all_or_nothing(self):
+        with _all_or_nothing(self):
             sizes = self._grow_layers("widen", grow_conv_channels, grow_hidden)
             self._replace_head(task, torch.arange(self.heads[task].in_features))
             self.growth.append(dict(op="widen", task=task, **sizes))
         return task
 
     def _grow_layers(self, op: str, grow_conv_channels: int | Sequence[int] | None,
-                     grow_hidden: int | Sequence[int] | None) -> dict[str, list[int]]:
+                     grow_hidden: int | Sequence[int] | None, num_classes: int = 0) -> dict[str, list[int]]:
         """``layer.grow`` or ``layer.widen`` on every layer, each told how many units the previous layer added."""
         conv = per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
         hidden = per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
+        check_size(self, op, conv, hidden, num_classes)  # the size bound loading has too, before any allocation
         previous = 0
         for i, (layer, g) in enumerate(zip(self.task_layers, conv + hidden)):
             if i == len(self.convs):
@@ -366,31 +333,38 @@ class MultiTaskConvSynapticNet(nn.Module):
 
     # -- compaction ("synaptic pruning") ----------------------------------------------
     def compact(self, conv_channels: Sequence[int], hidden: Sequence[int] = (),
-                scores: pruning.Scores | None = None) -> int:
+                scores: tuple[Sequence[Tensor], Sequence[Tensor]] | None = None) -> int:
         """Synaptic pruning: keep the newest task's most important units; return parameters removed.
 
         ``conv_channels[i]`` / ``hidden[i]`` units of layer ``i`` stay (0 allowed in reuse mode after task 0):
         the most important, in their original order, by :func:`synapticnet.pruning.unit_importance` or by
         ``scores`` (per conv layer, per dense layer: one score per unit of the newest task, higher = kept).
-        Call it after the task is trained and *before* the next ``grow()`` freezes it, then fine-tune
-        briefly (accuracy usually dips a little) with a rebuilt optimiser (the blocks are new parameters).
+        Call it after the task is trained and *before* the next ``grow()`` freezes it, then *retrain* the task
+        with a rebuilt optimiser (the blocks are new parameters): the pruned network is a new, smaller network
+        starting from good weights, and a brief low-rate fine-tune leaves it below its full-width self, while a
+        retrain at the full learning rate lets it become a good small one (``profiles.RETRAIN``; ``make front``).
         Older tasks are not touched (bit for bit); a rejected call leaves the model as it was."""
+        from .pruning import units_to_keep  # which units matter is pruning's question; the surgery is ours
+        return self.keep_units(units_to_keep(self, conv_channels, hidden, scores))  # checks every argument first
+
+    def keep_units(self, keep: Sequence[Tensor]) -> int:
+        """Keep the newest task's units ``keep[i]`` (ascending indices) in task-gated layer ``i``; return the
+        parameters removed. The surgery :meth:`compact` does once it knows which units matter."""
         task = self.trainable_task
-        keep = pruning.units_to_keep(self, conv_channels, hidden, scores)  # checks every argument first
         sizes, before = [len(kept) for kept in keep], self.num_parameters()
-        with all_or_nothing(self):
+        with _all_or_nothing(self):
             previous = None
             for layer, kept in zip(self.convs, keep):
                 layer.compact(kept, previous)
                 previous = kept
             if previous is not None:  # channel c of the last conv gives features c*side² … c*side²+side²-1
                 side2 = self.feature_side**2
-                previous = (previous[:, None] * side2 + torch.arange(side2)).flatten()
+                previous = (previous[:, None] * side2 + torch.arange(side2, device=previous.device)).flatten()
             for layer, kept in zip(self.dense, keep[len(self.convs):]):
                 layer.compact(kept, previous)
                 previous = kept
             reused = self._head_inputs(task)[0]  # the older tasks' features: unchanged
-            self._replace_head(task, torch.cat([torch.arange(reused), reused + previous]))
+            self._replace_head(task, torch.cat([torch.arange(reused, device=previous.device), reused + previous]))
             self.growth.append(dict(op="compact", task=task, conv_channels=sizes[: len(self.convs)],
                                     hidden=sizes[len(self.convs):]))
         return before - self.num_parameters()
@@ -416,14 +390,6 @@ class MultiTaskConvSynapticNet(nn.Module):
         for p in self.parameters():
             if id(p) not in own:
                 p.grad = None
-        head, last = self.heads[tid].weight, getattr(self, "_mask_watch", None)  # last: (head, version, had a grad)
-        warned = getattr(self, "_warned", set())
-        if last is not None and last[0] is head and last[1] == head._version and tid not in warned and bool(last[2]):
-            self._warned = warned | {tid}
-            warnings.warn(f"task {tid}'s parameters did not change between two masked steps although they had a "
-                          f"gradient: does your optimiser hold them? Build it after grow(), from "
-                          f"model.task_parameters({tid})", stacklevel=2)
-        self._mask_watch = (head, head._version, head.grad is not None and head.grad.any())  # no device sync per step
 
     # -- parameter accounting --------------------------------------------------------
     def num_parameters(self, task_id: int | None = None) -> int:
@@ -450,81 +416,30 @@ class MultiTaskConvSynapticNet(nn.Module):
         """A module computing ``self(x, task_id)`` — for ``torchinfo.summary`` and friends."""
         return TaskView(self, task_id)
 
-    # -- checkpoints -----------------------------------------------------------------
+    # -- checkpoints: the format and the checks on what a file describes live in synapticnet.checkpoint ------
     def checkpoint(self) -> dict[str, Any]:
         """Everything needed to rebuild the model: config, growth history and weights."""
-        return dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, config=self.config, growth=self.growth,
-                    state_dict=self.state_dict())
+        from .checkpoint import checkpoint
+        return checkpoint(self)
 
     def save(self, path: str | os.PathLike) -> None:
         """Save atomically (a temporary file next to ``path``, then renamed): never a half-written checkpoint."""
-        save_torch(self.checkpoint(), path)
+        from .checkpoint import save
+        save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "MultiTaskConvSynapticNet":
-        """Load what was trained — the one call for it, whatever wrote it.
-
-        ``path`` is a file written by :meth:`save`, a run's ``checkpoint.pt`` (a dict whose
-        ``"model"`` entry is :meth:`checkpoint`, next to the run's own ``"state"``), or a run
-        folder holding one. Every task comes back as trained, task-inference statistics included.
-        Unpickling is safe (``weights_only``); the contents are checked as in :meth:`from_checkpoint`.
-        """
-        path = Path(path) / RUN_CHECKPOINT if Path(path).is_dir() else Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint at {path}")
-        return cls.from_checkpoint(load_torch(path, "SynapticNet checkpoint"), source=str(path)).to(map_location)
+        """Load what was trained: a file written by :meth:`save`, a run's ``checkpoint.pt`` or a run folder
+        (:func:`synapticnet.checkpoint.load`). Every task comes back as trained, task inference included."""
+        from .checkpoint import load
+        return load(path, map_location, cls)
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], source: str = "checkpoint") -> "MultiTaskConvSynapticNet":
-        """Rebuild a model (grown shapes, task ids, frozen blocks) from :meth:`checkpoint` (or a run's checkpoint).
-
-        Nothing in it is trusted: a record that does not rebuild the network its weights belong to, holds
-        NaN/inf, or describes an implausibly large network (``MAX_*``; checked before memory is allocated)
-        is refused with a ``ValueError``."""
-        if isinstance(checkpoint, dict) and "format" not in checkpoint and isinstance(checkpoint.get("model"), dict):
-            checkpoint = checkpoint["model"]  # a run's checkpoint: the model next to the run's state
-        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{source} is not a SynapticNet checkpoint: expected a dict with "
-                             f"format={CHECKPOINT_FORMAT!r} as written by MultiTaskConvSynapticNet.save()")
-        if checkpoint.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"{source} has checkpoint version {checkpoint.get('version')!r}; "
-                             f"this code reads version {CHECKPOINT_VERSION}")
-        config, growth, state = (checkpoint.get(key) for key in ("config", "growth", "state_dict"))
-        lists = [v for v in (config if isinstance(config, dict) else {}).values() if isinstance(v, (list, tuple))]
-        too_long = isinstance(growth, (list, tuple)) and len(growth) > MAX_GROWTH_STEPS
-        if too_long or max(map(len, lists), default=0) > MAX_LAYERS:
-            raise ValueError(f"{source} is damaged or implausible: over {MAX_GROWTH_STEPS} growth steps or "
-                             f"{MAX_LAYERS} layers")
-        for name, value in (state.items() if isinstance(state, dict) else ()):
-            if isinstance(value, Tensor) and value.is_floating_point() and not bool(value.isfinite().all()):
-                raise ValueError(f"{source} holds NaN or inf in {name}: the training that wrote it diverged, or the "
-                                 "file is damaged; refusing to load it")
-        try:
-            with torch.device("meta"):  # shapes without memory: is the network it describes plausible at all?
-                implausible = _implausible(cls._rebuild(config, growth, compact=False))  # (compact() only shrinks)
-            if not implausible:
-                model = cls._rebuild(config, growth)
-                model.load_state_dict(state)
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ValueError(f"{source} is damaged: its config and growth record do not rebuild the network its "
-                             f"weights belong to ({first[:200]})") from error
-        if implausible:
-            raise ValueError(f"{source} is damaged or implausible: it asks for {implausible}; refusing to build it")
-        return model
-
-    @classmethod
-    def _rebuild(cls, config: dict[str, Any], growth: list[dict[str, Any]],
-                 compact: bool = True) -> "MultiTaskConvSynapticNet":
-        """A fresh model of ``config`` with the ``growth`` record's grow() / widen() / compact() calls replayed."""
-        model = cls(**config)
-        for step in map(dict, growth):
-            step.pop("task", None)  # widen() and compact() always act on the newest task
-            if step.get("op") not in ("grow", "widen", "compact"):
-                raise ValueError(f"unknown growth operation {step.get('op')!r}")
-            if compact or step["op"] != "compact":
-                getattr(model, step.pop("op"))(**step)
-        return model
+        """Rebuild a model from :meth:`checkpoint` (or a run's checkpoint); nothing in it is trusted
+        (:func:`synapticnet.checkpoint.from_checkpoint`)."""
+        from .checkpoint import from_checkpoint
+        return from_checkpoint(checkpoint, source, cls)
 
 
 def _count(modules: Sequence[nn.Module]) -> int:
@@ -532,20 +447,7 @@ def _count(modules: Sequence[nn.Module]) -> int:
     return sum(p.numel() for m in modules for name, p in m.named_parameters() if not name.endswith("scores"))
 
 
-def _check_flag(value: object, name: str) -> bool:
-    """``value`` if it is ``True`` or ``False``, else a ``ValueError`` naming the option."""
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def _implausible(model: MultiTaskConvSynapticNet) -> str:
-    """What makes the network ``model`` describes too large to believe ("" if nothing does)."""
-    units = [model.config["in_channels"]] + [b.out_units for layer in model.task_layers for b in layer.blocks]
-    for what, value, limit in (("image_size", model.config["image_size"], MAX_IMAGE_SIZE),
-                               ("units in one block", max(units), MAX_UNITS),
-                               ("classes in one head", max(head.out_features for head in model.heads), MAX_CLASSES),
-                               ("parameters", model.num_parameters(), MAX_PARAMETERS)):
-        if value > limit:
-            return f"{what} {value:,} (at most {limit:,})"
-    return ""
+def _all_or_nothing(model: nn.Module):
+    """A context in which ``model`` changes completely or not at all (:func:`synapticnet.transactions.all_or_nothing`)."""
+    from .transactions import all_or_nothing
+    return all_or_nothing(model)

@@ -223,7 +223,7 @@ def run(
     try:
         with run_lock(out):
             identity = dict(method=method, hyper=algorithm.hyper, tasks=names, seed=seed, eval_split=eval_split)
-            state = _start_or_resume(out, identity, profile, resume)
+            state = _start_or_resume(out, identity, profile, resume, algorithm.stages(len(names)))
             datasets = given or load_task_data(names, profile, data_root, seed, download)  # fails here if missing
             return _run(algorithm, datasets, state, out, profile, device, progress, data_root, unavailable)
     except BaseException:
@@ -249,7 +249,7 @@ def _run(algorithm: Method, datasets: list, state: dict[str, Any], out: Path, pr
                              f"({type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}); "
                              "start a new run in another folder") from None
         check_finite(model, f"cannot resume {out}: the checkpoint")
-        _check_saved_row(state, model, datasets, device, out)
+        _check_saved_rows(state, model, datasets, device, out, algorithm.frozen_past)
         if progress:
             print(f"resuming {out}: {state['finished']} of {len(tasks)} task(s) already finished")
     for stage in algorithm.stages(len(tasks)):
@@ -334,6 +334,9 @@ def _check_same_data(state: dict[str, Any], provenance: list[dict[str, Any]], ou
     """Record the data's checksums in a new run; refuse to resume a run on different data."""
     now = [p.get("sha256") for p in provenance]
     before = state.setdefault("data_sha256", now)
+    if len(before) != len(now):
+        raise ValueError(f"{out / CHECKPOINT} is damaged: its run state is inconsistent (data_sha256 has "
+                         f"{len(before)} entries for {len(now)} task(s)); start a new run in another folder")
     for task, old, new in zip(state["tasks"], before, now):
         if old != new:
             raise ValueError(f"cannot resume {out}: the data of task {task!r} changed since the run started "
@@ -348,8 +351,10 @@ STATE_TYPES: dict[str, type | tuple[type, ...]] = dict(
     started_at=str, data_sha256=list)
 
 
-def _check_state(state: object, path: Path) -> dict[str, Any]:
-    """The saved state if every entry is there with the right type and the numbers fit together, else a ValueError."""
+def _check_state(state: object, path: Path, stages: list[list[int]] | None = None) -> dict[str, Any]:
+    """The saved state if every entry is there with the right type and the numbers fit together, else a ValueError
+    naming the inconsistent field. ``stages`` (the method's grouping of tasks, :meth:`Method.stages`): one row of
+    accuracies per finished stage, as long as the tasks seen by then, one time and step count per stage."""
     if not isinstance(state, dict):
         raise ValueError(f"{path} is damaged: its run state is not a dictionary; start a new run in another folder")
     problems = [f"{k} missing" for k in STATE_TYPES if k not in state]
@@ -363,31 +368,60 @@ def _check_state(state: object, path: Path) -> dict[str, Any]:
                     or not all(isinstance(a, float) and 0.0 <= a <= 1.0 for a in r)]
         if bad_rows:
             problems.append("rows hold values that are not accuracies in [0, 1]")
+        done_stages = [st for st in (stages or []) if st[-1] < done] if 0 <= done <= T else []
+        if stages is not None and 0 <= done <= T and not bad_rows:
+            if done and done not in {st[-1] + 1 for st in stages}:
+                problems.append(f"finished = {done} does not end a stage of this method")
+            lengths, expected = [len(r) for r in rows], [st[-1] + 1 for st in done_stages]
+            if lengths != expected:
+                problems.append(f"rows has rows of lengths {lengths} for {done} finished task(s) (expected {expected})")
+            for key in ("train_seconds", "steps"):
+                if len(state[key]) != len(done_stages):
+                    problems.append(f"{key} has {len(state[key])} entries for {len(done_stages)} finished stage(s)")
+        if len(state["data_sha256"]) != T:
+            problems.append(f"data_sha256 has {len(state['data_sha256'])} entries for {T} task(s)")
+        clash = sorted(set(state["extra"]) & RESULT_KEYS)
+        if clash:
+            problems.append(f"extra holds {', '.join(clash)}, which results.json already has")
     if problems:
         raise ValueError(f"{path} is damaged: its run state is inconsistent ({'; '.join(problems)}); "
                          "start a new run in another folder")
     return state
 
 
-def _check_saved_row(state: dict[str, Any], model: torch.nn.Module, datasets: list, device: torch.device,
-                     out: Path) -> None:
-    """Re-derive the last saved row of the accuracy matrix from the restored network: a checkpoint whose
-    numbers do not belong to its weights (tampered, or mixed up with another run's) is refused."""
+def _check_saved_rows(state: dict[str, Any], model: torch.nn.Module, datasets: list, device: torch.device,
+                      out: Path, frozen_past: bool) -> None:
+    """Re-derive the saved accuracies from the restored network: a checkpoint whose numbers do not belong to
+    its weights (tampered, or mixed up with another run's) is refused. The last row is the network's now; for a
+    method that never changes a finished task (``frozen_past``) every earlier row's entries are, too."""
     if not state["rows"]:
         raise ValueError(f"{out / CHECKPOINT} is damaged: {state['finished']} task(s) finished but no accuracies saved")
-    saved = state["rows"][-1]
-    again = [evaluate(model, datasets[j], state["eval_split"], device) for j in range(len(saved))]
-    worst = max(abs(a - b) for a, b in zip(saved, again))
-    if len(saved) != state["finished"] or worst > ROW_TOLERANCE:
-        raise ValueError(f"cannot resume {out}: the accuracies saved in {CHECKPOINT} ({[round(a, 4) for a in saved]}) "
-                         f"are not those of its network ({[round(a, 4) for a in again]}); the checkpoint was changed "
-                         "or damaged. Start a new run in another folder")
+    tasks = getattr(model, "num_tasks", None)
+    if tasks is not None and tasks < len(state["rows"][-1]):
+        raise ValueError(f"{out / CHECKPOINT} is damaged: its run state says {state['finished']} task(s) finished, "
+                         f"but its network has {tasks}; start a new run in another folder")
+    again = [evaluate(model, datasets[j], state["eval_split"], device) for j in range(len(state["rows"][-1]))]
+    checked = state["rows"] if frozen_past else state["rows"][-1:]
+    for row in checked:
+        if max(abs(a - b) for a, b in zip(row, again)) > ROW_TOLERANCE:
+            k = state["rows"].index(row)
+            raise ValueError(f"cannot resume {out}: the accuracies saved in {CHECKPOINT} after task {len(row) - 1} "
+                             f"({[round(a, 4) for a in row]}) are not those of its network "
+                             f"({[round(a, 4) for a in again[:len(row)]]}, row {k}); the checkpoint was changed "
+                             "or damaged. Start a new run in another folder")
 
 
+# The entries build_results writes: a method's extra results (state["extra"]) may not reuse these names.
+RESULT_KEYS = frozenset("""method complete tasks task_titles num_classes accuracy_matrix final_accuracy average_accuracy
+    bwt forgetting task_id_accuracy class_incremental_accuracy task_inference val_accuracy params_total params_per_task
+    params_used_per_task train_seconds_per_task train_seconds_total steps_per_task growth_decisions compaction profile
+    profile_settings seed training_precision data synthetic_data unavailable_tasks started_at finished_at hyper
+    eval_split scenario evaluation width device torch python platform cpu_threads gpu""".split())
 ROW_TOLERANCE = 0.005  # another device or kernel may flip a few test images; a tampered number moves more
 
 
-def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resume: bool) -> dict[str, Any]:
+def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resume: bool,
+                     stages: list[list[int]]) -> dict[str, Any]:
     """A fresh run state, or the saved one when resuming; refuse a folder that holds another run."""
     path = out / CHECKPOINT
     mine = dict(identity, profile=profile.to_dict())
@@ -401,7 +435,7 @@ def _start_or_resume(out: Path, identity: dict[str, Any], profile: Profile, resu
     if not isinstance(saved, dict) or not {"model", "method", "state"} <= set(saved):
         raise ValueError(f"{path} is not a checkpoint of this version's runner; move it away or choose another "
                          "output folder")
-    state = _check_state(saved["state"], path)
+    state = _check_state(saved["state"], path, stages)
     differing = {k: (state.get(k), v) for k, v in mine.items() if k != "profile" and state.get(k) != v}
     differing.update({f"profile.{k}": v for k, v in _differing_settings(state.get("profile", {}), mine["profile"]).items()})
     if differing:
@@ -514,8 +548,10 @@ def build_results(state: dict[str, Any], datasets: list, model: torch.nn.Module,
         hyper=dict(state["hyper"]),
         eval_split=state["eval_split"],
         scenario="class-incremental" if state["hyper"].get("class_incremental") else "task-incremental",
-        **state["extra"],
     )
+    if clash := sorted(set(state["extra"]) & set(results)):
+        raise ValueError(f"a method's extra results {clash} would overwrite entries of results.json")
+    results.update(state["extra"])
     if algorithm.joint:
         results["evaluation"] = "joint (one final row)"
     if algorithm.shared_network:

@@ -37,11 +37,13 @@ from __future__ import annotations
 import errno
 import glob
 import json
+import math
 import os
 import re
 import secrets
 import stat
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -266,8 +268,16 @@ def save_json(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def load_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file written by :func:`save_json`."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Read a JSON file written by :func:`save_json`. Like it, refuse NaN and ±Infinity (``NaN``, ``1e999``):
+    a ``ValueError`` naming the file instead of a number that is silently wrong."""
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{path} holds the number {text[:40]}, which is not finite; save_json never writes "
+                             "one: the file was edited or damaged")
+        return value
+
+    return json.loads(Path(path).read_text(encoding="utf-8"), parse_float=finite, parse_constant=finite)
 
 
 def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
@@ -285,7 +295,10 @@ def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
     """
     path = Path(path)
     try:
+        _check_inflated_size(path, what)
         return torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except OSError as error:
         problem = f"cannot read {what} {path}: {error.strerror or _gist(error)}"
     except Exception as error:  # UnpicklingError, RuntimeError (not a zip), EOFError (empty), ...
@@ -293,6 +306,23 @@ def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
         problem = (f"{path} is not a readable {what}: it is damaged, truncated or was not written by synapticnet "
                    f"({detail}); restore it from a copy or start again without it")
     raise CheckpointError(problem) from None
+
+
+# torch.save stores its zip entries uncompressed: a file's contents take about as much memory as the file.
+INFLATE_SLACK = 1 << 20
+
+
+def _check_inflated_size(path: Path, what: str) -> None:
+    """Refuse a zip whose directory says its entries inflate to more than the file's own size (plus
+    ``INFLATE_SLACK``): read before anything is decompressed, so memory stays bounded by the file size."""
+    if not zipfile.is_zipfile(path):
+        return  # not a zip: torch.load says what it is
+    with zipfile.ZipFile(path) as archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+    size = path.stat().st_size
+    if inflated > size + INFLATE_SLACK:
+        raise CheckpointError(f"{path} is not a {what} torch.save wrote: its entries would inflate from "
+                              f"{size:,} to {inflated:,} bytes; refusing to decompress it")
 
 
 def _load_detail(error: BaseException, limit: int = 120) -> str:

@@ -60,7 +60,7 @@ from torch import Tensor, nn
 
 from .engine import evaluating
 
-# In type hints: the model (a MultiTaskConvSynapticNet). model.py imports this module, never the reverse.
+# In type hints: the model (a MultiTaskConvSynapticNet). Neither module imports the other at load time.
 MultiTaskConvSynapticNet = nn.Module
 
 SCORERS: tuple[str, ...] = ("shared_gaussian", "mahalanobis", "max_softmax", "entropy", "energy")
@@ -132,6 +132,16 @@ class TaskStatistics(nn.Module):
                 self.register_buffer(name, torch.empty_like(value))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
+
+
+def statistics(model: "MultiTaskConvSynapticNet") -> TaskStatistics:
+    """``model.task_statistics``: what every finished task keeps for task inference, attached to the model
+    (empty) the first time it is asked for, so that ``state_dict()``, ``save()`` and ``load()`` carry it."""
+    stats = getattr(model, "task_statistics", None)
+    if not isinstance(stats, TaskStatistics):
+        weight = next(model.parameters())  # the buffers live where the model lives
+        model.task_statistics = stats = TaskStatistics().to(weight.device)
+    return stats
 
 
 # -- fitting ---------------------------------------------------------------------------------
@@ -216,7 +226,7 @@ def fit_task_statistics(model: "MultiTaskConvSynapticNet", data: Any, task_id: i
     Returns what was fitted: the calibration numbers, images and feature sizes.
     """
     tid = model.check_task_id(data.task_id if task_id is None else task_id)
-    stats = model.task_statistics
+    stats = statistics(model)
     if stats.has(tid) and tid != model.trainable_task:
         raise ValueError(f"task {tid} is frozen and already has its task-inference statistics; they were fixed "
                          "when it finished and are not refitted")
@@ -244,7 +254,7 @@ def fit_task_statistics(model: "MultiTaskConvSynapticNet", data: Any, task_id: i
 
 def require_statistics(model: "MultiTaskConvSynapticNet") -> None:
     """Raise a clear error unless every task of ``model`` has finished (has its statistics)."""
-    missing = [t for t in range(model.num_tasks) if not model.task_statistics.has(t)]
+    missing = [t for t in range(model.num_tasks) if not statistics(model).has(t)]
     if len(missing) == model.num_tasks:
         raise RuntimeError("no task has been trained and fitted yet: task inference compares the tasks' statistics, "
                            "which fit_task_statistics(model, data) stores when a task finishes (run_sequence does it)")
@@ -288,7 +298,7 @@ def score_tasks(model: "MultiTaskConvSynapticNet", shared: Tensor, outputs: Sequ
     for t, (f, z) in enumerate(outputs):
         z = z.double()
         if scorer == "shared_gaussian":
-            means, precision, logdet = model.task_statistics.get(t)[3:]
+            means, precision, logdet = statistics(model).get(t)[3:]
             if means.shape[1] != shared.shape[1]:
                 raise RuntimeError(f"task {t}'s statistics were fitted for {means.shape[1]} shared features but task 0 "
                                    f"now gives {shared.shape[1]} (compacted after fitting): refit them")
@@ -301,7 +311,7 @@ def score_tasks(model: "MultiTaskConvSynapticNet", shared: Tensor, outputs: Sequ
         elif scorer == "energy":
             columns.append(torch.logsumexp(z, 1))
         else:
-            means, precision, calibration = model.task_statistics.get(t)[:3]
+            means, precision, calibration = statistics(model).get(t)[:3]
             if means.shape[1] != f.shape[1]:
                 raise RuntimeError(f"task {t}'s statistics were fitted for {means.shape[1]} features but it now has "
                                    f"{f.shape[1]} (widened or compacted after fitting): refit them")

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from synapticnet import MultiTaskConvSynapticNet, TaskConv2d, TaskLinear
+from synapticnet import task_inference as ti
 
 IMAGE = 8
 SMALL = dict(in_channels=3, conv_channels=(4, 8), hidden=(16,), num_classes=10, image_size=IMAGE, dropout=0.3)
@@ -493,7 +494,7 @@ def test_load_reads_a_runs_checkpoint_file_and_folder(tmp_path: Path):
     train(model, 0, OPTIMIZERS["adam"](model.parameters()))
     model.grow(num_classes=3, grow_conv_channels=(1, 2), grow_hidden=4)
     model.compact([1, 1], [2])
-    model.task_statistics.store(0, *(torch.full((2, 2), float(i)) for i in range(6)))
+    ti.statistics(model).store(0, *(torch.full((2, 2), float(i)) for i in range(6)))
     run = tmp_path / "run"
     run.mkdir()
     torch.save({"model": model.checkpoint(), "state": {"finished": 2, "task_inference": {}}}, run / "checkpoint.pt")
@@ -507,3 +508,54 @@ def test_load_reads_a_runs_checkpoint_file_and_folder(tmp_path: Path):
     torch.save({"model": "not a checkpoint", "state": {}}, run / "checkpoint.pt")
     with pytest.raises(ValueError, match="not a SynapticNet checkpoint"):
         MultiTaskConvSynapticNet.load(run)
+
+
+# -- one size bound for grow(), widen() and loading (checked before anything is allocated) -----------------
+@pytest.mark.parametrize("op, arguments, match", [
+    ("grow", dict(num_classes=3, grow_conv_channels=(2, 3000), grow_hidden=4), "units in one block 3,000"),
+    ("grow", dict(num_classes=200_000), "classes in one head 200,000"),
+    ("widen", dict(grow_conv_channels=1, grow_hidden=2100), "units in one block 2,108"),
+])
+def test_grow_and_widen_refuse_a_block_over_the_size_bound_and_change_nothing(op, arguments, match):
+    model = MultiTaskConvSynapticNet(**SMALL)
+    model.grow(num_classes=3)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match=f"{op}\\(\\) asks for too large a network: {match} \\(at most") as error:
+        getattr(model, op)(**arguments)
+    assert "\n" not in str(error.value)
+    _assert_same(before, _snapshot(model))
+
+
+def test_grow_refuses_a_network_over_the_parameter_bound_before_allocating_it():
+    # 2048 new filters on unpooled 256×256 maps, flattened into 2048 neurons: ~2.7·10¹¹ parameters (a terabyte)
+    model = MultiTaskConvSynapticNet(conv_channels=(4,), hidden=(8,), image_size=256, pool_after=())
+    with pytest.raises(ValueError, match=r"grow\(\) asks for too large a network: parameters 27\d,[\d,]+ \(at most "
+                                         r"200,000,000\)"):
+        model.grow(num_classes=3, grow_conv_channels=2048, grow_hidden=2048)
+    assert model.num_tasks == 1 and model.growth == []
+
+
+def test_a_checkpoint_is_refused_at_the_first_growth_step_over_the_size_bound(monkeypatch):
+    """250 steps of 2,000 units: the replay stops where the bound is crossed, not after replaying them all."""
+    model = MultiTaskConvSynapticNet(**SMALL)
+    steps = [dict(op="grow", num_classes=3, grow_conv_channels=[2000, 2000], grow_hidden=[2000])] * 250
+    replayed, grow = [], MultiTaskConvSynapticNet.grow
+    monkeypatch.setattr(MultiTaskConvSynapticNet, "grow", lambda self, **k: replayed.append(1) or grow(self, **k))
+    with pytest.raises(ValueError, match=r"is damaged or implausible: it asks for parameters [\d,]+ \(at most 200,000,000\)"):
+        MultiTaskConvSynapticNet.from_checkpoint(_corrupt(model, growth=steps))
+    assert len(replayed) <= 3, len(replayed)  # of 250
+
+
+def test_a_checkpoint_whose_weights_are_smaller_than_its_record_is_refused_before_building_it(monkeypatch):
+    """The network built for real is never larger than the weights in the file: shapes are compared first."""
+    model = MultiTaskConvSynapticNet(**SMALL)
+    checkpoint = _corrupt(model, growth=[dict(op="grow", num_classes=3, grow_conv_channels=[512, 512],
+                                              grow_hidden=[512])])
+    built = []
+    init = MultiTaskConvSynapticNet.__init__
+    monkeypatch.setattr(MultiTaskConvSynapticNet, "__init__",
+                        lambda self, **k: built.append(str(torch.empty(0).device)) or init(self, **k))
+    with pytest.raises(ValueError, match=r"damaged: .* \(convs\.0\.task_ids: the record gives \(516,\), "
+                                         r"the weights \(4,\)\)"):
+        MultiTaskConvSynapticNet.from_checkpoint(checkpoint)
+    assert built == ["meta"]  # described on the meta device only, never allocated

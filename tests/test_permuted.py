@@ -20,7 +20,8 @@ from synapticnet.experiments.figures import permuted_figure
 from synapticnet.experiments.permuted import (ANCHORS, CONFIGS, PermutedConfig, permuted_budget, planned_parameters,
                                               reference_parameters, run_permuted)
 from synapticnet.methods import MultiHeadCNN, get_method
-from synapticnet.model import MultiTaskConvSynapticNet, _implausible
+from synapticnet.checkpoint import implausible as _implausible
+from synapticnet.model import MultiTaskConvSynapticNet
 from synapticnet.profiles import CPU, PROFILES, SMOKE, STUDENT, budget
 from synapticnet.pruning import compaction_sizes, unit_importance, units_to_keep
 from synapticnet.run import _differing_settings, load_task_data
@@ -276,3 +277,15 @@ def test_run_permuted_smoke_writes_the_table_with_computed_capacity(tmp_path):
     assert ax.get_xscale() == "log" and ax.get_xlim()[1] > 1000  # capacity in %: the 1000 % anchor is on it
     figure.savefig(tmp_path / "pmnist.png")
     plt.close(figure)
+
+
+def test_a_table_run_that_changes_nothing_writes_nothing(tmp_path):
+    configs = (PermutedConfig("separate ×1", "separate"), PermutedConfig("reuse 6+2", hidden=(6, 6), growth=(2, 2)))
+    out, tasks = tmp_path / "pmnist.json", ["synthetic_permuted_mnist:2"]
+    run_permuted(out, seeds=(0,), configs=configs, profile="smoke", runs_dir=tmp_path / "runs", tasks=tasks,
+                 log=lambda _: None)
+    text, written = out.read_bytes(), out.stat().st_mtime_ns
+    for subset in ((configs[1],), configs[::-1]):  # a subset, or another order: every run is there already
+        run_permuted(out, seeds=(0,), configs=subset, profile="smoke", runs_dir=tmp_path / "runs", tasks=tasks,
+                     log=lambda _: None)
+        assert out.read_bytes() == text and out.stat().st_mtime_ns == written

@@ -48,7 +48,7 @@ def test_d2_a_second_run_into_a_busy_folder_is_refused_and_a_stale_lock_is_taken
 def test_d3_resume_refuses_other_data(tmp_path):
     run_sequence(TASKS[:1], TINY, out_dir=tmp_path, progress=False)
     state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
-    state["state"]["finished"] = 0  # as if killed before the first task finished ...
+    state["state"].update(finished=0, rows=[], train_seconds=[], steps=[])  # as if killed before the first task finished ...
     state["state"]["data_sha256"] = ["0" * 64]  # ... and then the data file was replaced
     torch.save(state, tmp_path / CHECKPOINT)
     with pytest.raises(ValueError, match="changed since the run started"):
@@ -158,3 +158,65 @@ def test_d17_a_failed_load_leaves_no_empty_dataset_folders(tmp_path):
     with pytest.raises(DataError):
         load_arrays("fashion_mnist", root=root, download=False)
     assert sorted(p.name for p in root.rglob("*")) == ["notes.txt"]  # the user's files are never touched
+
+
+# -- the third audit: every saved number checked on resume, every inconsistency named --------------------
+def _tamper(folder, change) -> None:
+    saved = torch.load(folder / CHECKPOINT, weights_only=True)
+    change(saved["state"], saved)
+    torch.save(saved, folder / CHECKPOINT)
+
+
+def test_a1_every_saved_row_of_a_frozen_method_is_rederived_on_resume(tmp_path):
+    first = run_sequence(TASKS, TINY, out_dir=tmp_path, progress=False)
+    true = first["accuracy_matrix"][0][0]
+
+    def earlier_row(state, _):
+        state["rows"][0][0] = 0.0 if true > 0.5 else 1.0  # the first row only: the last one is still right
+    _tamper(tmp_path, earlier_row)
+    with pytest.raises(ValueError, match=r"accuracies saved in checkpoint\.pt after task 0 .* are not those of its "
+                                         r"network .*row 0\)"):
+        run_sequence(TASKS, TINY, out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_a1_a_shorter_data_checksum_list_is_refused(tmp_path):
+    run_sequence(TASKS, TINY, out_dir=tmp_path, progress=False)
+    _tamper(tmp_path, lambda state, _: state["data_sha256"].pop())
+    with pytest.raises(ValueError, match=r"inconsistent \(data_sha256 has 1 entries for 2 task\(s\)\)"):
+        run_sequence(TASKS, TINY, out_dir=tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda state, _: state["rows"].pop(0), r"rows has rows of lengths \[2\] for 2 finished task\(s\) \(expected \[1, 2\]\)"),
+    (lambda state, _: state["steps"].append(3), r"steps has 3 entries for 2 finished stage\(s\)"),
+    (lambda state, _: state["extra"].update(method="ewc"), r"extra holds method, which results\.json already has"),
+])
+def test_a2_an_inconsistent_run_state_names_the_field(tmp_path, change, match):
+    run_sequence(TASKS, TINY, out_dir=tmp_path, progress=False)
+    _tamper(tmp_path, change)
+    with pytest.raises(ValueError, match=r"checkpoint\.pt is damaged: its run state is inconsistent \(.*" + match):
+        run_sequence(TASKS, TINY, out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_a2_a_network_with_fewer_tasks_than_finished_is_named_as_the_cause(tmp_path):
+    run_sequence(TASKS[:1], TINY, out_dir=tmp_path / "one", progress=False)
+    run_sequence(TASKS, TINY, out_dir=tmp_path / "two", progress=False)
+    one = torch.load(tmp_path / "one" / CHECKPOINT, weights_only=True)
+    _tamper(tmp_path / "two", lambda state, saved: saved.update(model=one["model"]))
+    with pytest.raises(ValueError, match=r"run state says 2 task\(s\) finished, but its network has 1") as error:
+        run_sequence(TASKS, TINY, out_dir=tmp_path / "two", resume=True, progress=False)
+    assert "grow()" not in str(error.value)
+
+
+def test_a10_resuming_synapticnet_distill_adds_no_task_statistics(tmp_path):
+    from synapticnet.methods import get_method
+
+    from synapticnet.run import run
+
+    run(TASKS, "synapticnet_distill", TINY, out_dir=tmp_path, progress=False)
+    saved = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert not any(k.startswith("task_statistics.") for k in saved["model"]["state_dict"])  # uninterrupted
+    datasets = load_task_data(TASKS, TINY, None, 0)
+    method = get_method("synapticnet_distill")(TINY, torch.device("cpu"), 0)
+    model = method.restore(saved["model"], datasets, 2)
+    assert not any(k.startswith("task_statistics.") for k in model.state_dict())  # resumed: the same

@@ -300,3 +300,49 @@ def test_times_measured_beside_other_work_are_marked_shared(tmp_path):
     record["notebooks"]["02_b.ipynb"]["cpu"].pop("shared")
     (tmp_path / "times.json").write_text(json.dumps(record))
     assert "shared" not in script.times_section(tmp_path / "times.json")
+
+
+# -- every script's arguments checked by argparse: one error line, exit 2, no traceback --------------------
+@pytest.mark.parametrize("script, argv, says", [
+    ("growth_front", ["--seeds", "abc"], "argument --seeds: expected comma-separated seeds"),
+    ("growth_front", ["--streams", "bogus"], "unknown stream bogus; known: "),
+    ("growth_front", ["--seeds=-1"], "argument --seeds: expected comma-separated seeds"),
+    ("growth_front", ["--sweep-sparsity", "abc"], "argument --sweep-sparsity: expected comma-separated numbers"),
+    ("permuted_mnist", ["--profile", "bogus"], "argument --profile: invalid choice: 'bogus'"),
+    ("permuted_mnist", ["--seeds=-5"], "argument --seeds: expected comma-separated seeds"),
+    ("pruning_criteria", ["--seeds", "x"], "argument --seeds: expected comma-separated seeds"),
+    ("run_notebooks", ["README.md"], "README.md is not a .ipynb file"),
+    ("run_notebooks", ["--timeout=-5"], "argument --timeout: expected a positive integer, got '-5'"),
+    ("update_readme", ["--readme", "missing.md"], "argument --readme: no such file: missing.md"),
+])
+def test_script_arguments_are_checked_with_one_error_line(script, argv, says, monkeypatch, capsys):
+    module = load_script(script)
+    monkeypatch.setattr("sys.argv", [f"{script}.py", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        if "argv" in module.main.__code__.co_varnames:
+            module.main(argv)
+        else:
+            module.main()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and says in err.strip().splitlines()[-1]
+
+
+def test_a_script_failing_after_its_arguments_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    from synapticnet.arguments import script
+
+    def main():
+        raise OSError(f"cannot write {tmp_path / 'x.json'}: read-only file system")
+    with pytest.raises(SystemExit) as exit_:
+        script(main)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == f"error: cannot write {tmp_path / 'x.json'}: read-only file system"
+    module = load_script("permuted_mnist")
+    monkeypatch.setattr("sys.argv", ["permuted_mnist.py", "--profile", "smoke", "--out", "/dev/null/x.json"])
+    monkeypatch.setattr(module, "run_permuted", lambda out, **k: __import__("synapticnet.storage").storage.save_json(
+        {}, out))
+    with pytest.raises(SystemExit) as exit_:
+        script(module.main)
+    assert exit_.value.code == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and line.startswith("error: ") and "/dev/null" in line

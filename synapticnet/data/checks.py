@@ -17,6 +17,8 @@ from .datasets import ARRAY_KEYS, DatasetSpec
 
 __all__ = ["check_arrays", "check_class_coverage", "check_test_classes"]
 
+MAX_LABEL = 100_000  # the most classes a task may have (as a network head: synapticnet.checks.MAX_CLASSES)
+
 
 def check_arrays(arrays: Mapping[str, Any], spec: DatasetSpec | None = None,
                  num_classes: int | None = None) -> dict[str, np.ndarray]:
@@ -56,8 +58,10 @@ def check_arrays(arrays: Mapping[str, Any], spec: DatasetSpec | None = None,
             raise ValueError(f"y_{split} must be a 1-D integer array of labels, got dtype {y.dtype}, shape {y.shape}")
         if len(y) != len(x):
             raise ValueError(f"x_{split} has {len(x)} images but y_{split} has {len(y)} labels")
-        if len(y) and y.min() < 0:
+        if len(y) and int(y.min()) < 0:  # Python ints: a uint64 label past 2**63 must not wrap when cast
             raise ValueError(f"y_{split} has negative labels (min {y.min()}); labels must be 0 … K-1")
+        if len(y) and int(y.max()) > MAX_LABEL:
+            raise ValueError(f"y_{split} has label {int(y.max())}; labels must be 0 … K-1 (at most {MAX_LABEL})")
         if classes is not None and len(y) and y.max() >= classes:
             raise ValueError(f"y_{split} has label {y.max()}, but the dataset has {classes} classes (labels 0…{classes - 1})")
         out[f"y_{split}"] = y.astype(np.int64, copy=False)
@@ -89,6 +93,11 @@ def check_class_coverage(y_train: np.ndarray, num_classes: int | None, title: st
         if len(present) < 2:
             raise ValueError(f"{what} are all class {int(present[0])}: a classifier needs at least two classes "
                              f"(it would score 100 % by always answering {int(present[0])}); check the labels")
+        if int(present[-1]) != len(present) - 1:  # the class count is inferred: labels must be exactly 0 … C-1
+            missing = np.setdiff1d(np.arange(min(int(present[-1]), MAX_LABEL)), present)
+            raise ValueError(f"{what} hold {len(present)} classes but labels up to {int(present[-1])}: labels must "
+                             f"be 0 … C-1 with every class in training (missing {_list_classes(missing)}); "
+                             "relabel them, or pass num_classes")
         return
     missing = np.setdiff1d(np.arange(num_classes), present)
     if len(missing):

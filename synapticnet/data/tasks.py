@@ -121,6 +121,8 @@ class TaskDataset(Dataset):
         title, synthetic: override the title and the synthetic flag (default: from the
             dataset table, else the name and ``False``) — for arrays derived from a known
             dataset, such as one task of a stream (:mod:`synapticnet.data.streams`).
+        num_classes: the class count of custom arrays (default: the labels must be exactly
+            ``0 … C-1``, each present in training, and ``C`` is their number).
     """
 
     def __init__(
@@ -144,6 +146,7 @@ class TaskDataset(Dataset):
         download: bool = True,
         title: str | None = None,
         synthetic: bool | None = None,
+        num_classes: int | None = None,
     ) -> None:
         if isinstance(task_id, bool) or not isinstance(task_id, (int, np.integer)) or task_id < 0:
             raise ValueError(f"task_id must be an integer ≥ 0, got {task_id!r}")
@@ -168,8 +171,12 @@ class TaskDataset(Dataset):
                              f"got {type(source).__name__}")
         key = source if isinstance(source, str) else name
         spec = DATASETS.get(key) if key is not None else None
-        arrays = check_arrays(arrays, spec)  # custom arrays: every test class has training examples
-        num_classes = spec.num_classes if spec else int(arrays["y_train"].max()) + 1
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
+                                        or num_classes < 2):
+            raise ValueError(f"num_classes must be an integer ≥ 2, got {num_classes!r}")
+        # Custom arrays: labels 0 … C-1, every class in training, every test class too (or num_classes given).
+        arrays = check_arrays(arrays, spec, num_classes)
+        num_classes = int(num_classes or (spec.num_classes if spec else int(arrays["y_train"].max()) + 1))
 
         x_shape = arrays["x_train"].shape
         src_channels = 1 if len(x_shape) == 3 else x_shape[3]

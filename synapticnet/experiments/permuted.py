@@ -42,6 +42,7 @@ no-reuse reference at that size, and a wide start taken back by automatic compac
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -232,7 +233,7 @@ def run_permuted(out: str | os.PathLike, seeds: Sequence[int] = (0, 1, 2),
     if table is not None and (table.get("tasks") != tasks or not _same_budget(table.get("budget"), base.to_dict())):
         raise ValueError(f"{out} holds a table of other tasks or another budget; choose another output file, "
                          "or delete it to start over")
-    table = table or {}
+    before, table = copy.deepcopy(table), table or {}  # a table that does not change is not written again
     table.update(experiment="Permuted MNIST under GPM's protocol (synapticnet.experiments.permuted)",
                  tasks=tasks, budget=base.to_dict(), budget_label=budget_label(base, tasks),
                  reference_network=dict(hidden=list(base.hidden), input=[base.channels, base.image_size,
@@ -249,7 +250,7 @@ def run_permuted(out: str | os.PathLike, seeds: Sequence[int] = (0, 1, 2),
                 log(f"{config.label}: its settings changed since its runs in {out}; they run again")
             entry = entries[config.label] = {"runs": []}
         entry.update(settings, params_planned=planned, capacity_planned=planned / reference)
-    order = [c.label for c in configs] + [label for label in entries if label not in {c.label for c in configs}]
+    order = list(entries)  # the table's own order, new configurations after it: a subset reorders nothing
     table["configs"] = [entries[label] for label in order]
     for seed in seeds:
         datasets = None  # loaded once per seed, when a run needs them
@@ -272,5 +273,6 @@ def run_permuted(out: str | os.PathLike, seeds: Sequence[int] = (0, 1, 2),
             log(f"{config.label:<28} seed {seed}: {line['avg_acc']:.2f}%  {line['params']:>9,} params "
                 f"({100 * line['capacity']:.1f} % of one network)  {line['train_seconds']:.0f} s")
         del datasets
-    save_json(table, out)
+    if table != before:
+        save_json(table, out)
     return table

@@ -66,6 +66,9 @@ def get_method(name: str) -> type[Method]:
     return REGISTRY[name]
 
 
+MAX_INTEGER = 10**18  # larger integers are no hyper-parameter (and a 400-digit one overflows a float)
+
+
 def parse_hyper(method: str, key: str, value: Any, default: Any, bounds: tuple[float, float] | None) -> Any:
     """Check one hyper-parameter against its default's type and its allowed range; return it parsed.
 
@@ -90,6 +93,9 @@ def parse_hyper(method: str, key: str, value: Any, default: Any, bounds: tuple[f
             raise ValueError(f"{where} must be {kind}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{where} must be {kind}")
+    if isinstance(value, (int, np.integer)) and abs(int(value)) > MAX_INTEGER:  # before float(): no OverflowError
+        allowed = f"allowed {bounds[0]} … {bounds[1]}" if bounds is not None else f"at most {MAX_INTEGER:.0e} in size"
+        raise ValueError(f"{where[:80]}{'…' if len(where) > 80 else ''} is out of range: {allowed}")
     if not math.isfinite(value):
         raise ValueError(f"{where} must be {'a finite number' if isinstance(default, float) else kind}")
     if isinstance(default, int):
@@ -120,6 +126,11 @@ class Method(PlainHooks):
     swept: ClassVar[str | None] = None
     shared_network: ClassVar[bool] = True
     joint: ClassVar[bool] = False
+    # True if training a task never changes what an earlier one computes: every saved accuracy of a finished
+    # task must then equal the restored network's, which a resumed run checks.
+    frozen_past: ClassVar[bool] = False
+    # The hyper-parameters that scale a method's own loss term: named when training diverges.
+    loss_weights: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, profile: Profile, device: torch.device | str = "cpu", seed: int = 0, **hyper: Any) -> None:
         unknown = set(hyper) - set(self.defaults)
@@ -154,6 +165,14 @@ class Method(PlainHooks):
         return model
 
     # ---- what the method remembers between tasks --------------------------------------------
+    def divergence_hint(self) -> str:
+        """Name the method's own loss weights (``loss_weights``) when they are in play, then the learning rate."""
+        weights = [f"{k} = {self.hyper[k]:g}" for k in self.loss_weights if self.hyper.get(k)]
+        if not weights:
+            return super().divergence_hint()
+        return (f"{self.name} trains with {', '.join(weights)}: try a smaller {' or '.join(self.loss_weights)} "
+                f"(or a lower learning rate than {self.profile.lr}).")
+
     def state_dict(self) -> dict[str, Any]:
         """What this method remembers across tasks (memories, Fishers), for the run's checkpoint."""
         return {}

@@ -71,6 +71,7 @@ class EWC(Method):
     name = "ewc"
     defaults = {"ewc_lambda": 100.0, "fisher_samples": 512, "fisher_batch": 8}
     ranges = {"ewc_lambda": (0.0, 1e12), "fisher_samples": (1, 1_000_000), "fisher_batch": (1, 4096)}
+    loss_weights = ("ewc_lambda",)
     swept = "ewc_lambda"
 
     def __init__(self, *args, **kwargs) -> None:

@@ -65,6 +65,7 @@ class LwF(Method):
     name = "lwf"
     defaults = {"lwf_lambda": 0.3, "temperature": 2.0}
     ranges = {"lwf_lambda": (0.0, 1e6), "temperature": (0.05, 100.0)}
+    loss_weights = ("lwf_lambda",)
     swept = "lwf_lambda"
 
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..layers import pooled_layers
+from ..checks import pooled_layers
 from ..profiles import Profile
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ from ..engine import TaskReport, evaluate, step_budget, train_task
 from ..model import MultiTaskConvSynapticNet
 from ..profiles import Compaction, GrowthTrigger, Profile, family
 from ..pruning import compaction_sizes, scale_penalty
-from ..task_inference import evaluate_task_inference, fit_task_statistics
+from ..task_inference import evaluate_task_inference, fit_task_statistics, statistics
 from .base import Method, register
 
 # Test images per task for the task-inference metrics (evenly spread over the split): every image goes
@@ -45,6 +46,8 @@ class SynapticNet(Method):
 
     name = "synapticnet"
     shared_network = False
+    frozen_past = True  # grow() freezes every finished task, bit for bit
+    fits_task_statistics = True  # after every task (SynapticNetDistill does not: its old units move)
 
     # ---- the network ---------------------------------------------------------------------
     def build(self, tasks: Sequence[str], first_classes: int) -> nn.Module:
@@ -61,8 +64,11 @@ class SynapticNet(Method):
 
     def restore(self, checkpoint: dict[str, Any], datasets: list, finished: int) -> nn.Module:
         model = MultiTaskConvSynapticNet.from_checkpoint(checkpoint, source="the run's checkpoint")
-        for j in range(finished):  # a checkpoint from before task inference existed: fit what is missing
-            if not model.task_statistics.has(j):
+        if model.num_tasks < finished:
+            raise ValueError(f"the run's checkpoint is damaged: its run state says {finished} task(s) finished, but "
+                             f"its network has {model.num_tasks}; start a new run in another folder")
+        for j in range(finished if self.fits_task_statistics else 0):  # a checkpoint from before task inference
+            if not statistics(model).has(j):  # existed: fit what is missing
                 fit_task_statistics(model, datasets[j], task_id=j, device="cpu")
         return model
 
@@ -80,6 +86,7 @@ class SynapticNet(Method):
 
     def after_backward(self, model: nn.Module, i: int) -> None:
         model.apply_task_gradient_mask(i)
+        self._watch = stale_optimiser_watch(model, i, getattr(self, "_watch", None))
 
     def after_epoch(self, model: nn.Module, data, epoch: int, epochs: int, report: TaskReport,
                     log: Callable[[str], None]) -> bool:
@@ -262,3 +269,17 @@ def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device
         print(f"  compaction, task {task} ({data.name}): val {100 * full_val:.2f}% at full width; "
               + ", ".join(f"×{t['fraction']:g}: {100 * t['val_accuracy']:.2f}%" for t in tried) + f" -> {kept}")
     return decision
+
+
+def stale_optimiser_watch(model: MultiTaskConvSynapticNet, task: int, last: tuple | None) -> tuple:
+    """Call after every masked step: warns (once per task) when ``task``'s head did not change between two
+    steps although it had a gradient — an optimiser built before ``grow()`` does not hold the new task's
+    parameters. ``last`` is what the previous call returned. Reads autograd's version counter of the head,
+    so that it costs no device synchronisation per step."""
+    head, warned = model.heads[task].weight, set() if last is None else last[3]
+    if last is not None and last[0] is head and last[1] == head._version and task not in warned and bool(last[2]):
+        warned = warned | {task}
+        warnings.warn(f"task {task}'s parameters did not change between two masked steps although they had a "
+                      f"gradient: does your optimiser hold them? Build it after grow(), from "
+                      f"model.task_parameters({task})", stacklevel=3)
+    return head, head._version, head.grad is not None and head.grad.any(), warned

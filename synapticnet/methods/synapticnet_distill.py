@@ -74,6 +74,9 @@ class SynapticNetDistill(SynapticNet):
     defaults = {**LwF.defaults, "old_lr_factor": 0.1}
     ranges = {**LwF.ranges, "old_lr_factor": (0.0, 1.0)}
     swept = "lwf_lambda"
+    loss_weights = ("lwf_lambda",)
+    frozen_past = False  # old units train again under distillation
+    fits_task_statistics = False  # see after_task
     loss = LwF.loss
 
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
