@@ -336,6 +336,7 @@ def front_section(path: Path) -> str | None:
             claim = "**missed**: no configuration qualifies"
         gains = ", ".join(verdict["gain_shown"]) or "none shown"
         time = verdict.get("compaction_time_ratio")
+        medians = [r["time_ratio_median"] for r in verdict.get("comparisons", []) if r.get("time_ratio_median")]
         options = "; ".join(
             f"{a['config']} − {a['without']}: {format_difference(a['difference'])}, "
             f"{a['params_ratio']:.2f}× the parameters, {a['time_ratio']:.2f}× the training time"
@@ -343,7 +344,9 @@ def front_section(path: Path) -> str | None:
         notes.append(f"**{stream}**: ≤ {verdict['params_limit']:g}× the parameters of separate ×1 and not below it "
                      f"(interval's lower end ≥ −{abs(verdict.get('params_target_low', -0.3)):g} points): {claim}. Above the separate curve at equal parameters "
                      f"(whole interval above 0): {gains}."
-                     + ("" if time is None else f" A run with compaction took up to {time:.2f}× its time without it.")
+                     + ("" if time is None else f" A run with compaction took up to {time:.2f}× its time without it"
+                        + (f" (medians per configuration {min(medians):.2f}–{max(medians):.2f}×; times measured "
+                           "beside other jobs)" if medians else "") + ".")
                      + ("" if not options else f" Each option against the same configuration without it (paired): "
                                                f"{options}."))
     return "\n".join([

@@ -375,7 +375,8 @@ def comparisons(entry: dict[str, Any], level: float = 0.95) -> list[dict[str, An
     * ``params_ratio`` — its parameters / separate ×1's, averaged over seeds; ``params_ratio_with_masks``
       adds its picking masks' bits ÷ 32 (float32 equivalents), so no capacity hides in masks;
     * ``time_ratio`` — for compaction points, the run's time / its time without compaction's
-      fine-tunes and validation passes (both measured in the same run), the largest over seeds.
+      fine-tunes and validation passes (both measured in the same run), the largest over seeds
+      (``time_ratio_median``: the median, less sensitive to a stall of a shared machine).
     """
     out = []
     for c in entry["configs"]:
@@ -401,7 +402,7 @@ def comparisons(entry: dict[str, Any], level: float = 0.95) -> list[dict[str, An
             vs_separate_curve=paired_difference([mine[s]["avg_acc"] for s in seeds],
                                                 [acc for acc, _ in on_curve], level).to_dict(),
             within_reference_range=all(inside for _, inside in on_curve),
-            time_ratio=max(times) if times else None))
+            time_ratio=max(times) if times else None, time_ratio_median=float(np.median(times)) if times else None))
     return out
 
 
