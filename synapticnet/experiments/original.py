@@ -87,8 +87,7 @@ def run_original(out: str | os.PathLike, runs_dir: str | os.PathLike, profile: P
     call continues where it stopped). ``shared``: other work ran on the machine, so times are upper bounds."""
     wanted = list(profile.default_tasks)
     tasks, missing = split_available(wanted, root=data_root, download=download)
-    if not tasks:
-        raise ValueError(f"none of {wanted} is available under {data_root or 'the data root'}: {missing}")
+    # (none available: split_available says so, in one line)
     before = _finished_tasks(Path(runs_dir))
     start = time.perf_counter()
     results = run(tasks, "synapticnet", profile, data_root=data_root, out_dir=runs_dir, seed=seed, resume=True,
