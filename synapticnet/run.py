@@ -103,6 +103,10 @@ def split_available(tasks: Sequence[str], root: str | os.PathLike | None = None,
 
     For notebooks that should run what they can and *say* what they could not (for
     example CIFAR-100 on an offline machine) — never substituting other data.
+
+    Raises:
+        ValueError: when not one of ``tasks`` can be loaded (one line with each dataset's reason):
+            there is nothing to run, and saying so here beats an empty figure further on.
     """
     available, missing = [], {}
     reasons: dict[str, str | None] = {}  # base dataset -> why it cannot be loaded (None: it can)
@@ -118,6 +122,10 @@ def split_available(tasks: Sequence[str], root: str | os.PathLike | None = None,
             available.append(name)
         else:
             missing[name] = reasons[base]
+    if not available:
+        why = " ".join(reason for reason in reasons.values() if reason)  # each names its dataset
+        raise ValueError(f"no dataset could be loaded: {why} Put the datasets under the data root "
+                         "(SYNAPTICNET_DATA or DATA_ROOT), or run with SYNAPTICNET_SMOKE=1 on synthetic stand-ins")
     return available, missing
 
 
@@ -129,6 +137,8 @@ def load_task_data(tasks: Sequence[str], profile: Profile, root: str | os.PathLi
     names; each base dataset is read once, however many tasks are cut from it.
     """
     tasks = data_lib.expand_tasks(tasks)
+    if not tasks:
+        raise ValueError("no dataset could be loaded: the task list is empty; name at least one dataset or stream")
     cache: dict = {}  # base dataset -> its arrays, for this call only
     datasets = [
         data_lib.task_dataset(

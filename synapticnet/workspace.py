@@ -21,6 +21,9 @@ unset, ``CI`` switch the smoke profile on or off (``true``/``false``, ``yes``/``
 a notebook run top to bottom with no settings takes minutes. ``make reproduce`` asks for ``cpu``
 explicitly. A value it does not understand is an error, never a guess.
 
+:func:`check_parameters` checks the values of a notebook's first code cell (``PROFILE``, ``SEED``…), as
+papermill's ``-p NAME value`` or an edited cell give them, and says in one line which one is wrong.
+
 ``REPO_URL`` and ``REPO_REF`` are where the project is published and the version (a tag or a
 full commit) a notebook on Colab installs. The notebooks' first cell repeats them (it has to
 install the package before it can import it) and so do the Colab badges and ``pyproject.toml``;
@@ -40,7 +43,7 @@ from pathlib import Path
 
 from .checks import NO_WORDS, YES_WORDS, yes_no
 from .data.datasets import is_checkout
-from .profiles import PROFILES, REFERENCE_PROFILE, default_profile_name
+from .profiles import MAX_SEED, PROFILES, REFERENCE_PROFILE, check_seed, default_profile_name
 
 # Where Colab installs the package from, and which version: both written by scripts/set_repo_url.py (empty: not set).
 REPO_URL = ""
@@ -156,6 +159,46 @@ def env_profile(environ: Mapping[str, str] | None = None) -> str:
 def env_smoke(environ: Mapping[str, str] | None = None) -> bool:
     """``True`` when :func:`env_profile` chooses the smoke profile (synthetic data, seconds per task)."""
     return env_profile(environ) == "smoke"
+
+
+
+# --- the notebooks' parameters ------------------------------------------------------------------
+
+
+def check_parameters(*, PROFILE: object, SEED: object, SMOKE_TEST: object = False,
+                     DATA_ROOT: object = None) -> None:
+    """Check the values of a notebook's first code cell (its ``parameters`` cell) before anything uses them.
+
+    Papermill (``papermill NB OUT -p SEED 3``) and an edited first cell can give any value any type;
+    without this check ``-p SEED abc`` fails deep inside the training code. Each notebook's setup
+    cell calls this right after its parameters cell:
+
+    * ``PROFILE``: ``None`` (the default budget) or a profile name (:data:`~synapticnet.profiles.PROFILES`);
+    * ``SEED``: an integer in ``0 … 2**32 - 1`` — not a bool, a float or a string (as
+      :func:`~synapticnet.profiles.check_seed` accepts);
+    * ``SMOKE_TEST``: ``True`` or ``False``;
+    * ``DATA_ROOT``: ``None`` (the default data folder) or a non-empty path.
+
+    ``REPO_URL`` and ``REPO_REF`` are not checked here: the first cell reads them to install the
+    package, before it can be imported, and only ``scripts/set_repo_url.py`` writes them.
+
+    Raises:
+        ValueError: one line naming the parameter, its value, what it should be and how to pass it.
+    """
+    def bad(name: str, value: object, expected: str, example: object) -> ValueError:
+        return ValueError(f"notebook parameter {name}={value!r} ({type(value).__name__}) is not {expected}; "
+                          f"write e.g. {name} = {example!r} in the first code cell or pass -p {name} {example}")
+
+    if PROFILE is not None and (not isinstance(PROFILE, str) or PROFILE not in PROFILES):
+        raise bad("PROFILE", PROFILE, f"a profile name ({', '.join(PROFILES)})", REFERENCE_PROFILE)
+    try:
+        check_seed(SEED)  # the one place the seed's range is checked
+    except ValueError:
+        raise bad("SEED", SEED, f"an integer in 0 … {MAX_SEED} (2**32 - 1)", 0) from None
+    if not isinstance(SMOKE_TEST, bool):
+        raise bad("SMOKE_TEST", SMOKE_TEST, "True or False", True)
+    if DATA_ROOT is not None and (not isinstance(DATA_ROOT, (str, os.PathLike)) or not os.fspath(DATA_ROOT).strip()):
+        raise bad("DATA_ROOT", DATA_ROOT, "None or a folder's path", "../data")
 
 
 # --- expected run times ------------------------------------------------------------------------

@@ -261,3 +261,16 @@ def test_n_train_is_capped_for_synthetic_data_only(tmp_path):
     np.savez_compressed(tmp_path / "mnist.npz", **arrays)
     with pytest.raises(ValueError, match="only 60"):  # real data: never silently fewer examples
         data_lib.task_dataset("mnist", 0, root=tmp_path, download=False, n_train=100, val_size=10)
+
+
+def test_when_no_dataset_can_be_loaded_split_available_says_so_in_one_line(tmp_path):
+    """Notebook 03 with no data: one line naming every dataset and why, not an empty figure further on."""
+    empty = tmp_path / "empty"
+    with pytest.raises(ValueError) as error:
+        split_available(["mnist", "split_cifar10", "fashion_mnist"], root=empty, download=False)
+    message = str(error.value)
+    assert message.startswith("no dataset could be loaded: ") and "\n" not in message
+    assert all(f"cannot load dataset '{name}'" in message for name in ("mnist", "cifar10", "fashion_mnist"))
+    assert "SYNAPTICNET_SMOKE=1" in message
+    with pytest.raises(ValueError, match="^no dataset could be loaded: the task list is empty"):
+        load_task_data([], TINY, empty, 0, download=False)

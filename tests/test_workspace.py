@@ -280,3 +280,93 @@ def test_an_unknown_profile_is_an_error_listing_the_profiles(monkeypatch):
     monkeypatch.setenv("SYNAPTICNET_PROFILE", "CPU")  # os.environ by default; names are exact
     with pytest.raises(ValueError, match="not a profile"):
         W.env_profile()
+
+
+# --- the notebooks' parameters: checked in one place, one line naming the parameter ----------------------------
+
+GOOD = {"PROFILE": None, "SEED": 0, "SMOKE_TEST": False, "DATA_ROOT": None}
+
+
+@pytest.mark.parametrize("name, value", [
+    ("SEED", "abc"), ("SEED", 2.5), ("SEED", True), ("SEED", -1), ("SEED", 2**32), ("SEED", None),
+    ("PROFILE", 5), ("PROFILE", "bogus"), ("PROFILE", "CPU"), ("PROFILE", ""),
+    ("SMOKE_TEST", "yes"), ("SMOKE_TEST", 1),
+    ("DATA_ROOT", 5), ("DATA_ROOT", ""), ("DATA_ROOT", "  "),
+])
+def test_a_wrong_notebook_parameter_is_one_line_naming_it_its_value_and_how_to_pass_it(name, value):
+    with pytest.raises(ValueError) as error:
+        W.check_parameters(**{**GOOD, name: value})
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"notebook parameter {name}={value!r} ({type(value).__name__}) is not ")
+    assert f"-p {name} " in message
+
+
+def test_the_messages_say_what_each_parameter_should_be():
+    with pytest.raises(ValueError, match=r"SEED='abc' \(str\) is not an integer in 0 … 4294967295 .*-p SEED 0$"):
+        W.check_parameters(PROFILE=None, SEED="abc")
+    with pytest.raises(ValueError, match=r"PROFILE=5 \(int\) is not a profile name \(smoke, student, cpu, long, full, "
+                                         r"original\).*-p PROFILE cpu$"):
+        W.check_parameters(PROFILE=5, SEED=0)
+
+
+@pytest.mark.parametrize("values", [
+    GOOD,
+    {"PROFILE": "cpu", "SEED": 2**32 - 1, "SMOKE_TEST": True, "DATA_ROOT": "../data"},
+    {"PROFILE": "smoke", "SEED": 3, "SMOKE_TEST": False, "DATA_ROOT": Path("/somewhere")},
+    *({**GOOD, "PROFILE": name} for name in ("smoke", "student", "cpu", "long", "full", "original")),
+])
+def test_good_notebook_parameters_pass(values):
+    assert W.check_parameters(**values) is None
+
+
+def _parameters_and_setup_cells(path):
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    return code[0], code[1]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_checks_its_parameters_before_using_them(path):
+    """The code cell after the parameters cell (where papermill injects -p values) checks every parameter first."""
+    import papermill
+
+    parameters, setup = _parameters_and_setup_cells(path)
+    assert "parameters" in parameters.metadata.get("tags", [])
+    calls = [line for line in setup.source.splitlines() if line.startswith("check_parameters(")]
+    assert len(calls) == 1, "the setup cell calls check_parameters once, at the top level"
+    names = set(papermill.inspect_notebook(str(path))) - {"REPO_URL", "REPO_REF"}  # read before the package exists
+    assert names == {"PROFILE", "SEED", "SMOKE_TEST", "DATA_ROOT"}, "a new parameter needs a check"
+    assert all(f"{name}={name}" in calls[0] for name in names)
+    before = setup.source[:setup.source.index(calls[0])]
+    assert not re.search(r"\b(PROFILE|SEED|SMOKE_TEST|DATA_ROOT)\b", before), "no parameter is used before the check"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("name, value", [("SEED", "abc"), ("SEED", 2.5), ("PROFILE", 5)])
+def test_a_wrong_parameter_stops_each_notebooks_setup_cell_with_the_one_line(path, name, value, monkeypatch):
+    """As papermill runs it: the parameters cell, then the injected value, then the setup cell."""
+    for variable in ("SYNAPTICNET_PROFILE", "SYNAPTICNET_SMOKE", "CI"):
+        monkeypatch.delenv(variable, raising=False)
+    parameters, setup = _parameters_and_setup_cells(path)
+    namespace: dict = {}
+    exec(compile(parameters.source, "parameters cell", "exec"), namespace)  # not on Colab: it installs nothing
+    namespace[name] = value
+    with pytest.raises(ValueError, match=rf"^notebook parameter {name}={re.escape(repr(value))} "):
+        exec(compile(setup.source, "setup cell", "exec"), namespace)
+
+
+def test_papermill_with_a_wrong_seed_ends_in_the_one_line(tmp_path):
+    """End to end, one notebook (about 6 s: a kernel starts and stops at the setup cell)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("papermill")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SYNAPTICNET_SMOKE": "1", "OMP_NUM_THREADS": "1"}  # this checkout
+    done = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "01_task_masking.ipynb"),
+                           str(tmp_path / "out.ipynb"), "-p", "SEED", "abc", "--cwd", str(ROOT / "notebooks")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode != 0
+    assert ("ValueError: notebook parameter SEED='abc' (str) is not an integer in 0 … 4294967295 (2**32 - 1); "
+            "write e.g. SEED = 0 in the first code cell or pass -p SEED 0") in done.stderr + done.stdout
+    assert "task_seed" not in done.stderr + done.stdout  # stopped before the training code

@@ -86,9 +86,7 @@ def run_original(out: str | os.PathLike, runs_dir: str | os.PathLike, profile: P
     write the summary to ``out``. The run lives in ``runs_dir`` and resumes there task by task (an interrupted
     call continues where it stopped). ``shared``: other work ran on the machine, so times are upper bounds."""
     wanted = list(profile.default_tasks)
-    tasks, missing = split_available(wanted, root=data_root, download=download)
-    if not tasks:
-        raise ValueError(f"none of {wanted} is available under {data_root or 'the data root'}: {missing}")
+    tasks, missing = split_available(wanted, root=data_root, download=download)  # none: a one-line ValueError
     before = _finished_tasks(Path(runs_dir))
     start = time.perf_counter()
     results = run(tasks, "synapticnet", profile, data_root=data_root, out_dir=runs_dir, seed=seed, resume=True,
