@@ -168,7 +168,7 @@ def _original_facts(o: dict[str, Any]) -> str:
 def _facts(r: dict[str, Any]) -> str:
     """One line about a run: profile, seed, hardware, time, size, metrics, compaction."""
     line = (
-        f"`{r['profile']}`: seed {r['seed']}, device `{r['device']}` ({r.get('cpu_threads')} CPU threads, "
+        f"`{r['profile']}`: seed {r['seed']}, device `{r['device']}` ({r.get('cpu_threads')} CPU thread{'' if r.get('cpu_threads') == 1 else 's'}, "
         f"{r.get('training_precision', 'float32')} training; torch {r['torch']}); training time "
         f"{r['train_seconds_total'] / 60:.1f} min; {r['params_total']:,} parameters after {len(r['tasks'])} tasks; "
         f"average accuracy {pct(r['average_accuracy'])} %, BWT {_plain(r['bwt'])}, forgetting {_plain(r['forgetting'])}."
