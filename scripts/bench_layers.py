@@ -96,10 +96,11 @@ def grown(widths: tuple[int, ...] = (32, 64, 128), hidden: int = 256, tasks: int
     return model
 
 
-def masked_step(net: MultiTaskConvSynapticNet, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
-    """One training step of ``net``'s newest task, as the training loop takes it."""
-    task = net.trainable_task
-    opt = torch.optim.SGD(net.task_parameters(task), lr=0.01, momentum=0.9)
+def masked_step(net: MultiTaskConvSynapticNet, x: torch.Tensor, y: torch.Tensor, task: int | None = None,
+                opt: torch.optim.Optimizer | None = None) -> Callable[[], None]:
+    """One training step of ``net``'s task (default: the newest), as the training loop takes it."""
+    task = net.trainable_task if task is None else task
+    opt = opt or torch.optim.SGD(net.task_parameters(task), lr=0.01, momentum=0.9)
 
     def run() -> None:
         opt.zero_grad()
@@ -128,17 +129,10 @@ def bench_model_step(repeats: int, batch: int) -> dict:
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
 
-    def step(net: MultiTaskConvSynapticNet, task: int, opt: torch.optim.Optimizer) -> Callable[[], None]:
-        def run() -> None:
-            opt.zero_grad()
-            F.cross_entropy(net(x, task), y).backward()
-            net.apply_task_gradient_mask(task)
-            opt.step()
-        return run
-
     t = interleaved_medians({
-        "synapticnet_newest_task": step(model, newest, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)),
-        "plain_same_width": step(plain, 0, torch.optim.SGD(plain.parameters(), lr=0.01, momentum=0.9)),
+        "synapticnet_newest_task": masked_step(model, x, y, newest,
+                                               torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)),
+        "plain_same_width": masked_step(plain, x, y, 0, torch.optim.SGD(plain.parameters(), lr=0.01, momentum=0.9)),
     }, repeats)
     return {
         "seconds": t,

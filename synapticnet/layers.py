@@ -75,6 +75,17 @@ class BlockBatchNorm(nn.BatchNorm2d):
                             training=use_batch_stats, momentum=self.momentum, eps=self.eps)
 
 
+def freeze_for_good(module: UnitBlock | PickedView) -> None:
+    """What a task owns stops learning: its BatchNorms keep their statistics, its parameters take no gradient."""
+    module.frozen = True
+    for bn in (module.norm, module.adapter):
+        if bn is not None:
+            bn.frozen = True
+    for p in module.parameters():
+        p.requires_grad_(False)
+        p.grad = None
+
+
 class UnitBlock(nn.Module):
     """The units (filters or neurons) that one task added to a layer.
 
@@ -100,13 +111,7 @@ class UnitBlock(nn.Module):
 
     def freeze(self) -> None:
         """Freeze the block for good: no gradients, no statistics updates."""
-        self.frozen = True
-        for bn in (self.norm, self.adapter):
-            if bn is not None:
-                bn.frozen = True
-        for p in self.parameters():
-            p.requires_grad_(False)
-            p.grad = None
+        freeze_for_good(self)
 
     def forward(self, x: Tensor, old: Tensor | None = None) -> Tensor:
         """``x``: this task's own input units; ``old``: reused units of older tasks (or None)."""
@@ -176,13 +181,7 @@ class PickedView(nn.Module):
         if self.scores is not None:
             self.bits = pack_bits(self.scores.detach() > 0)
             self.scores = None
-        for bn in (self.norm, self.adapter):
-            if bn is not None:
-                bn.frozen = True
-        for p in self.parameters():
-            p.requires_grad_(False)
-            p.grad = None
-        self.frozen = True
+        freeze_for_good(self)
 
     def forward(self, block: UnitBlock, x: Tensor | None, old: Tensor | None = None) -> Tensor:
         """``block``'s computation with this task's picked weights (and its own normalisation)."""
