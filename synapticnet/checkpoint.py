@@ -23,31 +23,34 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .checks import (MAX_CLASSES, MAX_GROWTH_STEPS, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_PARAMETERS, MAX_UNITS,  # noqa: F401
                      SizeError)
 from .folders import CHECKPOINT as RUN_CHECKPOINT  # a run folder's {"model": checkpoint(), "state": …}
-from .model import MultiTaskConvSynapticNet
 from .storage import load_torch, save_torch
+
+# This module never imports the model's (no import cycle): the model calls into it and passes its class in
+# (``cls``). ``Model`` in the annotations is a MultiTaskConvSynapticNet, annotated as the nn.Module it is.
+Model = nn.Module
 
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "synapticnet.MultiTaskConvSynapticNet", 1
 GROWTH_OPS = ("grow", "widen", "compact")
 
 
-def checkpoint(model: MultiTaskConvSynapticNet) -> dict[str, Any]:
+def checkpoint(model: Model) -> dict[str, Any]:
     """Everything needed to rebuild ``model``: config, growth history and weights."""
     return dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, config=model.config, growth=model.growth,
                 state_dict=model.state_dict())
 
 
-def save(model: MultiTaskConvSynapticNet, path: str | os.PathLike) -> None:
+def save(model: Model, path: str | os.PathLike) -> None:
     """Save atomically (a temporary file next to ``path``, then renamed): never a half-written checkpoint."""
     save_torch(checkpoint(model), path)
 
 
-def load(path: str | os.PathLike, map_location: str | torch.device = "cpu",
-         cls: type[MultiTaskConvSynapticNet] = MultiTaskConvSynapticNet) -> MultiTaskConvSynapticNet:
+def load(path: str | os.PathLike, map_location: str | torch.device,
+         cls: type[Model]) -> Model:
     """Load what was trained — the one call for it, whatever wrote it.
 
     ``path`` is a file written by :func:`save`, a run's ``checkpoint.pt`` (a dict whose ``"model"`` entry is
@@ -60,13 +63,13 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu",
     return from_checkpoint(load_torch(path, "SynapticNet checkpoint"), str(path), cls).to(map_location)
 
 
-def from_checkpoint(checkpoint: Any, source: str = "checkpoint",
-                    cls: type[MultiTaskConvSynapticNet] = MultiTaskConvSynapticNet) -> MultiTaskConvSynapticNet:
+def from_checkpoint(checkpoint: Any, source: str, cls: type[Model]) -> Model:
     """Rebuild a model (grown shapes, task ids, frozen blocks) from :func:`checkpoint` (or a run's checkpoint).
 
     A record that does not rebuild the network its weights belong to, holds NaN/inf, or describes an
     implausibly large network (``MAX_*``, checked while the record is replayed, before memory is
-    allocated) is refused with a one-line ``ValueError`` naming what is wrong."""
+    allocated) is refused with a one-line ``ValueError`` naming what is wrong. ``cls``: the model class to
+    build (the model's own ``load`` / ``from_checkpoint`` pass it: this module never imports the model's)."""
     if isinstance(checkpoint, dict) and "format" not in checkpoint and isinstance(checkpoint.get("model"), dict):
         checkpoint = checkpoint["model"]  # a run's checkpoint: the model next to the run's state
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
@@ -146,8 +149,8 @@ def check_record(config: Any, growth: Any, state: Any) -> None:
         raise TypeError("state_dict holds something else than named tensors")
 
 
-def rebuild(cls: type[MultiTaskConvSynapticNet], config: dict[str, Any],
-            growth: list[dict[str, Any]]) -> MultiTaskConvSynapticNet:
+def rebuild(cls: type[Model], config: dict[str, Any],
+            growth: list[dict[str, Any]]) -> Model:
     """A fresh model of ``config`` with the ``growth`` record's grow() / widen() / compact() calls replayed
     (a compaction keeps the first units: the weights copied in afterwards say what they are)."""
     model = cls(**config)
@@ -164,7 +167,7 @@ def rebuild(cls: type[MultiTaskConvSynapticNet], config: dict[str, Any],
     return model
 
 
-def implausible(model: MultiTaskConvSynapticNet) -> str:
+def implausible(model: Model) -> str:
     """What makes the network ``model`` describes too large to believe ("" if nothing does)."""
     units = [model.config["in_channels"]] + [b.out_units for layer in model.task_layers for b in layer.blocks]
     for what, value, limit in (("image_size", model.config["image_size"], MAX_IMAGE_SIZE),
@@ -176,7 +179,7 @@ def implausible(model: MultiTaskConvSynapticNet) -> str:
     return ""
 
 
-def mismatch(model: MultiTaskConvSynapticNet, state: dict[str, Tensor]) -> str:
+def mismatch(model: Model, state: dict[str, Tensor]) -> str:
     """Where the weights ``state`` differ from the shapes of ``model`` (built on the meta device): the
     first missing, unexpected or differently shaped entry ("" if they match)."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
