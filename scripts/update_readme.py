@@ -666,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readme", type=existing_file(".md"), default=Path("README.md"))
     parser.add_argument("--figures", type=Path, default=Path("figures"))
+    parser.add_argument("--makefile", type=existing_file(""), default=None,
+                        help="also rewrite this Makefile's help with the measured times (scripts/make_help.py)")
     args = parser.parse_args(argv)
     try:
         changed = update(args.readme, args.figures)
@@ -673,6 +675,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
+    if args.makefile is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import make_help
+
+        print(f"{args.makefile}: help {'updated' if make_help.update(args.makefile) else 'already up to date'}")
     return 0
 
 
