@@ -81,10 +81,10 @@ SUFFIX_UNITS: list[tuple[str, re.Pattern[str]]] = [(kind, re.compile(pattern)) f
     ("lines", r"(?:\s|-)lines?\b"),
     ("parameters", r"\s?(?:[kM]\s)?(?:parameters?|params?)\b"),
     ("epochs", r"\s(?:epochs?)\b"),
-    ("ratio", r"\s?×"),
+    ("ratio", r"\s?×(?!\s?\d)"),  # not 3×3 (a size)
 ]]
 PREFIX_UNITS: list[tuple[str, re.Pattern[str]]] = [
-    ("ratio", re.compile(r"×\s?$")),
+    ("ratio", re.compile(r"(?<!\d)×\s?$")),
     ("batch", re.compile(r"\bbatch(?:\ssize)?(?:\sof)?\s$", re.IGNORECASE)),
 ]
 _CHAIN = re.compile(r"^\s?(?:–|—|-|to|/|vs\.?|and|or|→|±)\s?$")  # joins a range or list that shares one unit
@@ -125,6 +125,11 @@ _KEY_KINDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [(re.compile(pattern
 # Time fields inside these parts of a file are per-run details (every seed, every compaction candidate): a time
 # stated in prose is a notebook's, a study's or a configuration's, never one run's.
 _DETAIL_PARTS = {"runs", "compaction", "tried", "differences"}
+# Candidates a compaction tried and rejected: never a result.
+_DROPPED_PARTS = {"tried"}
+# Text fields that describe rather than measure (a profile's description, the command, versions, sources).
+_NOT_DATA_TEXT = re.compile(r"description|command|platform|torch|python|finished|source|processor|note$",
+                            re.IGNORECASE)
 # Files every passage may use (the README's, the Makefile's and the profiles' prose may use any figures file too;
 # a notebook only the figures files it names and its own NN_* files).
 SHARED = "shared"
@@ -256,22 +261,81 @@ def numbers_with_units(line: str) -> list[tuple[Number, int, int]]:
 
 @dataclass(frozen=True)
 class Passage:
-    """One line of hand-written text and the notebook it belongs to (for its outputs and code cells)."""
+    """One line of hand-written text, the notebook it belongs to (for its outputs and code cells) and the results
+    files it may quote (None: any)."""
 
     where: str
     text: str
     notebook: str | None = None
+    scope: frozenset[str] | None = None
+
+
+# The results files a ``make`` target writes: a README section that names the command quotes those files.
+MAKE_FILES: dict[str, tuple[str, ...]] = {
+    "front": ("growth_front.json", "front_pick.json", "front_sparsity.json"),
+    "criteria": ("pruning_criteria.json",),
+    "pmnist": ("permuted_mnist.json",),
+    "original": ("original_run.json",),
+    "bench": ("train.json", "layers.json", "data_path.json", "flops.json"),
+    "ablation": ("ablation.json",),
+    "baselines": ("04_baselines.json",),
+}
+
+
+def named_files(text: str) -> frozenset[str] | None:
+    """The results files a piece of the README names: JSON files (``growth_front.json``) and those of the ``make``
+    targets it names (:data:`MAKE_FILES`); None when it names none, or names ``make reproduce``/``make student``
+    (every notebook's results)."""
+    targets = set(re.findall(r"make (\w+)", text))
+    if targets & {"reproduce", "student"}:
+        return None
+    files = {Path(name).name for name in re.findall(r"[\w/.-]+\.json", text)}
+    files |= {f for target in targets for f in MAKE_FILES.get(target, ())}
+    return frozenset(files) or None
+
+
+def _paragraphs(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, end) line indices of the blank-line separated paragraphs (a heading is a paragraph of its own)."""
+    spans, start = [], None
+    for i, line in enumerate([*lines, ""]):
+        if not line.strip() or line.startswith("#"):
+            if start is not None:
+                spans.append((start, i))
+            start = None
+            if line.startswith("#"):
+                spans.append((i, i + 1))
+        elif start is None:
+            start = i
+    return spans
 
 
 def readme_passages(path: Path, root: Path) -> Iterator[Passage]:
-    """README.md outside the generated results block and code fences."""
+    """README.md outside the generated results block and code fences. A line may quote the results files its
+    paragraph names and those the first paragraph of its section names (the lead of a list); any file when
+    neither names one, or its paragraph names ``make reproduce``/``make student``."""
     lines = path.read_text(encoding="utf-8").split("\n")
+    paragraphs = _paragraphs(lines)
+    scope_of: dict[int, frozenset[str] | None] = {}
+    lead: frozenset[str] | None = None
+    after_heading = True
+    for start, end in paragraphs:
+        if lines[start].startswith("#"):
+            lead, after_heading = None, True
+            continue
+        text = "\n".join(lines[start:end])
+        own = named_files(text)
+        if after_heading:
+            lead, after_heading = own, False
+        broad = bool(set(re.findall(r"make (\w+)", text)) & {"reproduce", "student"})
+        scope = None if broad or (own is None and lead is None) else (own or frozenset()) | (lead or frozenset())
+        for i in range(start, end):
+            scope_of[i + 1] = scope
     generated = False
     for i, line in _without_fences(lines):
         if README_START in line:
             generated = True
         if not generated:
-            yield Passage(f"{path.relative_to(root)}:{i}", line)
+            yield Passage(f"{path.relative_to(root)}:{i}", line, scope=scope_of.get(i))
         if README_END in line:
             generated = False
 
@@ -361,7 +425,11 @@ def _add_document(pools: dict[str, Pool], document: Any, name: str) -> None:
             if re.search(r"seed", key, re.IGNORECASE):
                 pools["seeds"].add(len(value), f"{where} (count)")
             continue
+        if _DROPPED_PARTS & set(path):
+            continue
         if isinstance(value, str):  # labels ("conv-reuse ×0.25"), notes ("68.20 vs 69.75 %")
+            if _NOT_DATA_TEXT.search(path[-1] if path else ""):
+                continue
             for m in _NUMBER.finditer(value):
                 number = float(m.group("int").replace(",", "") + (f".{m.group('dec')}" if m.group("dec") else ""))
                 kinds = ("ratio",) if value[:m.start()].endswith("×") or value[m.end():].startswith("×") else \
@@ -475,6 +543,8 @@ def check(root: Path = ROOT, explain: bool = False) -> tuple[list[Finding], list
     findings, backed = [], []
     for passage in passages(root):
         pools = everything
+        if passage.scope is not None:
+            pools = [by_file[SHARED], *(p for f, p in by_file.items() if Path(f).name in passage.scope)]
         if passage.notebook is not None:
             if passage.notebook not in scoped:
                 path = root / passage.notebook

@@ -19,7 +19,7 @@ This is what ``make reproduce`` runs. For every notebook (default: all of
 4. records the wall time of each notebook in ``figures/reproduce.json`` (or
    ``build/<profile>/reproduce.json``), and for ``student`` and ``cpu`` also in the
    package's ``synapticnet/expected_times.json``, which every notebook prints up front
-   (with a T4 estimate from ``figures/bench/flops.json``, see ``scripts/bench_flops.py``)
+   (with a T4 estimate from the CPU's measured training rate, :func:`cpu_training_rate`)
    and states in the run-time line of its first markdown cell, rewritten here
    (:func:`update_time_lines`: the committed notebook's one line, whatever the profile).
 
@@ -181,15 +181,33 @@ def record_times(path: Path, name: str, profile: str, seconds: float, shared: bo
                  finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), **({"shared": True} if shared else {}))
     if path.name == TIMES_FILE:  # the package's record: every measured profile of every notebook
         record["notebooks"].setdefault(name, {})[profile] = entry
-        bench = ROOT / "figures" / "bench" / "flops.json"
-        if bench.exists():
-            record.setdefault("machine", {})["cpu_train_tflops"] = json.loads(bench.read_text())["cpu_train_tflops"]
+        rate = cpu_training_rate(ROOT / "figures" / "bench")
+        if rate is not None:
+            record.setdefault("machine", {}).update(cpu_train_tflops=rate[0], cpu_train_tflops_from=rate[1])
     else:
         record["notebooks"][name] = entry
     record.setdefault("machine", {}).update(platform=platform.platform(), cpus=os.cpu_count(),
                                             python=platform.python_version())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def cpu_training_rate(bench: Path) -> tuple[float, str] | None:
+    """This CPU's measured training rate (TFLOP/s) on the cpu profile's network, and where it was read.
+
+    The T4 estimates scale a notebook's measured minutes by this rate, so it must be the rate of the
+    steps the notebooks take: ``train.json`` (``make bench``: the recipe's own step, in the precision it
+    trains in) when it exists, else ``flops.json`` (``scripts/bench_flops.py``); None without either.
+    """
+    train = bench / "train.json"
+    if train.exists():
+        gflops = json.loads(train.read_text()).get("cases", {}).get("cpu", {}).get("achieved_gflops")
+        if gflops:
+            return gflops / 1000, "figures/bench/train.json: cases.cpu.achieved_gflops"
+    flops = bench / "flops.json"
+    if flops.exists():
+        return json.loads(flops.read_text())["cpu_train_tflops"], "figures/bench/flops.json: cpu_train_tflops"
+    return None
 
 
 def refresh_printed_times(notebook: Path, old: str, new: str) -> bool:

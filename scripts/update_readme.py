@@ -618,7 +618,8 @@ def times_section(path: Path) -> str | None:
         f"differ by up to {SLOWEST_MACHINE_FACTOR:g}× (every notebook prints its expected time as that range). "
         + ("*(shared)*: measured while other jobs ran on the machine, so an upper bound. " if shared else "")
         + (f"T4 column: an estimate, not a measurement — the same FLOPs at an assumed {T4_EFFECTIVE_TFLOPS:g} TFLOP/s "
-           f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s (`scripts/bench_flops.py`). " if rate else "")
+           f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s "
+           f"(`{machine.get('cpu_train_tflops_from', 'figures/bench/flops.json').split(':')[0]}`). " if rate else "")
         + f"From [`synapticnet/expected_times.json`](synapticnet/expected_times.json); every notebook prints its row "
         "up front.",
     )
