@@ -41,7 +41,7 @@ outside that folder (the check of issue 14: outputs stay under the notebook's wo
 Usage::
 
     python scripts/run_notebooks.py [--profile cpu] [--timeout 3600] [--as-student] [notebooks ...]
-    python scripts/run_notebooks.py --time-lines-only   # only the notebooks' run-time lines, from the record
+    python scripts/run_notebooks.py --time-lines-only   # only the notebooks' run-time lines and printed times
 """
 
 from __future__ import annotations
@@ -259,6 +259,51 @@ def update_time_lines(paths: list[Path], times: dict | None = None) -> list[Path
     return changed
 
 
+def printed_times_span(text: str, notebook: str) -> tuple[int, int] | None:
+    """Where ``text`` (a stream output) holds the block ``expected_times(notebook)`` printed: its first line and the
+    indented lines after it, as (start, end) character offsets; None if it holds none."""
+    start = text.find(f"expected run time of {notebook}:")
+    if start < 0:
+        return None
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end + 1
+    while text.startswith("  ", end):  # the block's lines are indented
+        nxt = text.find("\n", end)
+        end = len(text) if nxt < 0 else nxt + 1
+    return start, end
+
+
+def update_printed_times(paths: list[Path], times: dict | None = None) -> list[Path]:
+    """Rewrite the expected times each notebook printed up front (``print(expected_times(name))``) from the record;
+    the files changed.
+
+    That output is the record, formatted (:func:`synapticnet.workspace.expected_times`), not a result of the run:
+    when the record changes without a run of this notebook (another notebook's run, a new CPU training rate from
+    ``make bench``), the committed printout would state stale times. Nothing else in the notebook changes.
+    """
+    import nbformat
+
+    times = load_times() if times is None else times
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        new = expected_times(path.name, times) + "\n"
+        dirty = False
+        for cell in nb.cells:
+            for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                text = output.get("text", "") if output.get("output_type") == "stream" else ""
+                span = printed_times_span(text, path.name)
+                if span is not None and text[span[0]:span[1]] != new:
+                    output["text"] = text[:span[0]] + new + text[span[1]:]
+                    dirty = True
+        if dirty:
+            staged = path.with_suffix(".ipynb.tmp")
+            nbformat.write(nb, staged)
+            os.replace(staged, path)
+            changed.append(path)
+    return changed
+
+
 def install_copy(profile: str) -> Path:
     """A non-editable install of this checkout in ``build/<profile>/site`` (what ``pip install`` gives a student)."""
     site = ROOT / "build" / profile / "site"
@@ -377,10 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", action="store_true",
                         help="other work runs on this machine meanwhile: record the times as shared (upper bounds)")
     parser.add_argument("--time-lines-only", action="store_true",
-                        help="run nothing: rewrite each notebook's run-time line from synapticnet/expected_times.json")
+                        help="run nothing: rewrite each notebook's run-time line and the expected times it printed "
+                             "from synapticnet/expected_times.json")
     args = parser.parse_args(argv)
     if args.time_lines_only:
-        changed = update_time_lines(args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+        paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+        changed = sorted(set(update_time_lines(paths)) | set(update_printed_times(paths)))
         print(f"{len(changed)} notebook(s) changed" + "".join(f"\n  {p.name}" for p in changed))
         return 0
     profile = args.profile or default_profile()
