@@ -30,7 +30,7 @@ to 30.0 (a whole number is read as exact, to within 0.05: a measured value is wr
 is printed with elsewhere; ``155k`` is matched to the thousand). The sign is ignored (``2.45 points below`` is a difference of −2.45). Ranges and lists share the
 unit of their last number: ``2.6–4.5 min``, ``63.05 / 63.39 / 59.69 %``, ``0.67 to 0.73 ×``. Intervals
 ``[−2.49, −0.71]`` and ``interval −0.45 to +0.07`` are checked as points. Spelled-out counts (``three
-seeds``) count.
+seeds``, ``about two minutes``) count.
 
 **Not read:** code (fenced blocks, inline ``code``), link targets, HTML comments, the README's generated
 results block and the notebooks' run-time line (both written from the JSON by scripts, and tested).
@@ -230,8 +230,8 @@ def numbers_with_units(line: str) -> list[tuple[Number, int, int]]:
             unit = next(((kind, m.group(0)) for kind, pattern in PREFIX_UNITS if (m := pattern.search(before))), None)
         if unit is None and mult in ("k", "M"):
             unit = ("count", "")
-        if mult == "word" and (unit is None or unit[0] not in ("seeds", "epochs")):
-            unit = None  # spelled-out numbers only count seeds and epochs ("one line" is not a line count)
+        if mult == "word" and (unit is None or unit[0] not in ("seeds", "epochs", "minutes", "hours", "seconds")):
+            unit = None  # spelled out: seeds, epochs and times ("one line" is not a line count)
         units.append(unit)
     for i in range(len(raw) - 2, -1, -1):  # a range or list shares the unit of its last number
         if units[i] is None and units[i + 1] is not None and raw[i][4] != "word" and \
@@ -508,10 +508,32 @@ def notebook_pools(path: Path) -> dict[str, Pool]:
         for output in cell.get("outputs", []):
             text = output.get("text") or output.get("data", {}).get("text/plain") or ""
             text = "".join(text) if isinstance(text, list) else text
-            for number in _numbers_in_string(text):
-                for kind in ("percent", "ratio", "number", "seconds", "minutes", "seeds", "batch", "epochs"):
-                    pools[kind].add(number, f"cell {index}: printed output")
+            for line in text.split("\n"):
+                _add_printed_line(pools, line, f"cell {index}: printed output")
     return pools
+
+
+# the pool a printed number with a unit backs, and the scale to its stored form (printed hours → minutes)
+_PRINTED_POOL: dict[str, tuple[str, float]] = {
+    "percent": ("percent", 1), "points": ("percent", 1), "ratio": ("ratio", 1), "minutes": ("minutes", 1),
+    "hours": ("minutes", 60), "seconds": ("seconds", 1), "seeds": ("seeds", 1), "batch": ("batch", 1),
+    "epochs": ("epochs", 1), "parameters": ("number", 1), "count": ("number", 1), "gflops": ("number", 1),
+    "tflops": ("number", 1), "images_per_second": ("number", 1)}
+
+
+def _add_printed_line(pools: dict[str, Pool], line: str, where: str) -> None:
+    """One line a notebook printed: a number with a unit backs prose of that unit only (a printed "15 s" is not
+    "15 minutes"); a number without one backs counts, percentages, ratios and settings, never a time."""
+    with_unit = {start: number for number, start, _ in numbers_with_units(line)}
+    for m in _NUMBER.finditer(_strip_markup(line)):
+        value = float(m.group("int").replace(",", "") + (f".{m.group('dec')}" if m.group("dec") else ""))
+        number = with_unit.get(m.start())
+        if number is not None:
+            pool, scale = _PRINTED_POOL.get(number.kind, ("number", 1))
+            pools[pool].add(number.value * scale, f"{where} ({number.text}{number.unit.rstrip()})")
+        else:
+            for pool in ("percent", "ratio", "number", "seeds", "batch", "epochs"):
+                pools[pool].add(value, where)
 
 
 def notebook_files(path: Path, root: Path, files: list[str]) -> list[str]:

@@ -108,6 +108,13 @@ def test_times_come_only_from_totals_and_means_not_from_one_run():
     assert _backed("75.10 %, 0.45×, 75.10 min", [pools]) == [True, True, False]
 
 
+def test_a_printed_number_backs_prose_in_its_own_unit_only():
+    pools: dict = defaultdict(prose.Pool)
+    prose._add_printed_line(pools, "seed 0 separate: average accuracy 75.10%, 155,334 parameters, 15 s, 7.6 min", "out")
+    assert _backed("75.10 %, 155,334 parameters, 15 s, 7.6 min, 15 minutes, 75.10 min, about two minutes",
+                   [pools]) == [True, True, True, True, False, False, False]
+
+
 # --- the failure on a planted wrong number ------------------------------------------------------------------
 
 
