@@ -10,10 +10,12 @@ with; a number found nowhere is reported with its file, cell or line, and contex
 
 **Units and where their numbers may come from** (:data:`SOURCES`):
 
-* ``%``, ``points``/``pp``, ``×`` (after or before the number), ``parameters``, ``GFLOP/s``,
-  ``images/s``, and bare ``155k``/``5.07M`` — any value in the JSON files, a profile or budget setting,
-  a published number; for ``%`` and ``points`` also the value × 100 (fractions are stored), for GFLOP/s
-  also TFLOP/s × 1000.
+* ``%``, ``×`` (after or before the number), ``parameters``, ``GFLOP/s``, ``images/s``, and bare
+  ``155k``/``5.07M`` — a value of that kind in the JSON files (read from the field's name:
+  :data:`_KEY_KINDS`; a ratio never backs a percentage), a profile or budget setting, a published
+  number; for ``%`` also the value × 100 (fractions are stored), for GFLOP/s also TFLOP/s × 1000.
+* ``points``/``pp`` and signed decimals — differences and spreads only: fields named like ``mean``,
+  ``low``/``high``, ``std``, ``differences``, ``bwt``, ``forgetting``, ``tolerance`` (× 1 or × 100).
 * ``min``, ``s``, ``h`` — only time values: JSON fields named like ``seconds``/``wall``/``time`` that
   hold a notebook's, a run's or a study's total, wall time or mean (in seconds: shown ÷ 60 as minutes;
   not one seed's or one task's), and the run-time totals :func:`make_help.time_totals` computes
@@ -29,8 +31,8 @@ with; a number found nowhere is reported with its file, cell or line, and contex
 to 30.0 (a whole number is read as exact, to within 0.05: a measured value is written with the decimals it
 is printed with elsewhere; ``155k`` is matched to the thousand). The sign is ignored (``2.45 points below`` is a difference of −2.45). Ranges and lists share the
 unit of their last number: ``2.6–4.5 min``, ``63.05 / 63.39 / 59.69 %``, ``0.67 to 0.73 ×``. Intervals
-``[−2.49, −0.71]`` and ``interval −0.45 to +0.07`` are checked as points. Spelled-out counts (``three
-seeds``, ``about two minutes``) count.
+``[−2.49, −0.71]``, ``interval −0.45 to +0.07`` and any signed decimal (``+0.09``, ``−2.91``: a difference)
+are checked as points. Spelled-out counts (``three seeds``, ``about two minutes``) count.
 
 **Not read:** code (fenced blocks, inline ``code``), link targets, HTML comments, the README's generated
 results block and the notebooks' run-time line (both written from the JSON by scripts, and tested).
@@ -94,7 +96,7 @@ _INTERVAL = re.compile(r"\[\s*(?P<a>[−+-]?\d+(?:\.\d+)?),\s*(?P<b>[−+-]?\d+(
 # which pools (and at which scale: printed = stored × scale) may back a number of each kind
 SOURCES: dict[str, list[tuple[str, float]]] = {
     "percent": [("percent", 1), ("percent", 100)],
-    "points": [("percent", 1), ("percent", 100)],
+    "points": [("points", 1), ("points", 100)],
     "ratio": [("ratio", 1)],
     "parameters": [("number", 1)],
     "count": [("number", 1)],
@@ -116,7 +118,10 @@ _KEY_KINDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [(re.compile(pattern
     (r"per_second|flop", ("number",)),
     (r"minute", ("minutes",)),
     (r"seconds|wall|(?:^|_)time$|(?:^|_)s$", ("seconds",)),  # only totals and means: see _TIME_TOTAL
-    (r"ratio|speedup|_over_|(?:^|_)over|width|growth|fraction|factor|capacity|utilisation|(?:^|_)share(?:$|_)|scale", ("ratio", "percent")),
+    (r"capacity|utilisation|(?:^|_)share(?:$|_)", ("ratio", "percent")),
+    (r"ratio|speedup|_over_|(?:^|_)over|width|growth|fraction|factor|scale", ("ratio",)),
+    # differences and spreads, in points (or fractions of one): what "points" may quote
+    (r"mean|low$|high$|std|differ|bwt|fwt|forget|gap|delta|drop|gain|tolerance|margin|point", ("percent", "points")),
     (r"seed", ("seeds",)),
     (r"batch", ("batch",)),
     (r"epoch", ("epochs",)),
@@ -125,8 +130,10 @@ _KEY_KINDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [(re.compile(pattern
 # Time fields inside these parts of a file are per-run details (every seed, every compaction candidate): a time
 # stated in prose is a notebook's, a study's or a configuration's, never one run's.
 _DETAIL_PARTS = {"runs", "compaction", "tried", "differences"}
-# Candidates a compaction tried and rejected: never a result.
-_DROPPED_PARTS = {"tried"}
+# Not quoted as results: candidates a compaction tried and rejected, and the per-seed paired differences behind an
+# interval (prose quotes the mean and the interval; a notebook may quote what it printed). Leaving them out keeps
+# small differences from being backed by chance.
+_DROPPED_PARTS = {"tried", "differences"}
 # Text fields that describe rather than measure (a profile's description, the command, versions, sources).
 _NOT_DATA_TEXT = re.compile(r"description|command|platform|torch|python|finished|source|processor|note$",
                             re.IGNORECASE)
@@ -218,7 +225,9 @@ def numbers_with_units(line: str) -> list[tuple[Number, int, int]]:
             continue  # a hyphen joining words: CIFAR-10
         if m.group("sign") == "" and start > 0 and text[start - 1] in "-−" and start > 1 and text[start - 2].isalpha():
             continue
-        raw.append((m.start(), m.end(), m.group("int").replace(",", ""), m.group("dec") or "", m.group("mult") or ""))
+        signed = m.group("sign") in ("+", "−") and bool(m.group("dec"))  # +0.09, −2.91: a difference
+        raw.append((m.start(), m.end(), m.group("int").replace(",", ""), m.group("dec") or "",
+                    m.group("mult") or ("signed" if signed else "")))
     for m in _WORD.finditer(text):
         raw.append((m.start(), m.end(), str(WORDS[m.group("word").lower()]), "", "word"))
     raw.sort()
@@ -230,11 +239,14 @@ def numbers_with_units(line: str) -> list[tuple[Number, int, int]]:
             unit = next(((kind, m.group(0)) for kind, pattern in PREFIX_UNITS if (m := pattern.search(before))), None)
         if unit is None and mult in ("k", "M"):
             unit = ("count", "")
+        if unit is None and mult == "signed":
+            unit = ("points", " (difference)")
         if mult == "word" and (unit is None or unit[0] not in ("seeds", "epochs", "minutes", "hours", "seconds")):
             unit = None  # spelled out: seeds, epochs and times ("one line" is not a line count)
         units.append(unit)
     for i in range(len(raw) - 2, -1, -1):  # a range or list shares the unit of its last number
-        if units[i] is None and units[i + 1] is not None and raw[i][4] != "word" and \
+        if (units[i] is None or units[i][1] == " (difference)") and units[i + 1] is not None and \
+                raw[i][4] != "word" and \
                 _CHAIN.match(text[raw[i][1]:raw[i + 1][0]]) and units[i + 1][0] != "batch":
             units[i] = units[i + 1]
     for m in _INTERVAL.finditer(text):
@@ -250,7 +262,7 @@ def numbers_with_units(line: str) -> list[tuple[Number, int, int]]:
         if unit is None:
             continue
         kind, printed = unit
-        scale = {"k": 1e3, "M": 1e6}.get(mult, 1.0)
+        scale = {"k": 1e3, "M": 1e6}.get(mult, 1.0)  # (mult may also be "word" or "signed": scale 1)
         if kind == "parameters" and printed.strip().startswith(("k", "M")):
             scale = {"k": 1e3, "M": 1e6}[printed.strip()[0]]
         value = float(f"{digits}.{decimals}" if decimals else digits) * scale
@@ -515,7 +527,7 @@ def notebook_pools(path: Path) -> dict[str, Pool]:
 
 # the pool a printed number with a unit backs, and the scale to its stored form (printed hours → minutes)
 _PRINTED_POOL: dict[str, tuple[str, float]] = {
-    "percent": ("percent", 1), "points": ("percent", 1), "ratio": ("ratio", 1), "minutes": ("minutes", 1),
+    "percent": ("percent", 1), "points": ("points", 1), "ratio": ("ratio", 1), "minutes": ("minutes", 1),
     "hours": ("minutes", 60), "seconds": ("seconds", 1), "seeds": ("seeds", 1), "batch": ("batch", 1),
     "epochs": ("epochs", 1), "parameters": ("number", 1), "count": ("number", 1), "gflops": ("number", 1),
     "tflops": ("number", 1), "images_per_second": ("number", 1)}
@@ -532,7 +544,7 @@ def _add_printed_line(pools: dict[str, Pool], line: str, where: str) -> None:
             pool, scale = _PRINTED_POOL.get(number.kind, ("number", 1))
             pools[pool].add(number.value * scale, f"{where} ({number.text}{number.unit.rstrip()})")
         else:
-            for pool in ("percent", "ratio", "number", "seeds", "batch", "epochs"):
+            for pool in ("percent", "points", "ratio", "number", "seeds", "batch", "epochs"):
                 pools[pool].add(value, where)
 
 

@@ -60,7 +60,7 @@ def test_numbers_are_read_with_their_units_ranges_and_intervals():
     assert _units("isolate ×1 (155k) 75.10 % on 3 seeds, 2.6–4.5 min each") == [
         ("1", "ratio"), ("155k", "count"), ("75.10", "percent"), ("3", "seeds"), ("2.6", "minutes"), ("4.5", "minutes")]
     assert _units("−1.60 [−2.49, −0.71] at ×0.5; interval −0.45 to +0.07") == [
-        ("−2.49", "points"), ("−0.71", "points"), ("0.5", "ratio"), ("−0.45", "points"), ("+0.07", "points")]
+        ("−1.60", "points"), ("−2.49", "points"), ("−0.71", "points"), ("0.5", "ratio"), ("−0.45", "points"), ("+0.07", "points")]
     assert _units("63.05 / 63.39 / 59.69 % over three seeds at batch 128, 5 epochs/task") == [
         ("63.05", "percent"), ("63.39", "percent"), ("59.69", "percent"), ("three", "seeds"), ("128", "batch"),
         ("5", "epochs")]
@@ -86,7 +86,7 @@ def _backed(text: str, pools: list[dict]) -> list[bool]:
 
 
 def test_a_number_matches_a_value_at_its_printed_precision():
-    pools = _pools(percent=[0.7510, 2.45], ratio=[0.35], seconds=[5478.0], seeds=[5])
+    pools = _pools(percent=[0.7510], points=[2.45], ratio=[0.35], seconds=[5478.0], seeds=[5])
     assert _backed("75.10 %, 75.1 %, 75 %, 75.12 %, 75.2 %", pools) == [True, True, False, False, False]
     assert _backed("2.45 points below, 2.5 points, −2.45 points", pools) == [True, True, True]
     assert _backed("×0.35, 0.35×, ×0.4, ×0.5", pools) == [True, True, True, False]  # 0.35 prints as 0.4
@@ -106,6 +106,15 @@ def test_times_come_only_from_totals_and_means_not_from_one_run():
                                 "avg_acc_mean": 75.1, "params_ratio": 0.45}, "x.json")
     assert _backed("10.0 min, 30.0 min, 2.0 min", [pools]) == [True, False, False]
     assert _backed("75.10 %, 0.45×, 75.10 min", [pools]) == [True, True, False]
+
+
+def test_points_come_from_differences_and_a_ratio_never_backs_a_percentage():
+    pools: dict = defaultdict(prose.Pool)
+    prose._add_document(pools, {"vs_separate_x1": {"mean": -2.45, "low": -3.21, "high": -1.69,
+                                                   "differences": [-1.23, -4.56]},
+                                "params_ratio": 0.65, "bwt": -0.6094, "average_accuracy": 0.751}, "x.json")
+    assert _backed("2.45 points below (interval −3.21 to −1.69), 60.94 points, 0.65×, 75.10 %", [pools]) == [True] * 6
+    assert _backed("1.23 points, 65.00 %, 0.65 points, 75.10 points", [pools]) == [False, False, False, False]
 
 
 def test_a_printed_number_backs_prose_in_its_own_unit_only():
