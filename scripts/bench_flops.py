@@ -7,9 +7,9 @@ instead of this CPU's measured one. This script measures the CPU side:
 1. count the FLOPs of one training step (forward + backward) of the ``cpu`` profile's
    task-0 network on a batch (the profile's size) of CIFAR-sized images with ``torch.utils.flop_counter``;
 2. time that step (median of ``--repeats`` after a warm-up) in the precision the recipe trains in
-   (bfloat16 autocast where the processor has it, :func:`synapticnet.engine.training_dtype`) — a float32
-   step here measured 99 GFLOP/s while the recipe's bfloat16 steps ran at 243.5 (``make bench``), so a
-   float32 rate would understate the work a notebook's minutes hold;
+   (bfloat16 autocast where the processor has it, :func:`synapticnet.engine.training_dtype`): a float32
+   step runs at well under half the recipe's bfloat16 rate here (``flops.json`` before this change vs
+   ``train.json``), so a float32 rate would understate the work a notebook's minutes hold;
 3. write ``flops / seconds`` to ``figures/bench/flops.json``. ``scripts/run_notebooks.py``
    copies the CPU's training rate into the package's ``expected_times.json``, preferring
    ``figures/bench/train.json`` (the recipe's own step, ``cases.cpu.achieved_gflops``) when it exists.
