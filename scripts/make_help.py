@@ -74,6 +74,11 @@ def help_lines(root: Path = ROOT) -> list[str]:
     original_shared = shared if (_load(root / "figures" / "original_run.json") or {}).get("shared_machine") else ""
     baselines = _load(root / "figures" / "04_baselines.json") or {}
     seeds = len(baselines.get("seeds", [])) or "several"
+    front = _load(root / "figures" / "growth_front.json") or {"streams": {}}
+    front_seeds = max((len(c.get("seeds", [])) for s in front["streams"].values() for c in s["configs"]), default=0)
+    front_size = f", {len(front['streams'])} streams x {front_seeds} seeds" if front_seeds else ""
+    criteria_seeds = len((_load(root / "figures" / "pruning_criteria.json") or {}).get("seeds", []))
+    criteria_size = f", {criteria_seeds} seeds" if criteria_seeds else ""
     lines = [
         ("test", "unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"),
         ("test-cpus", "unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"),
@@ -85,9 +90,9 @@ def help_lines(root: Path = ROOT) -> list[str]:
                     + _minutes(t, "student (all notebooks)", "{} min in all, measured") + ")"),
         ("bench", "benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"),
         ("ablation", "what each piece of the training recipe is worth, on validation splits"),
-        ("front", "accuracy-parameter front of growth vs separate networks ("
+        ("front", f"accuracy-parameter front of growth vs separate networks{front_size} ("
                   + _minutes(t, "front", "{} min of training measured, summed over its runs, 1 thread" + shared) + "; resumable)"),
-        ("criteria", "which units compaction should remove: |gamma| vs ablation (1 thread)"),
+        ("criteria", f"which units compaction should remove: |gamma| vs ablation{criteria_size} (1 thread)"),
         ("pmnist", "Permuted MNIST under GPM's protocol vs published accuracy/capacity ("
                    + (f"{t['pmnist fastest']:.1f}-{t['pmnist slowest']:.1f} min of training per configuration and "
                       "seed, measured, 1 thread" if "pmnist fastest" in t else "not measured yet") + ")"),
