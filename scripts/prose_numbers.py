@@ -225,7 +225,8 @@ def numbers_with_units(line: str) -> list[tuple[Number, int, int]]:
             continue  # a hyphen joining words: CIFAR-10
         if m.group("sign") == "" and start > 0 and text[start - 1] in "-−" and start > 1 and text[start - 2].isalpha():
             continue
-        signed = m.group("sign") in ("+", "−") and bool(m.group("dec"))  # +0.09, −2.91: a difference
+        # +0.09, −2.91: a difference — but not the result of a worked example ("BWT = 0.80 − 0.99 = −0.19")
+        signed = m.group("sign") in ("+", "−") and bool(m.group("dec")) and not text[:start].rstrip().endswith("=")
         raw.append((m.start(), m.end(), m.group("int").replace(",", ""), m.group("dec") or "",
                     m.group("mult") or ("signed" if signed else "")))
     for m in _WORD.finditer(text):
