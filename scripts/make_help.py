@@ -91,7 +91,8 @@ def help_lines(root: Path = ROOT) -> list[str]:
         ("bench", "benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"),
         ("ablation", "what each piece of the training recipe is worth, on validation splits"),
         ("front", f"accuracy-parameter front of growth vs separate networks{front_size} ("
-                  + _minutes(t, "front", "{} min of training measured, summed over its runs, 1 thread" + shared) + "; resumable)"),
+                  + _minutes(t, "front", "{} min of training measured, summed over its runs, 1 thread" + shared)
+                  + "; resumable)"),
         ("criteria", f"which units compaction should remove: |gamma| vs ablation{criteria_size} (1 thread)"),
         ("pmnist", "Permuted MNIST under GPM's protocol vs published accuracy/capacity ("
                    + (f"{t['pmnist fastest']:.1f}-{t['pmnist slowest']:.1f} min of training per configuration and "

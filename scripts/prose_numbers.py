@@ -24,15 +24,28 @@ with; a number found nowhere is reported with its file, cell or line, and contex
 * ``batch N`` — batch sizes of the profiles and budgets (and ``batch`` fields in the JSON).
 * ``epochs`` — epochs of the profiles and budgets (and ``epochs`` fields in the JSON).
 * ``lines`` — only in a notebook: the line count of one of its own code cells.
-* In a notebook, every number may also come from its own printed outputs (the run that wrote them).
+* In a notebook, every number may also come from its own printed outputs (the run that wrote them), in
+  the unit it was printed with (a printed ``15 s`` does not back ``15 minutes``).
+
+**Which files:** a notebook may quote its own ``figures/NN_*`` files and every results file it names;
+a README paragraph the files it names or its section's first paragraph names (``growth_front.json``, or
+``make front`` for the files that command writes: :data:`MAKE_FILES`), any file when neither names one.
+Run times, settings and published numbers may be quoted anywhere.
 
 **Matching at printed precision:** ``75.10 %`` matches a value ``v`` with ``round(v, 2) == 75.10`` or
 ``round(100 v, 2) == 75.10`` (so 0.7510 and 75.1 both match); ``about 30 min`` a time whose minutes round
 to 30.0 (a whole number is read as exact, to within 0.05: a measured value is written with the decimals it
-is printed with elsewhere; ``155k`` is matched to the thousand). The sign is ignored (``2.45 points below`` is a difference of −2.45). Ranges and lists share the
-unit of their last number: ``2.6–4.5 min``, ``63.05 / 63.39 / 59.69 %``, ``0.67 to 0.73 ×``. Intervals
-``[−2.49, −0.71]``, ``interval −0.45 to +0.07`` and any signed decimal (``+0.09``, ``−2.91``: a difference)
-are checked as points. Spelled-out counts (``three seeds``, ``about two minutes``) count.
+is printed with elsewhere; ``155k`` is matched to the thousand). The sign is ignored (``2.45 points
+below`` is a difference of −2.45). Ranges and lists share the unit of their last number: ``2.6–4.5 min``,
+``63.05 / 63.39 / 59.69 %``, ``0.67 to 0.73 ×``. Intervals ``[−2.49, −0.71]``, ``interval −0.45 to +0.07``
+and any signed decimal (``+0.09``, ``−2.91``: a difference) are checked as points. Spelled-out counts
+(``three seeds``, ``about two minutes``) count.
+
+**How strict it is:** at two decimals a wrong percentage passes only if some value of the right kind in scope
+rounds to it; measured on the data of 2026-12-03, a random 50–100 % with two decimals is backed by chance 3 %
+of the time in notebook 04's scope and 9 % in the README's front section; a random difference of 0–5 points
+with two decimals 18 % and 34 %; a ratio of 0–3 with two decimals 5 % and 17 %; a time 2–3 %. A number written with fewer decimals, or a
+small difference, is a weaker check than a percentage.
 
 **Not read:** code (fenced blocks, inline ``code``), link targets, HTML comments, the README's generated
 results block and the notebooks' run-time line (both written from the JSON by scripts, and tested).
@@ -218,13 +231,13 @@ def _without_fences(lines: list[str]) -> Iterator[tuple[int, str]]:
 def numbers_with_units(line: str) -> list[tuple[Number, int, int]]:
     """Every number with a unit in one line of prose: (number, start, end) — see the module docstring."""
     text = _strip_markup(line)
-    raw = []  # (start, end, sign, digits, decimals, multiplier)
+    raw = []  # (start, end, digits, decimals, multiplier or "word" or "signed")
     for m in _NUMBER.finditer(text):
         start = m.start()
         if m.group("sign") == "-" and start > 0 and text[start - 1].isalnum():
             continue  # a hyphen joining words: CIFAR-10
-        if m.group("sign") == "" and start > 0 and text[start - 1] in "-−" and start > 1 and text[start - 2].isalpha():
-            continue
+        if m.group("sign") == "" and start > 1 and text[start - 1] in "-−" and text[start - 2].isalpha():
+            continue  # the same, after a letter: ResNet−18
         # +0.09, −2.91: a difference — but not the result of a worked example ("BWT = 0.80 − 0.99 = −0.19")
         signed = m.group("sign") in ("+", "−") and bool(m.group("dec")) and not text[:start].rstrip().endswith("=")
         raw.append((m.start(), m.end(), m.group("int").replace(",", ""), m.group("dec") or "",
@@ -409,11 +422,6 @@ def _leaves(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str,
             yield from _leaves(v, (*path, str(i)))
     else:
         yield path, value
-
-
-def _numbers_in_string(text: str) -> Iterator[float]:
-    for m in _NUMBER.finditer(text):
-        yield float(m.group("int").replace(",", "") + (f".{m.group('dec')}" if m.group("dec") else ""))
 
 
 def kinds_of(path: tuple[str, ...]) -> tuple[str, ...]:

@@ -29,4 +29,5 @@ def published(key: str) -> dict[str, Any]:
     for entry in entries():
         if entry["key"] == key:
             return entry
-    raise KeyError(f"no published number {key!r} in synapticnet/{FILE}; known: {', '.join(e['key'] for e in entries())}")
+    known = ", ".join(e["key"] for e in entries())
+    raise KeyError(f"no published number {key!r} in synapticnet/{FILE}; known: {known}")
