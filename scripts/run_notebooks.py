@@ -114,8 +114,8 @@ def planned_writes(paths: list[Path], profile: str, as_student: bool) -> tuple[l
     seen from ``notebooks/``), where executed notebooks go, ``reproduce.json``'s folder and
     ``build/`` (the failed copy of a notebook; the install of ``--as-student``); the package
     folder when ``expected_times.json`` is recorded (and ``notebooks/``, whose run-time lines follow it). Files:
-    the committed notebooks written back (or their run-time line rewritten) and the two time records, where
-    they exist already.
+    the committed notebooks written back (or their run-time line rewritten), the two time records and the
+    Makefile (its help states the times), where they exist already.
     """
     folders = [reproduce_folder(profile), ROOT / "build"]
     files = [reproduce_folder(profile) / "reproduce.json"]
@@ -127,7 +127,7 @@ def planned_writes(paths: list[Path], profile: str, as_student: bool) -> tuple[l
         files += [output_path(p, profile) for p in paths]
     if profile in ("student", "long", REFERENCE_PROFILE):
         folders += [ROOT / "synapticnet", NOTEBOOKS]
-        files += [ROOT / "synapticnet" / TIMES_FILE, *paths]
+        files += [ROOT / "synapticnet" / TIMES_FILE, *paths, ROOT / "Makefile"]  # make help states the times
     if profile in PUBLISHED_PROFILES and any(p.name in PUBLISHED for p in paths):
         folders.append(ROOT / "figures")  # figures/<profile>/ is created in it
     return _unique(folders), [f for f in _unique(files) if f.exists()]
@@ -190,6 +190,15 @@ def record_times(path: Path, name: str, profile: str, seconds: float, shared: bo
                                             python=platform.python_version())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def update_make_help() -> None:
+    """Rewrite the Makefile's help from the record just updated (``scripts/make_help.py``), if there is a Makefile."""
+    if (ROOT / "Makefile").exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import make_help
+
+        make_help.update(ROOT / "Makefile", ROOT)
 
 
 def cpu_training_rate(bench: Path) -> tuple[float, str] | None:
@@ -463,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             if site is None:
                 refresh_printed_times(output_path(path.resolve(), profile), before, expected_times(path.name))
             update_time_lines([path.resolve()])  # the committed notebook's first cell states the new time
+            update_make_help()  # and make help the new totals
     print(f"{len(paths)} notebook(s) in {total / 60:.1f} min")
     return 0
 
