@@ -37,7 +37,7 @@ Run times, settings and published numbers may be quoted anywhere.
 to 30.0 (a whole number is read as exact, to within 0.05: a measured value is written with the decimals it
 is printed with elsewhere; ``155k`` is matched to the thousand). The sign is ignored (``2.45 points
 below`` is a difference of −2.45). Ranges and lists share the unit of their last number: ``2.6–4.5 min``,
-``63.05 / 63.39 / 59.69 %``, ``0.67 to 0.73 ×``. Intervals ``[−2.49, −0.71]``, ``interval −0.45 to +0.07``
+``63.05 / 63.39 / 59.69 %``, ``0.45 / 0.65×``. Intervals ``[−2.49, −0.71]``, ``interval −0.45 to +0.07``
 and any signed decimal (``+0.09``, ``−2.91``: a difference) are checked as points. Spelled-out counts
 (``three seeds``, ``about two minutes``) count.
 
@@ -96,10 +96,10 @@ SUFFIX_UNITS: list[tuple[str, re.Pattern[str]]] = [(kind, re.compile(pattern)) f
     ("lines", r"(?:\s|-)lines?\b"),
     ("parameters", r"\s?(?:[kM]\s)?(?:parameters?|params?)\b"),
     ("epochs", r"\s(?:epochs?)\b"),
-    ("ratio", r"\s?×(?!\s?\d)"),  # not 3×3 (a size)
+    ("ratio", r"×(?!\s?\d)"),  # 0.45× (attached): not 3×3 or 3 × 32 (sizes, products)
 ]]
 PREFIX_UNITS: list[tuple[str, re.Pattern[str]]] = [
-    ("ratio", re.compile(r"(?<!\d)×\s?$")),
+    ("ratio", re.compile(r"(?<!\d)×$")),  # ×0.5 (attached): not 3×3 or 8 × 8
     ("batch", re.compile(r"\bbatch(?:\ssize)?(?:\sof)?\s$", re.IGNORECASE)),
 ]
 _CHAIN = re.compile(r"^\s?(?:–|—|-|to|/|vs\.?|and|or|→|±)\s?$")  # joins a range or list that shares one unit
@@ -134,7 +134,8 @@ _KEY_KINDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [(re.compile(pattern
     (r"capacity|utilisation|(?:^|_)share(?:$|_)", ("ratio", "percent")),
     (r"ratio|speedup|_over_|(?:^|_)over|width|growth|fraction|factor|scale", ("ratio",)),
     # differences and spreads, in points (or fractions of one): what "points" may quote
-    (r"mean|low$|high$|std|differ|bwt|fwt|forget|gap|delta|drop|gain|tolerance|margin|point", ("percent", "points")),
+    (r"mean|low$|high$|std|differ|bwt|fwt|forget|gap|delta|(?:^|_)drop(?:$|_)|gain|tolerance|margin|point",
+     ("percent", "points")),
     (r"seed", ("seeds",)),
     (r"batch", ("batch",)),
     (r"epoch", ("epochs",)),
@@ -558,10 +559,13 @@ def _add_printed_line(pools: dict[str, Pool], line: str, where: str) -> None:
 
 
 def notebook_files(path: Path, root: Path, files: list[str]) -> list[str]:
-    """The figures JSON files a notebook may quote: its own ``NN_*`` files and every one it names."""
+    """The figures JSON files a notebook may quote: its own ``NN_*`` files, every one it names, and those of the
+    ``make`` targets it names (:data:`MAKE_FILES`)."""
     text = path.read_text(encoding="utf-8")
     prefix = path.name[:3]
-    return [f for f in files if f != SHARED and (Path(f).name.startswith(prefix) or Path(f).name in text)]
+    made = {f for target in re.findall(r"make (\w+)", text) for f in MAKE_FILES.get(target, ())}
+    return [f for f in files if f != SHARED and (Path(f).name.startswith(prefix) or Path(f).name in text
+                                                 or Path(f).name in made)]
 
 
 def backed_by(number: Number, pools: list[dict[str, Pool]]) -> str | None:

@@ -67,7 +67,8 @@ def test_numbers_are_read_with_their_units_ranges_and_intervals():
 
 
 def test_identifiers_sizes_versions_and_code_are_not_numbers_with_units():
-    text = ("CIFAR-10 on a T4, two 3×3 convolutions, MLP 784-100-100-10, torch 2.14.1, `batch_size=128 %`, "
+    text = ("CIFAR-10 on a T4, two 3×3 convolutions, 3 × 32 × 32 values, ¼ + 2 × ⅜ = 1, dropout 0.1, "
+            "MLP 784-100-100-10, torch 2.14.1, `batch_size=128 %`, "
             "[link](figures/x_5%.json) <!-- 30 min --> one line, BWT = 0.80 − 0.99 = −0.19")
     assert _units(text) == []
 
