@@ -27,9 +27,9 @@ with; a number found nowhere is reported with its file, cell or line, and contex
 * In a notebook, every number may also come from its own printed outputs (the run that wrote them), in
   the unit it was printed with (a printed ``15 s`` does not back ``15 minutes``).
 
-**Which files:** a notebook may quote its own ``figures/NN_*`` files and every results file it names;
-a README paragraph the files it names or its section's first paragraph names (``growth_front.json``, or
-``make front`` for the files that command writes: :data:`MAKE_FILES`), any file when neither names one.
+**Which files:** a notebook may quote its own ``figures/NN_*`` files and the results files it names
+(``growth_front.json``, or ``make front`` for the files that command writes: :data:`MAKE_FILES`); a README
+paragraph the files it or its section's first paragraph names, any file when neither names one.
 Run times, settings and published numbers may be quoted anywhere.
 
 **Matching at printed precision:** ``75.10 %`` matches a value ``v`` with ``round(v, 2) == 75.10`` or
