@@ -59,6 +59,7 @@ from __future__ import annotations
 import argparse
 import ast
 import bisect
+import importlib.util
 import json
 import re
 import sys
@@ -68,9 +69,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # make_help, next to this file
 
-import make_help  # noqa: E402  (stdlib only: no torch)
+
+def _sibling(name: str) -> Any:
+    """A script next to this one, loaded as a module without putting scripts/ on ``sys.path``."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_help = _sibling("make_help")  # the run-time totals the Makefile help states (stdlib only: no torch)
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 TIME_LINE_MARK = "<!-- written by scripts/run_notebooks.py from synapticnet/expected_times.json -->"

@@ -195,9 +195,11 @@ def record_times(path: Path, name: str, profile: str, seconds: float, shared: bo
 def update_make_help() -> None:
     """Rewrite the Makefile's help from the record just updated (``scripts/make_help.py``), if there is a Makefile."""
     if (ROOT / "Makefile").exists():
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import make_help
+        import importlib.util
 
+        spec = importlib.util.spec_from_file_location("make_help", Path(__file__).resolve().parent / "make_help.py")
+        make_help = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(make_help)
         make_help.update(ROOT / "Makefile", ROOT)
 
 

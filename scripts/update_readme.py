@@ -677,9 +677,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
     if args.makefile is not None:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import make_help
+        import importlib.util
 
+        spec = importlib.util.spec_from_file_location("make_help", Path(__file__).resolve().parent / "make_help.py")
+        make_help = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(make_help)
         print(f"{args.makefile}: help {'updated' if make_help.update(args.makefile) else 'already up to date'}")
     return 0
 
