@@ -6,21 +6,23 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-requirements
+# After a run: the README's results block and this file's help, both written from the results JSON
+UPDATE_DOCS = $(PY) scripts/update_readme.py --makefile Makefile
 
 .PHONY: help env test test-unit test-cpus test-notebooks reproduce baselines student bench ablation front criteria pmnist original lab clean
 
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
-	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04, ~25 min)"
-	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (~15 min)"
-	@echo "make student    every notebook on the student budget, as a student runs it (~20 min in all)"
-	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost; ~5 min)"
-	@echo "make ablation   what each piece of the training recipe is worth, on validation splits (~20 min)"
-	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (~100 min, 1 thread, shared machine)"
-	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (3 min, 1 thread, shared machine)"
-	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (2.6-4.5 min per configuration and seed, 1 thread)"
-	@echo "make original   the original design's recipe: train/test-image accuracy per task (71 min, 1 thread, shared machine)"
+	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04; 64.0 min measured beside other jobs, an upper bound)"
+	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (35.6 min measured beside other jobs, an upper bound)"
+	@echo "make student    every notebook on the student budget, as a student runs it (9.6 min in all, measured)"
+	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"
+	@echo "make ablation   what each piece of the training recipe is worth, on validation splits"
+	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (156.6 min of training measured, summed over its runs, 1 thread beside other jobs, an upper bound; resumable)"
+	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (1 thread)"
+	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (2.9-35.3 min of training per configuration and seed, measured, 1 thread)"
+	@echo "make original   the original design's recipe: train/test-image accuracy per task (71.3 min measured, 1 thread beside other jobs, an upper bound)"
 	@echo "make lab        open JupyterLab (notebooks run the quick student budget unless SYNAPTICNET_PROFILE names another)"
 	@echo "make clean      remove build files (not figures/)"
 
@@ -66,50 +68,50 @@ NOTEBOOKS ?=
 CELL_TIMEOUT ?= 3600
 reproduce: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile $(RUN_PROFILE) --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
-	$(PY) scripts/update_readme.py
+	$(UPDATE_DOCS)
 
 # The student path, measured: a non-editable install, each notebook copied alone into an empty
 # folder (build/student/as-student/NN/) and run there on the student budget; fails if a notebook
 # writes outside its folder. Records each notebook's time in synapticnet/expected_times.json.
-# Notebook 04, the multi-seed comparison of nine methods (its own target: ~15 min on a 2-core CPU).
+# Notebook 04, the multi-seed comparison of nine methods (its measured time: make help).
 baselines: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile $(RUN_PROFILE) --timeout $(CELL_TIMEOUT) notebooks/04_forgetting_baselines.ipynb
-	$(PY) scripts/update_readme.py
+	$(UPDATE_DOCS)
 
 student: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile student --as-student --timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
-	$(PY) scripts/update_readme.py
+	$(UPDATE_DOCS)
 
 bench: $(STAMP)
 	$(PY) scripts/bench_layers.py
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/bench_data.py
 	$(PY) scripts/bench_flops.py
 	$(PY) scripts/bench_train.py
-	$(PY) scripts/update_readme.py
+	$(UPDATE_DOCS)
 
 # The recipe's ablation (figures/ablation.json + .png): the cpu recipe with one technique removed or
-# added, each dataset alone on a 10,000-image subset, validation splits only. About 20 minutes on 2 cores.
+# added, each dataset alone on a 10,000-image subset, validation splits only.
 ablation: $(STAMP)
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/ablation.py
-	$(PY) scripts/update_readme.py
+	$(UPDATE_DOCS)
 
 # The accuracy-parameter front (11 configurations x 3 streams x 5 seeds, real data, paired by seed):
-# figures/growth_front.json + .png. With one thread on a shared 2-core CPU (measured, summed per run):
-# Split CIFAR-10 about 32 min, MNIST -> Fashion-MNIST -> CIFAR-10 about 46 min, Split MNIST about 24 min; resumable.
+# figures/growth_front.json + .png. One thread; resumable. Its measured training time (summed over the runs in the
+# JSON): make help.
 front: $(STAMP)
 	$(PY) scripts/growth_front.py
-	$(PY) scripts/update_readme.py
+	$(UPDATE_DOCS)
 
 # Which units compaction should remove (figures/pruning_criteria.json): task 0 of Split CIFAR-10 at the front's
 # settings, ranked by |gamma| and by ablation (validation-loss rise per silenced unit), compacted, fine-tuned; 5 seeds,
-# paired. 179 s with one thread beside two other jobs on a 2-core CPU.
+# paired. One thread.
 criteria: $(STAMP)
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/pruning_criteria.py
-	$(PY) scripts/update_readme.py
+	$(UPDATE_DOCS)
 
 # Permuted MNIST under GPM's protocol (10 tasks, MLP 784-100-100-10, SGD lr 0.01, batch 10, 5 epochs/task):
 # the configurations of synapticnet/experiments/permuted.py x SEEDS -> figures/permuted_mnist.json + .png, next to
-# published accuracy and capacity. Resumable per run. Time: not yet measured. CONFIGS= (comma-separated labels)
+# published accuracy and capacity. Resumable per run; training time per configuration and seed: make help. CONFIGS= (comma-separated labels)
 # runs a subset, e.g. make pmnist SEEDS=0 CONFIGS="reuse 40+4".
 SEEDS ?= 0,1,2
 CONFIGS ?=
@@ -127,7 +129,7 @@ SHARED ?=
 original: $(STAMP)
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} OMP_NUM_THREADS=1 $(PY) scripts/original_run.py --threads 1 \
 		$(if $(SHARED),--shared)
-	$(PY) scripts/update_readme.py
+	$(UPDATE_DOCS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -19,7 +19,7 @@ This is what ``make reproduce`` runs. For every notebook (default: all of
 4. records the wall time of each notebook in ``figures/reproduce.json`` (or
    ``build/<profile>/reproduce.json``), and for ``student`` and ``cpu`` also in the
    package's ``synapticnet/expected_times.json``, which every notebook prints up front
-   (with a T4 estimate from ``figures/bench/flops.json``, see ``scripts/bench_flops.py``)
+   (with a T4 estimate from the CPU's measured training rate, :func:`cpu_training_rate`)
    and states in the run-time line of its first markdown cell, rewritten here
    (:func:`update_time_lines`: the committed notebook's one line, whatever the profile).
 
@@ -41,7 +41,7 @@ outside that folder (the check of issue 14: outputs stay under the notebook's wo
 Usage::
 
     python scripts/run_notebooks.py [--profile cpu] [--timeout 3600] [--as-student] [notebooks ...]
-    python scripts/run_notebooks.py --time-lines-only   # only the notebooks' run-time lines, from the record
+    python scripts/run_notebooks.py --time-lines-only   # only the notebooks' run-time lines and printed times
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ def planned_writes(paths: list[Path], profile: str, as_student: bool) -> tuple[l
     seen from ``notebooks/``), where executed notebooks go, ``reproduce.json``'s folder and
     ``build/`` (the failed copy of a notebook; the install of ``--as-student``); the package
     folder when ``expected_times.json`` is recorded (and ``notebooks/``, whose run-time lines follow it). Files:
-    the committed notebooks written back (or their run-time line rewritten) and the two time records, where
-    they exist already.
+    the committed notebooks written back (or their run-time line rewritten), the two time records and the
+    Makefile (its help states the times), where they exist already.
     """
     folders = [reproduce_folder(profile), ROOT / "build"]
     files = [reproduce_folder(profile) / "reproduce.json"]
@@ -127,7 +127,7 @@ def planned_writes(paths: list[Path], profile: str, as_student: bool) -> tuple[l
         files += [output_path(p, profile) for p in paths]
     if profile in ("student", "long", REFERENCE_PROFILE):
         folders += [ROOT / "synapticnet", NOTEBOOKS]
-        files += [ROOT / "synapticnet" / TIMES_FILE, *paths]
+        files += [ROOT / "synapticnet" / TIMES_FILE, *paths, ROOT / "Makefile"]  # make help states the times
     if profile in PUBLISHED_PROFILES and any(p.name in PUBLISHED for p in paths):
         folders.append(ROOT / "figures")  # figures/<profile>/ is created in it
     return _unique(folders), [f for f in _unique(files) if f.exists()]
@@ -181,15 +181,44 @@ def record_times(path: Path, name: str, profile: str, seconds: float, shared: bo
                  finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), **({"shared": True} if shared else {}))
     if path.name == TIMES_FILE:  # the package's record: every measured profile of every notebook
         record["notebooks"].setdefault(name, {})[profile] = entry
-        bench = ROOT / "figures" / "bench" / "flops.json"
-        if bench.exists():
-            record.setdefault("machine", {})["cpu_train_tflops"] = json.loads(bench.read_text())["cpu_train_tflops"]
+        rate = cpu_training_rate(ROOT / "figures" / "bench")
+        if rate is not None:
+            record.setdefault("machine", {}).update(cpu_train_tflops=rate[0], cpu_train_tflops_from=rate[1])
     else:
         record["notebooks"][name] = entry
     record.setdefault("machine", {}).update(platform=platform.platform(), cpus=os.cpu_count(),
                                             python=platform.python_version())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def update_make_help() -> None:
+    """Rewrite the Makefile's help from the record just updated (``scripts/make_help.py``), if there is a Makefile."""
+    if (ROOT / "Makefile").exists():
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("make_help", Path(__file__).resolve().parent / "make_help.py")
+        make_help = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(make_help)
+        make_help.update(ROOT / "Makefile", ROOT)
+
+
+def cpu_training_rate(bench: Path) -> tuple[float, str] | None:
+    """This CPU's measured training rate (TFLOP/s) on the cpu profile's network, and where it was read.
+
+    The T4 estimates scale a notebook's measured minutes by this rate, so it must be the rate of the
+    steps the notebooks take: ``train.json`` (``make bench``: the recipe's own step, in the precision it
+    trains in) when it exists, else ``flops.json`` (``scripts/bench_flops.py``); None without either.
+    """
+    train = bench / "train.json"
+    if train.exists():
+        gflops = json.loads(train.read_text()).get("cases", {}).get("cpu", {}).get("achieved_gflops")
+        if gflops:
+            return gflops / 1000, "figures/bench/train.json: cases.cpu.achieved_gflops"
+    flops = bench / "flops.json"
+    if flops.exists():
+        return json.loads(flops.read_text())["cpu_train_tflops"], "figures/bench/flops.json: cpu_train_tflops"
+    return None
 
 
 def refresh_printed_times(notebook: Path, old: str, new: str) -> bool:
@@ -234,6 +263,51 @@ def update_time_lines(paths: list[Path], times: dict | None = None) -> list[Path
         text = with_run_time_line(first.source, run_time_line(path.name, times))
         if text != first.source:
             first.source = text
+            staged = path.with_suffix(".ipynb.tmp")
+            nbformat.write(nb, staged)
+            os.replace(staged, path)
+            changed.append(path)
+    return changed
+
+
+def printed_times_span(text: str, notebook: str) -> tuple[int, int] | None:
+    """Where ``text`` (a stream output) holds the block ``expected_times(notebook)`` printed: its first line and the
+    indented lines after it, as (start, end) character offsets; None if it holds none."""
+    start = text.find(f"expected run time of {notebook}:")
+    if start < 0:
+        return None
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end + 1
+    while text.startswith("  ", end):  # the block's lines are indented
+        nxt = text.find("\n", end)
+        end = len(text) if nxt < 0 else nxt + 1
+    return start, end
+
+
+def update_printed_times(paths: list[Path], times: dict | None = None) -> list[Path]:
+    """Rewrite the expected times each notebook printed up front (``print(expected_times(name))``) from the record;
+    the files changed.
+
+    That output is the record, formatted (:func:`synapticnet.workspace.expected_times`), not a result of the run:
+    when the record changes without a run of this notebook (another notebook's run, a new CPU training rate from
+    ``make bench``), the committed printout would state stale times. Nothing else in the notebook changes.
+    """
+    import nbformat
+
+    times = load_times() if times is None else times
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        new = expected_times(path.name, times) + "\n"
+        dirty = False
+        for cell in nb.cells:
+            for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                text = output.get("text", "") if output.get("output_type") == "stream" else ""
+                span = printed_times_span(text, path.name)
+                if span is not None and text[span[0]:span[1]] != new:
+                    output["text"] = text[:span[0]] + new + text[span[1]:]
+                    dirty = True
+        if dirty:
             staged = path.with_suffix(".ipynb.tmp")
             nbformat.write(nb, staged)
             os.replace(staged, path)
@@ -359,10 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", action="store_true",
                         help="other work runs on this machine meanwhile: record the times as shared (upper bounds)")
     parser.add_argument("--time-lines-only", action="store_true",
-                        help="run nothing: rewrite each notebook's run-time line from synapticnet/expected_times.json")
+                        help="run nothing: rewrite each notebook's run-time line and the expected times it printed "
+                             "from synapticnet/expected_times.json")
     args = parser.parse_args(argv)
     if args.time_lines_only:
-        changed = update_time_lines(args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+        paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+        changed = sorted(set(update_time_lines(paths)) | set(update_printed_times(paths)))
         print(f"{len(changed)} notebook(s) changed" + "".join(f"\n  {p.name}" for p in changed))
         return 0
     profile = args.profile or default_profile()
@@ -398,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             if site is None:
                 refresh_printed_times(output_path(path.resolve(), profile), before, expected_times(path.name))
             update_time_lines([path.resolve()])  # the committed notebook's first cell states the new time
+            update_make_help()  # and make help the new totals
     print(f"{len(paths)} notebook(s) in {total / 60:.1f} min")
     return 0
 

@@ -618,7 +618,8 @@ def times_section(path: Path) -> str | None:
         f"differ by up to {SLOWEST_MACHINE_FACTOR:g}× (every notebook prints its expected time as that range). "
         + ("*(shared)*: measured while other jobs ran on the machine, so an upper bound. " if shared else "")
         + (f"T4 column: an estimate, not a measurement — the same FLOPs at an assumed {T4_EFFECTIVE_TFLOPS:g} TFLOP/s "
-           f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s (`scripts/bench_flops.py`). " if rate else "")
+           f"instead of this CPU's measured {rate * 1000:.0f} GFLOP/s "
+           f"(`{machine.get('cpu_train_tflops_from', 'figures/bench/flops.json').split(':')[0]}`). " if rate else "")
         + f"From [`synapticnet/expected_times.json`](synapticnet/expected_times.json); every notebook prints its row "
         "up front.",
     )
@@ -666,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readme", type=existing_file(".md"), default=Path("README.md"))
     parser.add_argument("--figures", type=Path, default=Path("figures"))
+    parser.add_argument("--makefile", type=existing_file(""), default=None,
+                        help="also rewrite this Makefile's help with the measured times (scripts/make_help.py)")
     args = parser.parse_args(argv)
     try:
         changed = update(args.readme, args.figures)
@@ -673,6 +676,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
+    if args.makefile is not None:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("make_help", Path(__file__).resolve().parent / "make_help.py")
+        make_help = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(make_help)
+        print(f"{args.makefile}: help {'updated' if make_help.update(args.makefile) else 'already up to date'}")
     return 0
 
 

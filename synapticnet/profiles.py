@@ -2,21 +2,21 @@
 
 * ``smoke``   — seconds per task on tiny synthetic stand-ins; for tests, CI and nbval.
   Its accuracies mean nothing: the data is synthetic.
-* ``student`` — the real datasets, cut down so that every notebook finishes in about
-  1.5 minutes on the 2-core CPU it was tuned on — up to about 5 on the slowest machines of
-  that kind (smaller training subsets, fewer epochs, the ``cpu`` network and recipe).
+* ``student`` — the real datasets, cut down so that every notebook finishes in minutes on a
+  2-core CPU (smaller training subsets, fewer epochs, the ``cpu`` network and recipe; the measured
+  times are in ``expected_times.json``, printed by every notebook).
   Real but lower accuracies; every figure title says ``student profile``. A notebook run
   without settings uses it (:func:`default_profile_name`).
-* ``cpu``     — the reference: the real datasets, sized so that ``make reproduce`` runs
-  every notebook in about 30 minutes on a 2-core CPU. The committed figures use it: ``make
+* ``cpu``     — the reference: the real datasets, sized for a 2-core CPU (measured times per
+  notebook in ``expected_times.json``). The committed figures use it: ``make
   reproduce`` and ``make baselines`` ask for it by name, and the command line runs it unless
   ``--profile`` says otherwise (:data:`REFERENCE_PROFILE`). On a GPU it is estimated to take
   minutes (each notebook prints its measured CPU time and a T4 estimate).
-* ``long``    — opt-in: the cpu recipe 1.5× wider and about 2.5× longer, aiming at the
-  original design's own accuracies on a laptop (notebook 03 in about 90 minutes; a run
-  resumes per task, so it may span sessions).
-* ``full``    — the recipe at the original design's scale (15.1 M parameters after four
-  tasks): a GPU, hours, and only when asked for (``SYNAPTICNET_PROFILE=full``).
+* ``long``    — opt-in: the cpu recipe wider and longer, aiming at the original design's own
+  accuracies on a laptop (notebook 03 only; its measured time is in ``expected_times.json``; a
+  run resumes per task, so it may span sessions).
+* ``full``    — the recipe at the original design's scale: a GPU, hours, and only when asked
+  for (``SYNAPTICNET_PROFILE=full``).
 * ``original`` — not our recipe but the original design's own (its notebook's network, Adam,
   batch 64, epochs), run through this package to see what that design reaches on held-out
   test images (``make original``; what the package cannot express is in ``ORIGINAL_DIFFERENCES``).
@@ -368,12 +368,13 @@ _FEW_IMAGES = dict(batch_size=32, lr=0.025)
 
 CPU = Profile(
     name="cpu",
-    description="real datasets, the reference budget: every notebook (make reproduce) in about 30 minutes on a 2-core CPU",
+    description="real datasets, the reference budget of the committed results (make reproduce); measured times: "
+                "synapticnet/expected_times.json",
     default_tasks=REAL_TASKS,
     epochs={"default": 3, "mnist": 3, "fashion_mnist": 6, "cifar10": 14, "cifar100": 14},
     # Every task gets its own column as wide as task 0's (isolate): reading the frozen older filters
-    # (mode="reuse") made the third task's steps 2.3× slower (399 vs 936 images/s, measured), more than
-    # this budget can pay; whether reuse pays at equal cost is the growth front's question (notebook 06).
+    # (mode="reuse") makes every later task's steps slower, and on the growth front reuse did not pay at equal
+    # cost (figures/growth_front.json; notebook 06).
     mode="isolate",
     # Separate networks, compacted with a real retrain (RETRAIN): on the growth front's MNIST → Fashion-MNIST →
     # CIFAR-10 stream this kept separate networks' accuracy at about half their parameters, paired over five seeds,
@@ -382,13 +383,15 @@ CPU = Profile(
     **_RECIPE,
 )
 
-# The cpu profile's network and recipe on less data and fewer epochs, so that every notebook
-# finishes in about 1.5 minutes on the machine it was tuned on — about 5 on the slowest of its kind.
+# The cpu profile's network and recipe on less data and fewer epochs, so that every notebook finishes in
+# minutes (measured per notebook: synapticnet/expected_times.json, the README's Run times).
 STUDENT = CPU.replace(
     name="student",
-    description="real datasets, every notebook in 1.5–5 minutes on a 2-core CPU (smaller subsets, fewer epochs)",
-    # Half the cpu profile's width: with the cpu width notebooks 02 and 03 took 3.2 and 2.0 min here, and only
-    # a third of notebook 03 was training — evaluating full test sets and task inference cost the rest.
+    description="real datasets, smaller subsets and fewer epochs: every notebook in minutes on a 2-core CPU "
+                "(measured times: synapticnet/expected_times.json)",
+    # Half the cpu profile's width: at the cpu width notebooks 02 and 03 overran the student budget here, and most
+    # of notebook 03's time was not training but evaluating full test sets and task inference (a past measurement,
+    # not kept in a results file: the current times are in synapticnet/expected_times.json).
     conv_channels=(16, 16, 32, 32, 64, 64),
     hidden=(128,),
     growth={"default": ((16, 16, 32, 32, 64, 64), (128,))},
@@ -398,15 +401,13 @@ STUDENT = CPU.replace(
     compaction=RETRAIN,
 )
 
-# Opt-in: the cpu recipe at 1.5× the width and about 3× the epochs, aiming at the original design's
-# own numbers on a laptop (make reproduce PROFILE=long NOTEBOOKS=notebooks/03_four_task_run.ipynb).
-# Sized from the throughput measured for the cpu network (not yet from a run of its own): about
-# 2.25× the cpu network's work per image and 3.2M training images, some 70 minutes of training
-# on the 2-core CPU the cpu profile was measured on — within 90 minutes with evaluation and
-# compaction; on a slower machine the run resumes per task and may span sessions.
+# Opt-in: the cpu recipe wider and longer, aiming at the original design's own numbers on a laptop
+# (make reproduce PROFILE=long NOTEBOOKS=notebooks/03_four_task_run.ipynb). Its measured time is in
+# synapticnet/expected_times.json; on a slower machine the run resumes per task and may span sessions.
 LONG = CPU.replace(
     name="long",
-    description="real datasets, the cpu recipe wider and longer: notebook 03 in about 90 minutes on a 2-core CPU",
+    description="real datasets, the cpu recipe wider and longer: notebook 03 only (measured time: "
+                "synapticnet/expected_times.json)",
     conv_channels=(48, 48, 96, 96, 192, 192),
     growth={"default": ((48, 48, 96, 96, 192, 192), (256,))},
     epochs={"default": 6, "mnist": 6, "fashion_mnist": 20, "cifar10": 40, "cifar100": 40},
@@ -532,7 +533,7 @@ _COMPARISON = {  # notebooks 04 and 05, and the growth front (06, without the cl
     "cpu": dict(n_train=4000, val_size=500, epochs={"default": 3}, conv_channels=(8, 8, 16, 16, 32, 32), hidden=(64,),
                 growth={"default": ((8, 8, 16, 16, 32, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None,
                 grad_clip=_GUARD_CLIP, **_SMALL_DATA),
-    # student: evaluating full test sets took most of notebook 04's 5.7 min here (9 runs x 6 test sets): 2,000 images
+    # student: evaluating full test sets took most of notebook 04's time here (9 runs x 6 test sets): 2,000 images
     "student": dict(n_train=1000, val_size=300, n_test=2000, epochs={"default": 2}, conv_channels=(8, 8, 16, 16, 32, 32),
                     hidden=(64,),
                     growth={"default": ((8, 8, 16, 16, 32, 32), (64,))}, mode="reuse", dense_mode=None, compaction=None,
@@ -550,15 +551,15 @@ _INFERENCE = {  # notebook 07: the cpu profile at half its width, conv-reuse, no
 _PLAIN_GROWTH = dict(compaction=None, dense_mode=None)  # notebook 02 is about grow() itself
 # Permuted MNIST under the protocol of GPM (Saha et al., ICLR 2021; github.com/sahagobinda/GPM, main_pmnist.py and
 # dataloader/pmnist.py), the one the published Permuted MNIST tables use: 10 tasks, 1×28×28 inputs (no padding, no
-# RGB), an MLP 784-100-100-10 with ReLU, plain SGD at lr 0.01 (no momentum, no weight decay), batch 10, 5 epochs per
-# task, 10 % of each task's training set held out for validation (54,000 train / 6,000 val), the whole 10,000-image
-# test set, no augmentation. Where we differ (synapticnet.experiments.permuted says more): our layers have biases
-# (GPM's none); every task has its own output head (GPM's one output layer is shared: the labels mean the same in
-# every task); our validation split is a seeded stratified random 10 %, not the first 10 %; each task is
-# normalised with its own training mean/std (a permutation keeps those: MNIST's, up to the split); our learning rate
-# decays linearly to zero over a task (GPM's main_pmnist.py keeps it constant: it has no schedule);
-# our task 0 is the original MNIST (GPM permutes every task). Task 0's network is one such MLP; growth is per
-# configuration (synapticnet.experiments.permuted.CONFIGS) — the default here is one more network's width.
+# RGB), an MLP 784-100-100-10 with ReLU, plain SGD at a constant lr 0.01 (no momentum, no weight decay, no warm-up,
+# no decay: lr_decay=False, as GPM's main_pmnist.py, which has no schedule), batch 10, 5 epochs per task, 10 % of each
+# task's training set held out for validation (54,000 train / 6,000 val), the whole 10,000-image test set, no
+# augmentation. Where we differ (synapticnet.experiments.permuted says more): our layers have biases (GPM's none);
+# every task has its own output head (GPM's one output layer is shared: the labels mean the same in every task); our
+# validation split is a seeded stratified random 10 %, not the first 10 %; each task is normalised with its own
+# training mean/std (a permutation keeps those: MNIST's, up to the split); our task 0 is the original MNIST (GPM
+# permutes every task). Task 0's network is one such MLP; growth is per configuration
+# (synapticnet.experiments.permuted.CONFIGS) — the default here is one more network's width.
 _PERMUTED = dict(
     default_tasks=("permuted_mnist:10",), image_size=28, channels=1, conv_channels=(), pool_after=None,
     pooled_size=None, hidden=(100, 100), growth={"default": ((), (100, 100))}, dropout=0.0, mode="reuse",
@@ -584,7 +585,7 @@ BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # notebook 07's Split CIFAR-10: three learners (SynapticNet, replay, GEM) on five tasks, so fewer images. With
     # the two-convolution recipe 2 epochs (16 steps) left task 0 at chance (50.9 % validation); 5 epochs: 77.4 %.
     # student: at the inference width, replay's shared network (SynapticNet's final width, 5.07M parameters) took
-    # ~500 of notebook 07's 640 s here (make student, one thread beside other work), most of it evaluating: so a
+    # most of notebook 07's time here (make student, one thread beside other work), most of it evaluating: so a
     # quarter of the parameters (notebook 04's width) and 1,000 test images per task (all 2,000 before).
     "inference_split": dict(_INFERENCE, cpu=dict(_INFERENCE["cpu"], n_train=1000, epochs={"default": 5}),
                             student=dict(_INFERENCE["student"], n_train=500, epochs={"default": 5}, n_test=1000,

@@ -225,3 +225,13 @@ def test_a_choice_on_the_edge_of_its_sweep_grid_is_said(tmp_path, readme_script)
     assert readme_script._hyper(hyper, sweeps) == (
         "ewc ewc_lambda=100 (the highest value of its grid that trained), lwf lwf_lambda=0.3, "
         "gem memory_per_task=50 (the lowest value of its grid that trained)")
+
+
+def test_the_committed_results_block_is_what_the_committed_json_gives(readme_script, monkeypatch):
+    """The README's generated block is skipped by the prose-number check (scripts/prose_numbers.py) because it is
+    written from the JSON: this holds it to that."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text(encoding="utf-8")
+    block = text.split(readme_script.START, 1)[1].split(readme_script.END, 1)[0].strip("\n")
+    monkeypatch.chdir(root)  # the block names its files relative to the repository, as make runs the script
+    assert block == readme_script.render(Path("figures")), "run: python scripts/update_readme.py"

@@ -267,6 +267,29 @@ def test_a_saved_notebook_prints_the_time_just_measured(tmp_path):
     assert not module.refresh_printed_times(path, "not printed", "anything")
 
 
+def test_the_printed_expected_times_are_rewritten_from_the_record_and_nothing_else(tmp_path):
+    """run_notebooks --time-lines-only: a notebook's printout of expected_times(name) follows the record (a new CPU
+    rate, another measurement) without a run; the text around it and every other output stay as they are."""
+    import nbformat
+    from synapticnet.workspace import expected_times
+
+    module = load_script("run_notebooks")
+    record = {"machine": {"cpus": 2, "cpu_train_tflops": 0.25},
+              "notebooks": {"x.ipynb": {"cpu": {"seconds": 600.0, "profile": "cpu", "finished": "2026-12-01T00:00"}}}}
+    old = "expected run time of x.ipynb:\n  cpu      9.9 min (old)\n  T4 estimates: 129 GFLOP/s\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print(expected_times('x.ipynb'))", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="profile cpu\n" + old + "after\n")]),
+        nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="  1\n")])]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    assert module.update_printed_times([path], record) == [path]
+    outputs = [c.outputs[0]["text"] for c in nbformat.read(path, as_version=4).cells]
+    assert outputs == ["profile cpu\n" + expected_times("x.ipynb", record) + "\nafter\n", "  1\n"]
+    assert "250 GFLOP/s" in outputs[0] and "129" not in outputs[0]
+    assert module.update_printed_times([path], record) == []  # nothing left to change
+
+
 def test_a_long_or_student_headline_is_published_to_figures_of_its_profile(tmp_path, monkeypatch):
     """run_notebooks: notebook 03's results of the long and student profiles are copied to figures/<profile>/
     (the README sets them beside the cpu headline); other notebooks and profiles publish nothing."""

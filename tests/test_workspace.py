@@ -214,6 +214,16 @@ def test_each_notebook_opens_with_its_measured_times_as_the_record_says(path):
     assert "SYNAPTICNET_PROFILE=cpu" in lines[0] and 'PROFILE = "cpu"' in lines[0]
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_printed_its_expected_times_as_the_record_says(path):
+    """The committed printout of expected_times(name) is the record's (a stale T4 rate or time is caught)."""
+    printed = [o["text"] for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+               for o in c.get("outputs", []) if o.get("output_type") == "stream"
+               and f"expected run time of {path.name}:" in o.get("text", "")]
+    assert len(printed) == 1, f"{path.name} prints its expected times once, up front"
+    assert W.expected_times(path.name) + "\n" in printed[0], "run: python scripts/run_notebooks.py --time-lines-only"
+
+
 def test_the_run_time_line_states_both_budgets_and_marks_shared_measurements():
     record = {"machine": {"cpus": 2}, "notebooks": {"x.ipynb": {
         "student": {"seconds": 84.0, "profile": "student"},

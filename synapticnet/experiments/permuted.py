@@ -58,22 +58,20 @@ from ..data import base_dataset, get_spec
 from ..methods.networks import MultiHeadCNN
 from ..model import MultiTaskConvSynapticNet
 from ..profiles import Compaction, Profile, budget
+from ..published import published
 from ..run import _differing_settings, check_tasks, fresh_run_dir, load_task_data, run
 from ..storage import load_json, save_json
 from .compare import budget_label
 from .front import same_settings
 
-WSN = "Kang et al., Forget-free Continual Learning with Winning Subnetworks, ICML 2022: Permuted MNIST comparison"
 # Published points: average accuracy after the last task (%) and capacity (parameters / one network of the
-# protocol's shape, as each paper counts them), as tabulated in the WSN paper.
-ANCHORS: tuple[dict[str, Any], ...] = (
-    dict(label="WSN", accuracy=96.41, capacity=0.777, source=WSN),
-    dict(label="PackNet", accuracy=96.37, capacity=0.964,
-         source=f"Mallya & Lazebnik, CVPR 2018; as tabulated in {WSN}"),
-    dict(label="SupSup", accuracy=96.31, capacity=1.23, source=f"Wortsman et al., NeurIPS 2020; as tabulated in {WSN}"),
-    dict(label="GPM", accuracy=94.96, capacity=1.0, source=f"Saha et al., ICLR 2021; as tabulated in {WSN}"),
-    dict(label="one network per task", accuracy=97.37, capacity=10.0, source=f"as tabulated in {WSN}"),
-)
+# protocol's shape, as each paper counts them), as tabulated in the WSN paper — read from synapticnet/published.json.
+ANCHOR_LABELS: tuple[str, ...] = ("WSN", "PackNet", "SupSup", "GPM", "one network per task")
+ANCHORS: tuple[dict[str, Any], ...] = tuple(
+    dict(label=label, accuracy=published(f"permuted_mnist/{label}/accuracy")["value"],
+         capacity=published(f"permuted_mnist/{label}/capacity")["value"],
+         source=published(f"permuted_mnist/{label}/accuracy")["source"])
+    for label in ANCHOR_LABELS)
 
 
 # The picking masks' learning-rate factor here (Profile.pick_lr_factor): the protocol's plain SGD at lr 0.01 and
