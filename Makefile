@@ -19,7 +19,7 @@ help:
 	@echo "make student    every notebook on the student budget, as a student runs it (9.6 min in all, measured)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"
 	@echo "make ablation   what each piece of the training recipe is worth, on validation splits"
-	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (156.6 min of training measured, summed over its runs, 1 thread beside other jobs, an upper bound; resumable)"
+	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (191.3 min of training measured, summed over its runs, 1 thread beside other jobs, an upper bound; resumable)"
 	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (1 thread)"
 	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (2.9-35.3 min of training per configuration and seed, measured, 1 thread)"
 	@echo "make original   the original design's recipe: train/test-image accuracy per task (71.3 min measured, 1 thread beside other jobs, an upper bound)"
