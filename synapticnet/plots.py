@@ -17,6 +17,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
@@ -216,4 +217,84 @@ def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels:
     axes[0][0].set_ylabel("true task (% of its images)", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the suptitle
+    return fig
+
+
+# -- notebook 06: what compaction ranks, and where a new task's parameters go -----------------
+# Sized to be shown at notebook width: about 7.5 inches (900 px at save_figure's 120 dpi) and text of at least
+# 11 pt, so that it stays at 10 pt or more where the page shows the figure a little smaller than its file.
+NOTEBOOK_WIDTH = 7.5
+NOTEBOOK_FONT = 11
+
+
+def importance_figure(scores: Mapping[str, Sequence[Sequence[float]]], keeps: Mapping[str, Sequence[int]] | None = None,
+                      ylabel: str = "BatchNorm |γ|", unit: str = "filters", title: str = "", ncols: int = 3) -> Figure:
+    """One panel per layer: the importance of its units, largest first, one line per trained network.
+
+    ``scores[network][layer]`` holds one score per unit (e.g. the BatchNorm ``|γ|`` of every
+    filter, :func:`synapticnet.pruning.unit_importance`); ``keeps[label][layer]`` how many units a
+    compaction keeps there, drawn as a vertical line after that many units (one line style per label,
+    named in the legend).
+    Panels form a grid of ``ncols`` columns, so the figure fits a notebook's width.
+    """
+    networks = list(scores)
+    n = len(next(iter(scores.values()))) if scores else 0
+    if n == 0 or any(len(layers) != n for layers in scores.values()):
+        raise ValueError(f"scores must hold the same number (≥ 1) of layers for every network, got "
+                         f"{ {name: len(layers) for name, layers in scores.items()} }")
+    cols = min(ncols, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(NOTEBOOK_WIDTH, 2.5 * rows + 1.2), squeeze=False,
+                             layout="constrained")
+    colours = ["#3182bd", "#e6550d", "#31a354", "#756bb1"]
+    styles = [":", "--", "-.", (0, (5, 1, 1, 1, 1, 1))]
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.set_visible(False)
+            continue
+        for k, name in enumerate(networks):
+            ranked = np.sort(np.asarray(scores[name][i], dtype=float))[::-1]
+            ax.plot(np.arange(1, len(ranked) + 1), ranked, marker=".", color=colours[k % len(colours)], label=name)
+        for k, (label, sizes) in enumerate((keeps or {}).items()):  # a line style per compaction, named in the legend
+            ax.axvline(sizes[i] + 0.5, color="0.35", lw=1.2, ls=styles[k % len(styles)], label=f"keeps {label}")
+        ax.set_ylim(bottom=0)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=4, integer=True))
+        ax.set_title(f"layer {i + 1}: {len(scores[networks[0]][i])} {unit}", fontsize=NOTEBOOK_FONT)
+        ax.tick_params(labelsize=NOTEBOOK_FONT)
+        if i % cols == 0:
+            ax.set_ylabel(ylabel, fontsize=NOTEBOOK_FONT)
+        if i >= n - cols:
+            ax.set_xlabel(f"{unit}, largest first", fontsize=NOTEBOOK_FONT)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), fontsize=NOTEBOOK_FONT,
+               frameon=False)
+    if title:
+        fig.suptitle("\n".join(textwrap.fill(line, 72) for line in title.split("\n")), fontsize=NOTEBOOK_FONT + 1)
+    return fig
+
+
+def stacked_parts_figure(bars: Mapping[str, Mapping[str, float]], colours: Mapping[str, str] | None = None,
+                         xlabel: str = "parameters", title: str = "") -> Figure:
+    """Horizontal stacked bars: ``bars[row][part]`` (one bar per row, top to bottom; parts in first-seen order).
+
+    For "what are a configuration's parameters spent on": every row is a configuration, every
+    part a kind of weight. ``colours[part]`` fixes a part's colour (default: matplotlib's cycle).
+    """
+    parts = list(dict.fromkeys(p for row in bars.values() for p in row))
+    colours = {p: (colours or {}).get(p, plt.cm.tab10(i % 10)) for i, p in enumerate(parts)}
+    labels = list(bars)
+    fig, ax = plt.subplots(figsize=(NOTEBOOK_WIDTH, 0.42 * len(labels) + 2.2), layout="constrained")
+    left = np.zeros(len(labels))
+    for part in parts:
+        values = np.array([bars[label].get(part, 0.0) for label in labels], dtype=float)
+        ax.barh(labels, values, left=left, color=colours[part], label=part)
+        left += values
+    ax.invert_yaxis()
+    ax.tick_params(labelsize=NOTEBOOK_FONT)
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 50,000 rather than 5e4
+    ax.set_xlabel(xlabel, fontsize=NOTEBOOK_FONT)
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=NOTEBOOK_FONT, frameon=False)
+    if title:
+        ax.set_title("\n".join(textwrap.fill(line, 72) for line in title.split("\n")), fontsize=NOTEBOOK_FONT + 1)
     return fig

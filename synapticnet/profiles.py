@@ -120,10 +120,12 @@ class Compaction:
     backwards — instead of widening until accuracy is high enough, start wide and shrink
     while accuracy holds.
 
-    **Making the ranking informative**: a filter's importance is its BatchNorm scale ``|γ|``, but
-    after a short training every ``|γ|`` is still close to its initial 1 and says little. Train
-    with :attr:`Profile.sparsity` (network slimming) so that the filters a task can do without
-    are already almost silent when compaction removes them.
+    **The ranking**: a filter's importance is its BatchNorm scale ``|γ|``, but after a short training
+    every ``|γ|`` is still close to its initial 1 and says little. Network slimming's L1 penalty
+    (:attr:`Profile.sparsity`) is meant to drive the scales of filters a task can do without towards
+    zero; at the front's budget it did not (notebook 06: it shrank every scale alike), and no λ of the
+    validation sweep gave smaller networks at λ = 0's accuracy (``figures/front_sparsity.json``), so the
+    front and the budgets train without it. The retrain below, not the ranking, does the work.
 
     **The fine-tune's length**: ``finetune_epochs``, capped by ``finetune_steps`` and by
     ``finetune_share`` × the task's own training steps (a share keeps the cost of compaction
@@ -191,8 +193,9 @@ class Profile:
     # of the budget, so every method and reference network trained with a budget is clipped the same way.
     grad_clip: float | None = None
     # Network slimming (Liu et al. 2017): λ of an L1 penalty λ·Σ|γ| on the BatchNorm scales of the filters the
-    # training task created, added to its loss. Filters it can do without are pushed towards zero while it
-    # learns, so compaction's ranking by |γ| means something. Frozen older tasks' scales are untouched. 0: off.
+    # training task created, added to its loss, meant to push the filters it can do without towards zero so that
+    # compaction's ranking by |γ| means something. At the front's budget it shrank every scale alike instead
+    # (notebook 06; figures/front_sparsity.json): the budgets leave it off. Frozen older tasks' scales are untouched.
     sparsity: float = 0.0
     weight_average: float = 0.0  # decay of the per-task running average of the weights (0: off; see engine)
     # arithmetic of the training steps: "float32", "bfloat16" (mixed precision: autocast) or "auto"

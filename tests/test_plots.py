@@ -90,3 +90,43 @@ def test_task_confusion_figure_drops_the_common_prefix_of_task_titles():
     assert ax.get_title() == "entropy\n87.5 % right"  # 7 of 8 images on the diagonal
     unrelated = task_confusion_figure({"entropy": [[1, 0], [0, 1]]}, ["MNIST", "Fashion-MNIST"])
     assert [t.get_text() for t in unrelated.axes[0].get_xticklabels()] == ["MNIST", "Fashion-MNIST"]
+
+
+def _texts(fig):
+    from matplotlib.text import Text
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def test_notebook_06_figures_fit_a_notebook_and_stay_readable(tmp_path):
+    """06_importance was one long row (2303 px, 7-9 pt text): now a grid at notebook width, every text ≥ 11 pt."""
+    import matplotlib.image as mpimg
+    import pytest
+
+    from synapticnet.plots import NOTEBOOK_FONT, importance_figure, stacked_parts_figure
+
+    sizes = [8, 8, 16, 16, 32, 32]
+    scores = {"no penalty": [[1.0 - 0.01 * i for i in range(n)] for n in sizes],
+              "λ = 0.03": [[0.8 - 0.01 * i for i in range(n)] for n in sizes]}
+    keeps = {"×0.25": [2, 2, 4, 4, 8, 8], "×0.5": [4, 4, 8, 8, 16, 16]}
+    fig = importance_figure(scores, keeps, title="a title\n" + "a long budget label, " * 6)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 6 and len({ax.get_subplotspec().rowspan.start for ax in panels}) == 2  # two rows of three
+    assert all(len(ax.lines) == 2 + 2 for ax in panels)  # two networks, two compactions
+    assert panels[0].get_title() == "layer 1: 8 filters"
+    assert min(t.get_fontsize() for t in _texts(fig)) >= NOTEBOOK_FONT >= 10
+    width = mpimg.imread(save_figure(fig, tmp_path / "importance.png")).shape[1]
+    plt.close(fig)
+    assert width <= 1000  # the old figure was 2303 px wide
+    with pytest.raises(ValueError, match="same number"):
+        importance_figure({"a": [[1.0]], "b": [[1.0], [2.0]]})
+
+    bars = {"separate ×1": {"whole separate networks": 200_000.0},
+            "reuse ×0.25": {"conv ← own": 5_000.0, "dense ← older tasks": 45_000.0}}
+    fig = stacked_parts_figure(bars, {"conv ← own": "#9ecae1"}, xlabel="parameters", title="Where they go")
+    ax = fig.axes[0]
+    assert len(ax.patches) == 2 * 3  # a bar per row for every part (zero where a row lacks it)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["separate ×1", "reuse ×0.25"]
+    fig.canvas.draw()
+    assert any("," in t.get_text() for t in ax.get_xticklabels())  # 50,000, not 5e4
+    assert min(t.get_fontsize() for t in _texts(fig)) >= NOTEBOOK_FONT
+    plt.close(fig)
