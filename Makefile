@@ -14,9 +14,9 @@ UPDATE_DOCS = $(PY) scripts/update_readme.py --makefile Makefile
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
-	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04; 64.0 min measured beside other jobs, an upper bound)"
+	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04; 119.7 min measured beside other jobs, an upper bound)"
 	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (35.6 min measured beside other jobs, an upper bound)"
-	@echo "make student    every notebook on the student budget, as a student runs it (9.6 min in all, measured)"
+	@echo "make student    every notebook on the student budget, as a student runs it (13.2 min in all, measured)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"
 	@echo "make ablation   what each piece of the training recipe is worth, on validation splits"
 	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (191.3 min of training measured, summed over its runs, 1 thread beside other jobs, an upper bound; resumable)"
