@@ -3,7 +3,8 @@
 The pieces, one idea per module (read them in this order to learn the method):
 
 * :mod:`synapticnet.layers` — ``TaskConv2d`` / ``TaskLinear``: units tagged by the task that made them.
-* :mod:`synapticnet.model` — ``MultiTaskConvSynapticNet``: the network, ``grow()``, the gradient mask.
+* :mod:`synapticnet.model` — ``MultiTaskConvSynapticNet``: the network, ``grow()``, the gradient mask
+  (:mod:`synapticnet.guarded` adds argument checks, rollback, save/load and ``predict``: skip it at first).
 * :mod:`synapticnet.methods` — one continual-learning method per file (SynapticNet's recipe in
   ``methods/synapticnet.py``; EWC, replay, LwF, GEM, A-GEM, joint, separate networks, …).
 * :mod:`synapticnet.engine` — the one training loop the methods plug into.
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 # name -> the module that defines it (loaded on first access: PEP 562)
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["TaskConv2d", "TaskLinear", "BlockBatchNorm"], "layers"),
-    **dict.fromkeys(["MultiTaskConvSynapticNet", "TaskView"], "model"),
+    **dict.fromkeys(["MultiTaskConvSynapticNet", "TaskView"], "guarded"),  # model.py's network, guarded
     **dict.fromkeys(["TaskDataset", "CHANNELS", "IMAGE_SIZE", "describe", "dataset_provenance", "get_spec",
                      "DataError"], "data"),
     **dict.fromkeys(["train_task", "evaluate", "evaluating", "seed_everything", "task_seed", "select_device",
@@ -44,7 +45,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["unit_importance", "compaction_sizes"], "pruning"),
     **dict.fromkeys(["paired_difference", "format_difference", "format_mean_std"], "stats"),
 }
-_MODULES = ("layers", "model", "data", "engine", "run", "methods", "metrics", "profiles", "storage", "workspace",
+_MODULES = ("layers", "model", "guarded", "data", "engine", "run", "methods", "metrics", "profiles", "storage", "workspace",
             "plots", "task_inference", "pruning", "stats", "experiments")
 __all__ = sorted([*_EXPORTS, *_MODULES])
 

@@ -32,7 +32,7 @@ def yes_no(text: object, words: tuple[tuple[str, ...], tuple[str, ...]] = (YES_W
     return True if word in words[0] else False if word in words[1] else None
 
 
-# -- the arguments of the task-gated network (synapticnet.layers, synapticnet.model) ------------------
+# -- the arguments of the task-gated network (synapticnet.guarded checks them for synapticnet.model) ---------
 def check_mode(mode: str) -> str:
     """Return ``mode`` if it is a known connectivity mode, else raise ``ValueError``."""
     if mode not in MODES:
@@ -40,15 +40,16 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def per_layer(value: int | Sequence[int] | None, default: Sequence[int], what: str) -> list[int]:
-    """Expand a growth size (``None``: half of ``default``; one int for every layer; or one per layer)."""
+def per_layer(value: int | Sequence[int] | None, layers: Sequence[int], what: str) -> int | list[int] | None:
+    """A growth size, checked: ``None`` (the model's default), one int for every layer, or one int per layer
+    (as many as ``layers``); returned as plain ints for ``MultiTaskConvSynapticNet.growth_sizes`` to expand."""
     if value is None:
-        return [max(1, d // 2) for d in default]
+        return None
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        if len(value) != len(default):
-            raise ValueError(f"{what} must have one entry per layer ({len(default)}), got {len(value)}: {list(value)}")
+        if len(value) != len(layers):
+            raise ValueError(f"{what} must have one entry per layer ({len(layers)}), got {len(value)}: {list(value)}")
         return [check_count(v, f"{what}[{i}]") for i, v in enumerate(value)]
-    return [check_count(value, what)] * len(default)  # one int for every layer (TypeError otherwise)
+    return check_count(value, what)  # one int for every layer (TypeError otherwise)
 
 
 def pooled_layers(num_layers: int, pool_after: Sequence[int] | None, image_size: int) -> tuple[list[int], int]:
@@ -110,22 +111,6 @@ def check_images(x: Any, channels: int, size: int, dtype: Any) -> None:
     if x.dim() != 4 or tuple(x.shape[1:]) != (channels, size, size):
         raise ValueError(f"expected images of shape (N, {channels}, {size}, {size}), got {tuple(x.shape)}"
                          + (" — a single image needs a batch dimension: x.unsqueeze(0)" if x.dim() == 3 else ""))
-
-
-def check_layer_input(layer: Any, x: Any, task_id: int) -> None:
-    """Raise a clear error unless ``x`` is what ``layer.forward(x, task_id)`` reads (dims, input units)."""
-    from torch import Tensor
-
-    name, dims = type(layer).__name__, layer.input_dims
-    what = "a 4-D input (N, C, H, W)" if dims == 4 else "a 2-D input (N, features)"
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != dims:
-        raise ValueError(f"{name} expects {what}, got shape {tuple(x.shape)}")
-    expected = layer.expected_in_units(task_id)
-    if x.shape[1] != expected:
-        raise ValueError(f"{name}: task {task_id} expects {expected} input units "
-                         f"(dim 1), got {x.shape[1]} (input shape {tuple(x.shape)})")
 
 
 # -- how large a network may become: one bound for grow(), widen() and loading a checkpoint -------------

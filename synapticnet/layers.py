@@ -38,18 +38,11 @@ a different subset per task, so reuse yields *new* features at the price of one 
 weight instead of new weights. Old tasks never run through a later task's masks.
 """
 
-from __future__ import annotations
-
-import functools
-import warnings
-from collections.abc import Sequence
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from .checks import check_count, check_layer_input, check_mode  # argument checks: one clear error each
 
 Mode = Literal["reuse", "isolate"]
 
@@ -75,7 +68,7 @@ class BlockBatchNorm(nn.BatchNorm2d):
                             training=use_batch_stats, momentum=self.momentum, eps=self.eps)
 
 
-def freeze_for_good(module: UnitBlock | PickedView) -> None:
+def freeze_for_good(module: "UnitBlock | PickedView") -> None:
     """What a task owns stops learning: its BatchNorms keep their statistics, its parameters take no gradient."""
     module.frozen = True
     for bn in (module.norm, module.adapter):
@@ -128,7 +121,7 @@ def pack_bits(mask: Tensor) -> Tensor:
     return (flat << torch.arange(8, dtype=torch.uint8, device=flat.device)).sum(1, dtype=torch.uint8)
 
 
-def unpack_bits(packed: Tensor, shape: torch.Size | Sequence[int]) -> Tensor:
+def unpack_bits(packed: Tensor, shape: tuple[int, ...]) -> Tensor:
     """The boolean tensor of ``shape`` that :func:`pack_bits` packed."""
     bits = (packed[:, None] >> torch.arange(8, dtype=torch.uint8, device=packed.device)) & 1
     return bits.flatten()[: torch.Size(shape).numel()].view(shape).bool()
@@ -137,11 +130,9 @@ def unpack_bits(packed: Tensor, shape: torch.Size | Sequence[int]) -> Tensor:
 class PickedView(nn.Module):
     """Task ``t``'s own view of one frozen older block: the subset of its weights that task ``t`` picked.
 
-    Reading old units *as they are* (plain reuse) gives a new task the old task's features and
-    nothing else. A picking mask (Piggyback, Mallya et al. 2018; SupSup, Wortsman et al. 2020;
-    WSN, Kang et al. 2022) lets task ``t`` choose, weight by weight, which of the frozen old
-    weights it uses: its view of old unit ``u`` computes ``(W_u ⊙ M_t,u) · x``, a *new* feature
-    built from old weights. The cost is one bit per old weight per task, not a weight.
+    A picking mask (Piggyback, Mallya et al. 2018; SupSup, Wortsman et al. 2020; WSN, Kang et al.
+    2022) lets task ``t`` choose, weight by weight, which of the frozen old weights it uses: its
+    view of old unit ``u`` computes ``(W_u ⊙ M_t,u) · x``, a *new* feature built from old weights.
 
     While task ``t`` trains, the mask comes from real-valued ``scores`` (one per old weight,
     ``M = scores > 0``); the step function has no useful gradient, so the backward pass treats
@@ -228,11 +219,12 @@ class _TaskLayer(nn.Module):
 
     def __init__(self, in_units: int, mode: str, shared_input: bool, pick: bool = False) -> None:
         super().__init__()
-        self.mode = check_mode(mode)
-        if pick and self.mode != "reuse":
+        if mode not in ("reuse", "isolate"):
+            raise ValueError(f"mode must be 'reuse' or 'isolate', got {mode!r}")
+        if pick and mode != "reuse":
             raise ValueError("pick=True needs mode='reuse': a task can only pick among old weights it reads")
-        self.shared_input, self.pick = shared_input, bool(pick)
-        self.in_units_per_task: list[int] = [check_count(in_units, "in_units", 1)]
+        self.mode, self.shared_input, self.pick = mode, shared_input, bool(pick)
+        self.in_units_per_task: list[int] = [in_units]
         self.blocks = nn.ModuleList()
         # pick=True: picks[t][k] is task t's PickedView of block k < t (an empty list for task 0)
         self.picks = nn.ModuleList()
@@ -264,13 +256,12 @@ class _TaskLayer(nn.Module):
         """Number of output units that ``forward(x, task_id)`` returns."""
         return sum(self.blocks[k].out_units for k in self.active_tasks(task_id))
 
-    def check_task_id(self, task_id: object) -> int:
-        """Validate a task id against the tasks this layer knows."""
-        tid = check_count(task_id, "task_id")
-        if tid >= self.num_tasks:
-            raise ValueError(f"task_id {tid} does not exist yet: this layer has {self.num_tasks} task(s), "
+    def check_task_id(self, task_id: int) -> int:
+        """``task_id`` if this layer has that task, else a ValueError that says which ids exist."""
+        if not 0 <= task_id < self.num_tasks:
+            raise ValueError(f"task_id {task_id} does not exist: this layer has {self.num_tasks} task(s), "
                              f"ids 0..{self.num_tasks - 1}. Call grow() to add a task.")
-        return tid
+        return task_id
 
     def _old_units(self, task_id: int) -> int:
         """How many reused input units of older tasks block ``task_id`` reads (reuse mode)."""
@@ -280,15 +271,12 @@ class _TaskLayer(nn.Module):
 
     # -- changes: build the new block, then swap it in ---------------------------------
     def _build(self, task: int, out_units: int, own_in: int, like: UnitBlock | None = None) -> UnitBlock:
-        """A fresh block for ``task`` (made by the subclass's ``_new_block``): ``out_units`` units reading
-        ``own_in`` inputs of the task (and, in reuse mode, every older task's), where and as the layer is
-        (device, dtype, train/eval). ``like``, the block it replaces, passes on its adapter statistics (the
-        reused inputs did not change). The layer itself is not touched."""
+        """A fresh block for ``task``: ``out_units`` units reading ``own_in`` inputs of the task (and, in reuse
+        mode, every older task's), where and as the layer is (device, dtype, train/eval). ``like``, the block
+        it replaces, passes on its adapter statistics (the reused inputs did not change)."""
         old_units = self._old_units(task)
         read = self.in_units_per_task[0] if self.shared_input else old_units + own_in
-        with warnings.catch_warnings():  # a zero-growth block: no "Initializing zero-element tensors" warning
-            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-            block = self._new_block(out_units, read, old_units)
+        block = self._new_block(out_units, read, old_units)
         reference = like if like is not None else (self.blocks[0] if self.blocks else None)
         if reference is not None:  # a grown block lives where the model lives
             block.to(device=reference.unit.weight.device, dtype=reference.unit.weight.dtype).train(reference.training)
@@ -333,8 +321,6 @@ class _TaskLayer(nn.Module):
         """Add a block of ``out_units`` units (may be 0) for a new task ("NeuronGenesis") and freeze every
         existing block; return the new task id. ``in_units``: units the new task added to the *previous*
         layer (ignored by the first layer, whose input, the image, is shared by all tasks)."""
-        out_units = check_count(out_units, "out_units")
-        in_units = check_count(in_units, "in_units")
         if self.mode == "isolate" and (out_units == 0 or (in_units == 0 and not self.shared_input)):
             raise ValueError("in isolate mode every layer must grow by at least one unit: a task reads only "
                              "its own units, so a layer without any would cut its path")
@@ -345,8 +331,6 @@ class _TaskLayer(nn.Module):
         """Give the newest task ``extra_out`` more units, without changing what it computes: its block becomes
         a wider copy whose connections from the previous layer's ``extra_in`` new units into the existing units
         start at zero (the new units start like any fresh layer). Older tasks are not touched at all."""
-        extra_out = check_count(extra_out, "extra_out")
-        extra_in = 0 if self.shared_input else check_count(extra_in, "extra_in")
         task = self.num_tasks - 1
         old = self.blocks[task]
         own_in = 0 if self.shared_input else self.in_units_per_task[task] + extra_in
@@ -387,23 +371,25 @@ class _TaskLayer(nn.Module):
         outputs: list[Tensor | None] = []
         for i, k in enumerate(self.active_tasks(task_id)):
             block = self.blocks[k]
-            # an older block seen through task_id's picking mask (pick=True), or the block itself
-            run = functools.partial(self.picks[task_id][k], block) if self.pick and k < task_id else block
             if block.out_units == 0:
                 outputs.append(None)
-            elif self.shared_input:
-                outputs.append(run(parts[0]))
-            elif self.mode == "reuse":
-                old = [p for p in parts[:i] if p is not None]
-                outputs.append(run(parts[i], old=cat_parts(old) if old else None))
+                continue
+            x = parts[0] if self.shared_input else parts[i]
+            old = [p for p in parts[:i] if p is not None] if self.mode == "reuse" and not self.shared_input else []
+            old = cat_parts(old) if old else None
+            if self.pick and k < task_id:  # an older block, seen through task_id's own picking mask
+                outputs.append(self.picks[task_id][k](block, x, old))
             else:
-                outputs.append(run(parts[i]))
+                outputs.append(block(x, old))
         return outputs
 
     def forward(self, x: Tensor, task_id: int) -> Tensor:
         """Output units of every task that ``task_id`` uses, concatenated in task order."""
-        task_id = self.check_task_id(task_id)
-        check_layer_input(self, x, task_id)
+        task_id, expected = self.check_task_id(task_id), self.expected_in_units(task_id)
+        if not isinstance(x, Tensor) or x.dim() != self.input_dims or x.shape[1] != expected:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"{type(self).__name__}: task {task_id} expects {expected} input units in dim 1 of a "
+                             f"{self.input_dims}-D input, got {got}")
         if self.shared_input:
             parts: list[Tensor | None] = [x]
         else:
@@ -424,15 +410,12 @@ def cat_parts(parts: list[Tensor | None]) -> Tensor:
 class TaskConv2d(_TaskLayer):
     """A 2-D convolution whose filters are tagged with the task that created them.
 
-    ``forward(x, task_id)`` runs conv → per-task BatchNorm for the filters that
-    ``task_id`` uses and concatenates them in task order (channel ``c`` of the output
-    belongs to task ``task_ids[c]``). ``in_channels``: input channels of task 0 (for a
-    network's first layer, the image's, shared by all tasks: ``shared_input``);
-    ``out_channels``: filters of task 0; ``kernel_size``, ``stride``, ``padding`` as in
-    :class:`torch.nn.Conv2d` (default padding: "same"); ``batch_norm``: per-task BatchNorm
-    (and no conv bias); ``mode``: ``"reuse"`` (task ``k`` reads the inputs of tasks
-    ``<= k``) or ``"isolate"``; ``pick`` (reuse only): every new task reads older filters
-    through its own picking mask (:class:`PickedView`) instead of as they are.
+    ``forward(x, task_id)`` runs conv → per-task BatchNorm for the filters that ``task_id`` uses and
+    concatenates them in task order (channel ``c`` of the output belongs to task ``task_ids[c]``).
+    ``in_channels``: input channels of task 0 (for a network's first layer, the image's, shared by all
+    tasks: ``shared_input``); ``out_channels``: filters of task 0; ``kernel_size``, ``stride``, ``padding``
+    as in :class:`torch.nn.Conv2d` (default padding: "same"); ``batch_norm``: per-task BatchNorm (and no
+    conv bias); ``pick`` (reuse only): new tasks read older filters through picking masks (:class:`PickedView`).
     """
 
     input_dims = 4
@@ -441,11 +424,9 @@ class TaskConv2d(_TaskLayer):
                  padding: int | None = None, batch_norm: bool = True, mode: Mode = "reuse",
                  shared_input: bool = False, pick: bool = False) -> None:
         super().__init__(in_channels, mode, shared_input, pick)
-        self.kernel_size = check_count(kernel_size, "kernel_size", 1)
-        self.stride = check_count(stride, "stride", 1)
-        self.padding = self.kernel_size // 2 if padding is None else check_count(padding, "padding")
-        self.batch_norm = batch_norm
-        self._add_task(check_count(out_channels, "out_channels", 1), self.in_units_per_task[0])
+        self.kernel_size, self.stride, self.batch_norm = kernel_size, stride, batch_norm
+        self.padding = kernel_size // 2 if padding is None else padding
+        self._add_task(out_channels, in_channels)
 
     def _new_block(self, out_units: int, read_units: int, old_units: int = 0) -> UnitBlock:
         conv = nn.Conv2d(read_units, out_units, self.kernel_size, self.stride, self.padding, bias=not self.batch_norm)
@@ -468,7 +449,7 @@ class TaskLinear(_TaskLayer):
                  shared_input: bool = False, pick: bool = False) -> None:
         super().__init__(in_features, mode, shared_input, pick)
         self.use_bias = bias
-        self._add_task(check_count(out_features, "out_features", 1), self.in_units_per_task[0])
+        self._add_task(out_features, in_features)
 
     def _new_block(self, out_units: int, read_units: int, old_units: int = 0) -> UnitBlock:
         return UnitBlock(nn.Linear(read_units, out_units, bias=self.use_bias),

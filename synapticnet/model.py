@@ -12,9 +12,6 @@ Architecture (for ``conv_channels=(32, 64, 128), hidden=(256,)``)::
       └─ TaskLinear 2048→256 + ReLU + Dropout        256
       └─ head[task_id]: Linear 256→num_classes       one output head per task
 
-``pool_after`` picks the conv layers a max-pool follows; the profiles use stages of two convolutions
-pooled after the first (``(32, 32, 64, 64, 128, 128)``, ``pool_after=(0, 2, 4)``: :mod:`synapticnet.profiles`).
-
 Continual learning with it:
 
 1. Train task 0 as usual.
@@ -28,7 +25,7 @@ Continual learning with it:
 4. Optionally, before the next ``grow()``: ``model.compact(...)`` ("synaptic pruning")
    keeps only the newest task's most important units (:mod:`synapticnet.pruning` says
    which), so the next tasks pay less to read them.
-5. Without the task id: ``model.predict(x)`` asks every task (:meth:`all_outputs`) and
+5. Without the task id: every task answers at once (:meth:`all_outputs`) and ``model.predict(x)``
    picks the one the image looks most at home with (:mod:`synapticnet.task_inference`).
 
 What reading old units costs. A new task's dense layer reads every older task's features: with
@@ -39,34 +36,23 @@ ResNets) is 16× cheaper; the separate-network references use the same pooling.
 Without convolutions (``conv_channels=()``) it is a task-gated MLP: the flattened image is the shared
 input of the first TaskLinear (784 pixels for 1×28×28 Permuted MNIST), and everything above still holds.
 
-What this file leaves to others, so that it holds only the network: checkpoints and the checks on what
-they describe (:mod:`synapticnet.checkpoint`), undoing a change that fails half-way
-(:mod:`synapticnet.transactions`), which units to keep (:mod:`synapticnet.pruning`) and task inference.
+This file holds only the network (it imports PyTorch and ``layers.py``; pasted into a notebook after it, it
+runs as it is). ``synapticnet.MultiTaskConvSynapticNet`` is this class plus what a first reading may skip
+(:mod:`synapticnet.guarded`): one-line errors for wrong arguments, all-or-nothing changes, save/load, predict.
 """
 
-from __future__ import annotations
-
-import os
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checks import check_count, check_flag, check_images, check_size, network_config, per_layer  # one clear error each
-from .layers import BlockBatchNorm, TaskConv2d, TaskLinear, UnitBlock, cat_parts
+try:  # inside the package; in a notebook, the cell holding layers.py has defined these names already
+    from .layers import BlockBatchNorm, TaskConv2d, TaskLinear, UnitBlock, cat_parts
+except ImportError:
+    pass
 
-
-class TaskView(nn.Module):
-    """The network as one task sees it, ``TaskView(model, t)(x) == model(x, task_id=t)``: for ``torchinfo.summary``."""
-
-    def __init__(self, model: "MultiTaskConvSynapticNet", task_id: int) -> None:
-        super().__init__()
-        self.model, self.task_id = model, model.check_task_id(task_id)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x, task_id=self.task_id)
+Growth = int | Sequence[int] | None  # new units: one int for every layer, one per layer, None: half of task 0's
 
 
 class MultiTaskConvSynapticNet(nn.Module):
@@ -107,17 +93,20 @@ class MultiTaskConvSynapticNet(nn.Module):
                  dense_mode: str | None = None, pool_after: Sequence[int] | None = None,
                  batch_norm: bool = True, pick: bool = False) -> None:
         super().__init__()
-        self.config, pools, self.spatial = network_config(in_channels, conv_channels, hidden, num_classes, image_size,
-                                                          dropout, mode, kernel_size, pooled_size, dense_mode, pool_after)
-        self.pools = frozenset(pools)  # the conv layers a 2×2 max-pool follows; self.spatial: side after the last
-        conv_channels, hidden = self.config["conv_channels"], self.config["hidden"]
-        self.config["batch_norm"] = check_flag(batch_norm, "batch_norm")
+        conv_channels, hidden = list(conv_channels), list(hidden)
+        pools = sorted(set(range(len(conv_channels)) if pool_after is None else pool_after))
+        self.pools = frozenset(pools)  # the conv layers a 2×2 max-pool follows
+        self.spatial = image_size // 2 ** len(pools)  # side of the last feature map
+        self.config = dict(in_channels=in_channels, conv_channels=conv_channels, hidden=hidden,
+                           num_classes=num_classes, image_size=image_size, dropout=float(dropout), mode=mode,
+                           kernel_size=kernel_size, pooled_size=pooled_size, dense_mode=dense_mode,
+                           pool_after=None if pool_after is None else pools, batch_norm=batch_norm)
         if pick:  # stored only when set: checkpoints written before the option still load as they are
             self.config["pick"] = True
         self.growth: list[dict[str, Any]] = []  # the grow() / widen() / compact() calls, replayed by load()
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
-        self.feature_side = self.spatial if pooled_size is None else self.config["pooled_size"]
-        widths = [self.config["in_channels"], *conv_channels]
+        self.feature_side = self.spatial if pooled_size is None else pooled_size
+        widths = [in_channels, *conv_channels]
         self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k, batch_norm=batch_norm,
                                               pick=pick)
                                    for k, (i, o) in enumerate(zip(widths, widths[1:])))
@@ -126,7 +115,7 @@ class MultiTaskConvSynapticNet(nn.Module):
                                               pick=pick and self.dense_mode == "reuse")
                                    for k, (i, o) in enumerate(zip(features, features[1:])))
         self.dropout = nn.Dropout(dropout)
-        self.heads = nn.ModuleList([nn.Linear(features[-1], self.config["num_classes"])])
+        self.heads = nn.ModuleList([nn.Linear(features[-1], num_classes)])
         # Per task, an affine-free BatchNorm over the reused old features its head reads (see UnitBlock.adapter).
         self.head_adapters = nn.ModuleList([nn.Identity()])
 
@@ -160,13 +149,12 @@ class MultiTaskConvSynapticNet(nn.Module):
         """Classes of ``task_id``'s head."""
         return self.heads[self.check_task_id(task_id)].out_features
 
-    def check_task_id(self, task_id: object) -> int:
-        """Return ``task_id`` as an int, or raise a ValueError that says which ids exist."""
-        tid = check_count(task_id, "task_id")
-        if tid >= self.num_tasks:
-            raise ValueError(f"task_id {tid} does not exist: the model has {self.num_tasks} task(s), "
+    def check_task_id(self, task_id: int) -> int:
+        """``task_id`` if the model has that task, else a ValueError that says which ids exist."""
+        if not 0 <= task_id < self.num_tasks:
+            raise ValueError(f"task_id {task_id} does not exist: the model has {self.num_tasks} task(s), "
                              f"ids 0..{self.num_tasks - 1}. Call model.grow() to create a new task.")
-        return tid
+        return task_id
 
     # -- forward: two halves, which features(), shared_features() and all_outputs() combine. Each task's
     # units travel as a separate tensor ("part"): frozen units never enter the backward pass (forward_parts).
@@ -204,31 +192,18 @@ class MultiTaskConvSynapticNet(nn.Module):
     def features(self, x: Tensor, task_id: int) -> Tensor:
         """The penultimate features that ``task_id``'s head reads."""
         tid = self.check_task_id(task_id)
-        self._check_images(x)
         return self._head_input(self._conv_features(x, tid), tid)
 
     def forward(self, x: Tensor, task_id: int) -> Tensor:
         """Logits of task ``task_id`` for images ``x`` of shape (N, C, H, W)."""
         tid = self.check_task_id(task_id)
-        logits = self.heads[tid](self.features(x, tid))
-        if self.training and torch.is_grad_enabled() and not logits.requires_grad:
-            # A frozen task in train mode: the forward pass is fine (its statistics stay frozen),
-            # but a backward pass through it would fail deep inside autograd. Say why instead.
-            message = (f"task {tid} is frozen: only the newest task ({self.trainable_task}) can be trained; old tasks "
-                       "are kept exactly as they were learned. To evaluate an old task use model.eval() or torch.no_grad()")
-            from .transactions import FrozenTask
-            logits = FrozenTask.apply(logits, torch.zeros((), device=logits.device, requires_grad=True), message)
-        return logits
-
-    def _check_images(self, x: Tensor) -> None:
-        check_images(x, self.config["in_channels"], self.config["image_size"], self.heads[0].weight.dtype)
+        return self.heads[tid](self.features(x, tid))
 
     # -- every task at once, without the task id ------------------------------------------
     def shared_features(self, x: Tensor) -> Tensor:
         """``g(x)``: task 0's conv maps after every conv layer, averaged over space and concatenated (an MLP:
         task 0's activations after every hidden layer). Task 0's units read nothing but the image and are frozen
         once task 1 exists: every task sees the same ``g(x)``."""
-        self._check_images(x)
         shared: list[Tensor] = []
         parts = self._conv_features(x, 0, shared)
         if not self.convs:
@@ -244,26 +219,14 @@ class MultiTaskConvSynapticNet(nn.Module):
         T = self.num_tasks
         if self.config["mode"] != "reuse" or self.config.get("pick"):  # own columns or own masks: nothing shared
             return self.shared_features(x), [(f, self.heads[t](f)) for t in range(T) for f in (self.features(x, t),)]
-        self._check_images(x)
         shared: list[Tensor] = []
         parts = self._conv_features(x, T - 1, shared)  # every task's filters, one part per task, task 0's first
         features = [self._head_input(parts[: t + 1], t, shared if t == 0 and not self.convs else None)
                     for t in range(T)]
         return torch.cat(shared, dim=1), [(f, self.heads[t](f)) for t, f in enumerate(features)]
 
-    def infer_task(self, x: Tensor, scorer: str = "shared_gaussian") -> Tensor:
-        """The task (LongTensor (N,)) every image most likely belongs to (:func:`synapticnet.task_inference.infer_task`)."""
-        from .task_inference import infer_task
-        return infer_task(self, x, scorer)
-
-    def predict(self, x: Tensor, scorer: str = "shared_gaussian") -> tuple[Tensor, Tensor]:
-        """``(task ids, class labels within the task)``: the class-incremental answer (:func:`~synapticnet.task_inference.predict`)."""
-        from .task_inference import predict
-        return predict(self, x, scorer)
-
     # -- growth ----------------------------------------------------------------------
-    def grow(self, num_classes: int, grow_conv_channels: int | Sequence[int] | None = None,
-             grow_hidden: int | Sequence[int] | None = None) -> int:
+    def grow(self, num_classes: int, grow_conv_channels: Growth = None, grow_hidden: Growth = None) -> int:
         """NeuronGenesis: add a task. Returns the new task id.
 
         Every existing parameter is frozen; every conv and hidden layer gets a block of
@@ -271,42 +234,44 @@ class MultiTaskConvSynapticNet(nn.Module):
         per layer, or ``None`` for half of task 0's widths); a new head with
         ``num_classes`` outputs is added. Zero growth in a layer is allowed in ``reuse`` mode
         (the new task relies on frozen features there). Old outputs stay bit for bit, as old
-        units never read new ones. A rejected call, or one failing half-way, changes nothing.
+        units never read new ones.
         """
-        num_classes = check_count(num_classes, "num_classes", 1)
         new_task, reference = self.num_tasks, self.heads[0].weight  # new parameters go where the model is
-        with _all_or_nothing(self):
-            sizes = self._grow_layers("grow", grow_conv_channels, grow_hidden, num_classes)
-            self.heads.requires_grad_(False).zero_grad(set_to_none=True)  # old heads freeze, gradients dropped
-            for adapter in self.head_adapters:
-                adapter.frozen = True
-            reused, own = self._head_inputs(new_task)
-            head = nn.Linear(reused + own, num_classes)
-            adapter = BlockBatchNorm(reused, affine=False) if reused > 0 else nn.Identity()
-            self.heads.append(head.to(reference.device, reference.dtype).train(self.training))
-            self.head_adapters.append(adapter.to(reference.device, reference.dtype).train(self.training))
-            self.growth.append(dict(op="grow", num_classes=num_classes, **sizes))
+        sizes = self._grow_layers("grow", grow_conv_channels, grow_hidden)
+        self.heads.requires_grad_(False).zero_grad(set_to_none=True)  # old heads freeze, gradients dropped
+        for adapter in self.head_adapters:
+            adapter.frozen = True
+        reused, own = self._head_inputs(new_task)
+        head = nn.Linear(reused + own, num_classes)
+        adapter = BlockBatchNorm(reused, affine=False) if reused > 0 else nn.Identity()
+        self.heads.append(head.to(reference.device, reference.dtype).train(self.training))
+        self.head_adapters.append(adapter.to(reference.device, reference.dtype).train(self.training))
+        self.growth.append(dict(op="grow", num_classes=num_classes, **sizes))  # what load() replays
         return new_task
 
-    def widen(self, grow_conv_channels: int | Sequence[int] | None = None,
-              grow_hidden: int | Sequence[int] | None = None) -> int:
+    def widen(self, grow_conv_channels: Growth = None, grow_hidden: Growth = None) -> int:
         """Give the *newest* task more units in every layer (no new task, no new head); return its id.
 
         For a task harder than its first allocation (the automatic growth trigger). Its function is preserved
         (new connections into existing units start at zero), older tasks are untouched; rebuild the optimiser."""
         task = self.trainable_task
-        with _all_or_nothing(self):
-            sizes = self._grow_layers("widen", grow_conv_channels, grow_hidden)
-            self._replace_head(task, torch.arange(self.heads[task].in_features))
-            self.growth.append(dict(op="widen", task=task, **sizes))
+        sizes = self._grow_layers("widen", grow_conv_channels, grow_hidden)
+        self._replace_head(task, torch.arange(self.heads[task].in_features))
+        self.growth.append(dict(op="widen", task=task, **sizes))
         return task
 
-    def _grow_layers(self, op: str, grow_conv_channels: int | Sequence[int] | None,
-                     grow_hidden: int | Sequence[int] | None, num_classes: int = 0) -> dict[str, list[int]]:
+    def growth_sizes(self, grow_conv_channels: Growth, grow_hidden: Growth) -> tuple[list[int], list[int]]:
+        """New units per conv layer and per hidden layer: one int for every layer, one per layer, or ``None``
+        for half of task 0's widths."""
+        sizes = []
+        for value, widths in ((grow_conv_channels, self.config["conv_channels"]), (grow_hidden, self.config["hidden"])):
+            sizes.append([max(1, w // 2) for w in widths] if value is None else
+                         [value] * len(widths) if isinstance(value, int) else list(value))
+        return sizes[0], sizes[1]
+
+    def _grow_layers(self, op: str, grow_conv_channels: Growth, grow_hidden: Growth) -> dict[str, list[int]]:
         """``layer.grow`` or ``layer.widen`` on every layer, each told how many units the previous layer added."""
-        conv = per_layer(grow_conv_channels, self.config["conv_channels"], "grow_conv_channels")
-        hidden = per_layer(grow_hidden, self.config["hidden"], "grow_hidden")
-        check_size(self, op, conv, hidden, num_classes)  # the size bound loading has too, before any allocation
+        conv, hidden = self.growth_sizes(grow_conv_channels, grow_hidden)
         previous = 0
         for i, (layer, g) in enumerate(zip(self.task_layers, conv + hidden)):
             if i == len(self.convs):
@@ -332,41 +297,42 @@ class MultiTaskConvSynapticNet(nn.Module):
         self.heads[task] = head
 
     # -- compaction ("synaptic pruning") ----------------------------------------------
-    def compact(self, conv_channels: Sequence[int], hidden: Sequence[int] = (),
-                scores: tuple[Sequence[Tensor], Sequence[Tensor]] | None = None) -> int:
+    def compact(self, conv_channels: Sequence[int], hidden: Sequence[int],
+                scores: tuple[Sequence[Tensor], Sequence[Tensor]]) -> int:
         """Synaptic pruning: keep the newest task's most important units; return parameters removed.
 
         ``conv_channels[i]`` / ``hidden[i]`` units of layer ``i`` stay (0 allowed in reuse mode after task 0):
-        the most important, in their original order, by :func:`synapticnet.pruning.unit_importance` or by
-        ``scores`` (per conv layer, per dense layer: one score per unit of the newest task, higher = kept).
+        the most important, in their original order, by ``scores`` (per conv layer, per dense layer: one score
+        per unit of the newest task, higher = kept; :func:`synapticnet.pruning.unit_importance` reads them
+        from the weights, and the package's class uses it when no ``scores`` are given).
         Call it after the task is trained and *before* the next ``grow()`` freezes it, then *retrain* the task
         with a rebuilt optimiser (the blocks are new parameters): the pruned network is a new, smaller network
         starting from good weights, and a brief low-rate fine-tune leaves it below its full-width self, while a
         retrain at the full learning rate lets it become a good small one (``profiles.RETRAIN``; ``make front``).
-        Older tasks are not touched (bit for bit); a rejected call leaves the model as it was."""
-        from .pruning import units_to_keep  # which units matter is pruning's question; the surgery is ours
-        return self.keep_units(units_to_keep(self, conv_channels, hidden, scores))  # checks every argument first
+        Older tasks are not touched (bit for bit)."""
+        ranked = [torch.as_tensor(s, dtype=torch.float32).cpu().argsort(descending=True, stable=True)
+                  for s in [*scores[0], *scores[1]]]  # most important first; a tie keeps the earlier unit
+        return self.keep_units([order[:k].sort().values for order, k in zip(ranked, [*conv_channels, *hidden])])
 
     def keep_units(self, keep: Sequence[Tensor]) -> int:
         """Keep the newest task's units ``keep[i]`` (ascending indices) in task-gated layer ``i``; return the
         parameters removed. The surgery :meth:`compact` does once it knows which units matter."""
         task = self.trainable_task
         sizes, before = [len(kept) for kept in keep], self.num_parameters()
-        with _all_or_nothing(self):
-            previous = None
-            for layer, kept in zip(self.convs, keep):
-                layer.compact(kept, previous)
-                previous = kept
-            if previous is not None:  # channel c of the last conv gives features c*side² … c*side²+side²-1
-                side2 = self.feature_side**2
-                previous = (previous[:, None] * side2 + torch.arange(side2, device=previous.device)).flatten()
-            for layer, kept in zip(self.dense, keep[len(self.convs):]):
-                layer.compact(kept, previous)
-                previous = kept
-            reused = self._head_inputs(task)[0]  # the older tasks' features: unchanged
-            self._replace_head(task, torch.cat([torch.arange(reused, device=previous.device), reused + previous]))
-            self.growth.append(dict(op="compact", task=task, conv_channels=sizes[: len(self.convs)],
-                                    hidden=sizes[len(self.convs):]))
+        previous = None
+        for layer, kept in zip(self.convs, keep):
+            layer.compact(kept, previous)
+            previous = kept
+        if previous is not None:  # channel c of the last conv gives features c*side² … c*side²+side²-1
+            side2 = self.feature_side**2
+            previous = (previous[:, None] * side2 + torch.arange(side2, device=previous.device)).flatten()
+        for layer, kept in zip(self.dense, keep[len(self.convs):]):
+            layer.compact(kept, previous)
+            previous = kept
+        reused = self._head_inputs(task)[0]  # the older tasks' features: unchanged
+        self._replace_head(task, torch.cat([torch.arange(reused, device=previous.device), reused + previous]))
+        self.growth.append(dict(op="compact", task=task, conv_channels=sizes[: len(self.convs)],
+                                hidden=sizes[len(self.convs):]))
         return before - self.num_parameters()
 
     # -- gradient masking ------------------------------------------------------------
@@ -412,42 +378,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         return [_count([self.heads[t], *(m for layer in self.task_layers for m in layer.task_modules(t))])
                 for t in range(self.num_tasks)]
 
-    def task_view(self, task_id: int) -> TaskView:
-        """A module computing ``self(x, task_id)`` — for ``torchinfo.summary`` and friends."""
-        return TaskView(self, task_id)
-
-    # -- checkpoints: the format and the checks on what a file describes live in synapticnet.checkpoint ------
-    def checkpoint(self) -> dict[str, Any]:
-        """Everything needed to rebuild the model: config, growth history and weights."""
-        from .checkpoint import checkpoint
-        return checkpoint(self)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Save atomically (a temporary file next to ``path``, then renamed): never a half-written checkpoint."""
-        from .checkpoint import save
-        save(self, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "MultiTaskConvSynapticNet":
-        """Load what was trained: a file written by :meth:`save`, a run's ``checkpoint.pt`` or a run folder
-        (:func:`synapticnet.checkpoint.load`). Every task comes back as trained, task inference included."""
-        from .checkpoint import load
-        return load(path, map_location, cls)
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: dict[str, Any], source: str = "checkpoint") -> "MultiTaskConvSynapticNet":
-        """Rebuild a model from :meth:`checkpoint` (or a run's checkpoint); nothing in it is trusted
-        (:func:`synapticnet.checkpoint.from_checkpoint`)."""
-        from .checkpoint import from_checkpoint
-        return from_checkpoint(checkpoint, source, cls)
-
 
 def _count(modules: Sequence[nn.Module]) -> int:
     """Parameters of ``modules``, less picking masks' training scores (what is kept of them is one bit each)."""
     return sum(p.numel() for m in modules for name, p in m.named_parameters() if not name.endswith("scores"))
-
-
-def _all_or_nothing(model: nn.Module):
-    """A context in which ``model`` changes completely or not at all (:func:`synapticnet.transactions.all_or_nothing`)."""
-    from .transactions import all_or_nothing
-    return all_or_nothing(model)

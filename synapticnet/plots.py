@@ -4,13 +4,19 @@ Every function takes data, returns a matplotlib ``Figure`` and draws nothing els
 notebooks stay thin and the same figure can be regenerated from the saved JSON alone.
 :func:`save_figure` writes PNGs without timestamps, so re-running with the same
 results gives byte-identical files.
+
+Every figure is drawn to be read where a student sees it, in a notebook column 700–900 px wide:
+at most :data:`FULL_WIDTH_IN` inches wide with text of at least 10 pt (:data:`STYLE`), so that no text
+is smaller than :data:`MIN_TEXT_PT` points on the screen (:func:`display_pt`), and every label shows a
+display name ("Split CIFAR-10", "EWC"), never an identifier (``split_cifar10``, ``ewc``: :func:`display_name`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +24,90 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
+from matplotlib.text import Text
+
+# -- what every figure looks like: text a student can read at notebook width -------------------------------
+SAVE_DPI = 120  # save_figure's resolution: the PNGs in figures/
+INLINE_DPI = 100  # matplotlib's figure.dpi, at which Jupyter shows a figure inline
+NOTEBOOK_WIDTH_PX = 700  # the narrowest notebook column a figure is shown in (700–900 px): the worst case
+SCREEN_PX_PER_IN = 96  # a browser shows an image's pixels as CSS pixels, 96 an inch (and 72 points an inch)
+MIN_TEXT_PT = 10.0  # the smallest text a figure may show, in points as seen on the screen
+FULL_WIDTH_IN = NOTEBOOK_WIDTH_PX / INLINE_DPI  # 7 in: at 100 dpi, the column's width, shown unscaled
+STYLE: dict[str, Any] = {  # 10.5 pt text on a figure at most FULL_WIDTH_IN wide: ≥ 10.9 pt on the screen
+    "font.size": 10.5, "axes.titlesize": 11.5, "axes.labelsize": 10.5, "xtick.labelsize": 10.5,
+    "ytick.labelsize": 10.5, "legend.fontsize": 10.5, "legend.title_fontsize": 10.5, "figure.titlesize": 12.0,
+    "figure.dpi": INLINE_DPI, "savefig.dpi": SAVE_DPI,
+}
 
 
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
+def display_pt(font_pt: float, figure_width_in: float, dpi: float = SAVE_DPI,
+               column_px: float = NOTEBOOK_WIDTH_PX) -> float:
+    """How large text of ``font_pt`` points looks on the screen when a figure ``figure_width_in`` inches wide,
+    drawn at ``dpi``, is shown in a notebook column ``column_px`` wide.
+
+    The image is ``figure_width_in × dpi`` pixels; a notebook scales it down to the column if it is wider
+    (never up), and a browser shows image pixels as CSS pixels, 96 an inch, 72 points an inch. So the text
+    appears at ``font_pt × min(dpi, column_px / figure_width_in) / 96`` points: 10 pt on a 7-inch figure is
+    10.4 pt at 100 or 120 dpi; on a 19-inch figure (three panels side by side) it is 3.8 pt."""
+    return font_pt * min(dpi, column_px / figure_width_in) / SCREEN_PX_PER_IN
+
+
+def smallest_display_pt(fig: Figure, dpi: float = SAVE_DPI, column_px: float = NOTEBOOK_WIDTH_PX) -> float:
+    """The smallest text ``fig`` shows, in points on the screen (:func:`display_pt` of the width it is saved
+    at, ``bbox_inches="tight"``). Draws the figure first, so that every tick label exists."""
+    fig.canvas.draw()
+    width = fig.get_tightbbox(fig.canvas.get_renderer()).width  # inches, as save_figure crops it
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return display_pt(min(sizes, default=MIN_TEXT_PT), width, dpi, column_px)
+
+
+def styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Draw a figure under :data:`STYLE` (matplotlib's settings are left as they were afterwards)."""
+    @functools.wraps(draw)
+    def styled_draw(*args: Any, **kwargs: Any) -> Figure:
+        with plt.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return styled_draw
+
+
+# Identifiers (task, stream, method and option names) as a figure shows them; anything else is shown as it is.
+DISPLAY_NAMES: dict[str, str] = {
+    "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+    "split_mnist": "Split MNIST", "split_cifar10": "Split CIFAR-10", "permuted_mnist": "Permuted MNIST",
+    "mnist_fashion_cifar10": "MNIST → Fashion-MNIST → CIFAR-10",
+    "synapticnet": "SynapticNet", "synapticnet_distill": "SynapticNet + distillation", "finetune": "fine-tuning",
+    "ewc": "EWC", "replay": "experience replay", "lwf": "LwF", "gem": "GEM", "agem": "A-GEM",
+    "joint": "joint training", "separate": "separate networks",
+    "shared_gaussian": "shared Gaussian", "mahalanobis": "Mahalanobis", "softmax": "max-softmax",
+    "ewc_lambda": "penalty weight λ", "lwf_lambda": "distillation weight λ",
+    "memory_per_task": "memory (images per task)", "lr": "learning rate",
+}
+
+
+def display_name(name: object) -> str:
+    """``name`` as a figure shows it: ``"split_cifar10"`` → ``"Split CIFAR-10"``, ``"ewc"`` → ``"EWC"``;
+    a name it does not know (already a display name, a label) is returned as it is."""
+    return DISPLAY_NAMES.get(str(name), str(name))
+
+
+def panel_grid(n: int, panel_width: float) -> tuple[int, int]:
+    """``(rows, columns)`` for ``n`` panels of at least ``panel_width`` inches side by side within
+    :data:`FULL_WIDTH_IN`: a figure grows downwards, never wider than the notebook column."""
+    columns = max(1, min(n, int(FULL_WIDTH_IN // panel_width)))
+    return -(-n // columns), columns
+
+
+def _short(name: str, width: int = 14) -> str:
+    """A tick label that fits under one bar or panel: the display name, wrapped every ``width`` characters."""
+    return textwrap.fill(display_name(name), width, break_long_words=False, break_on_hyphens=False)
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = SAVE_DPI) -> Path:
     """Save ``fig`` as PNG with no creation-time metadata (deterministic bytes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    with plt.rc_context(STYLE):  # tick labels made while drawing get the style too
+        fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return path
 
 
@@ -32,26 +115,28 @@ def _labels(results: Mapping[str, Any]) -> list[str]:
     return list(results.get("task_titles") or results["tasks"])
 
 
+@styled
 def accuracy_matrix_figure(results: Mapping[str, Any], title: str | None = None) -> Figure:
     """Heatmap of R[i][j]: rows = after training task i, columns = evaluated on task j."""
     R = np.array([[np.nan if v is None else 100 * v for v in row] for row in results["accuracy_matrix"]])
     labels = _labels(results)
-    fig, ax = plt.subplots(figsize=(1.3 * len(labels) + 2.5, 1.1 * len(labels) + 1.8))
+    fig, ax = plt.subplots(figsize=(min(FULL_WIDTH_IN, 1.3 * len(labels) + 2.5), 1.1 * len(labels) + 1.8))
     image = ax.imshow(R, vmin=0, vmax=100, cmap="viridis")
     for i in range(R.shape[0]):
         for j in range(R.shape[1]):
             if not np.isnan(R[i, j]):
                 ax.text(j, i, f"{R[i, j]:.1f}", ha="center", va="center",
-                        color="white" if R[i, j] < 60 else "black", fontsize=10)
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_yticks(range(R.shape[0]), [f"after {name}" for name in labels[: R.shape[0]]])
+                        color="white" if R[i, j] < 60 else "black")
+    ax.set_xticks(range(len(labels)), [_short(n, 18) for n in labels], rotation=30, ha="right")
+    ax.set_yticks(range(R.shape[0]), [_short(f"after {name}", 18) for name in labels[: R.shape[0]]])
     ax.set_xlabel("evaluated on task")
     ax.set_ylabel("trained through task")
     fig.colorbar(image, ax=ax, label="test accuracy (%)", shrink=0.8)
-    ax.set_title(title or f"Accuracy matrix — {results.get('method', 'synapticnet')}")
+    ax.set_title(title or f"Accuracy matrix — {display_name(results.get('method', 'synapticnet'))}")
     return fig
 
 
+@styled
 def accuracy_over_time_figure(runs: Mapping[str, Mapping[str, Any]] | Mapping[str, Any],
                               title: str = "Accuracy of every task as training proceeds") -> Figure:
     """One line per task: its test accuracy after each training stage.
@@ -61,28 +146,34 @@ def accuracy_over_time_figure(runs: Mapping[str, Mapping[str, Any]] | Mapping[st
     """
     if "accuracy_matrix" in runs:
         runs = {runs.get("method", "synapticnet"): runs}
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs) + 1, 3.6), sharey=True, squeeze=False)
-    for ax, (label, results) in zip(axes[0], runs.items()):
+    rows, columns = panel_grid(len(runs), 3.4)
+    fig, axes = plt.subplots(rows, columns, figsize=(FULL_WIDTH_IN, 3.4 * rows + 0.6), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat[len(runs):]:
+        ax.axis("off")
+    for ax, (label, results) in zip(axes.flat, runs.items()):
         R = results["accuracy_matrix"]
         names = _labels(results)
         for j, name in enumerate(names):
             xs = [i for i in range(len(R)) if len(R[i]) > j and R[i][j] is not None]
             ax.plot(xs, [100 * R[i][j] for i in xs], marker="o", label=name)
-        ax.set_xticks(range(len(names)), [f"after\n{n}" for n in names], fontsize=8)
-        ax.set_title(label)
+        ax.set_xticks(range(len(names)), [_short(f"after {n}", 12) for n in names], rotation=30, ha="right")
+        ax.set_title(display_name(label))
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test accuracy (%)")
-    axes[0][-1].legend(fontsize=8, loc="lower left")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy (%)")
+    handles = {s: h for ax in axes.flat for h, s in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=2, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
+@styled
 def samples_figure(datasets: Sequence[Any], per_task: int = 8, title: str = "What every task looks like") -> Figure:
     """One row per task: its first ``per_task`` training images, as the network receives them
     (harmonised to one size and channel count, before normalisation), titled with the class index."""
-    fig, axes = plt.subplots(len(datasets), per_task, figsize=(0.8 * per_task, 0.95 * len(datasets) + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(datasets), per_task, figsize=(min(0.6 * per_task, FULL_WIDTH_IN - 1.8),
+                                                               0.95 * len(datasets) + 0.4), squeeze=False)
     for row, ds in zip(axes, datasets):
         images, labels = ds.raw("train")
         for k, ax in enumerate(row):
@@ -91,31 +182,33 @@ def samples_figure(datasets: Sequence[Any], per_task: int = 8, title: str = "Wha
                 image = images[k].permute(1, 2, 0).numpy()
                 ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255,
                           interpolation="nearest")
-                ax.set_title(str(int(labels[k])), fontsize=7)
-        row[0].text(-0.15, 0.5, ds.title + (" (synthetic)" if ds.synthetic else ""), transform=row[0].transAxes,
-                    ha="right", va="center", fontsize=8)
+                ax.set_title(str(int(labels[k])))
+        row[0].text(-0.15, 0.5, textwrap.fill(ds.title + (" (synthetic)" if ds.synthetic else ""), 16),
+                    transform=row[0].transAxes, ha="right", va="center")
     fig.suptitle(title)
     return fig
 
 
+@styled
 def parameters_figure(results: Mapping[str, Any], title: str = "Parameters per task") -> Figure:
     """Bars: parameters each task created (stacked total) and parameters each task uses."""
     names = _labels(results)
     created = np.array(results["params_per_task"], dtype=float) / 1e6
     used = np.array(results.get("params_used_per_task", results["params_per_task"]), dtype=float) / 1e6
     x = np.arange(len(created))
-    fig, ax = plt.subplots(figsize=(1.5 * len(names) + 3, 3.6))
+    fig, ax = plt.subplots(figsize=(min(FULL_WIDTH_IN, 1.5 * len(names) + 3), 3.8))
     ax.bar(x - 0.2, np.cumsum(created), width=0.4, label="network size after the task", color="#9ecae1")
     ax.bar(x - 0.2, created, width=0.4, label="created by the task", color="#3182bd")
     ax.bar(x + 0.2, used, width=0.4, label="used by the task's forward pass", color="#fd8d3c")
-    ax.set_xticks(x, names[: len(x)], rotation=20)
+    ax.set_xticks(x, [_short(n) for n in names[: len(x)]])
     ax.set_ylabel("parameters (millions)")
-    ax.legend(fontsize=8)
+    ax.legend()
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
 
+@styled
 def grouped_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float | None]]], title: str = "",
                         formats: Mapping[str, str] | None = None) -> Figure:
     """Side-by-side panels of grouped bars, every bar labelled with its value.
@@ -130,27 +223,35 @@ def grouped_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float | N
     colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
     present = {label: [s for s in series if any(bars.get(s) is not None for bars in groups.values())]
                for label, groups in panels.items()}
-    sizes = [max(len(groups), 1) * (0.6 + 0.35 * len(present[label])) + 0.8 for label, groups in panels.items()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(sum(sizes) + 0.5, 4.2), squeeze=False, layout="constrained",
-                             gridspec_kw=dict(width_ratios=sizes))
-    for ax, (label, groups) in zip(axes[0], panels.items()):
+    sizes = [max(len(groups), 1) * (0.8 + 0.45 * len(present[label])) + 0.8 for label, groups in panels.items()]
+    if sum(sizes) + 0.5 <= FULL_WIDTH_IN:  # side by side
+        fig, axes = plt.subplots(1, len(panels), figsize=(sum(sizes) + 0.5, 4.4), squeeze=False, layout="constrained",
+                                 gridspec_kw=dict(width_ratios=sizes))
+    else:  # one panel a row: never wider than the notebook
+        fig, axes = plt.subplots(len(panels), 1, figsize=(FULL_WIDTH_IN, 3.4 * len(panels) + 0.8), squeeze=False,
+                                 layout="constrained")
+        axes = axes.T
+    side_by_side = axes.shape[1] > 1 or sum(sizes) + 0.5 <= FULL_WIDTH_IN
+    for k, (ax, (label, groups)) in enumerate(zip(axes[0], panels.items())):
         fmt, shown = formats.get(label, "{:.3g}"), present[label]
         width = 0.8 / max(len(shown), 1)
+        texts = [fmt.format(v) for bars in groups.values() for v in bars.values() if v is not None]
+        bar_in = (sizes[k] if side_by_side else FULL_WIDTH_IN - 0.8) * width / (len(groups) + 0.4)
+        upright = 0.6 * STYLE["font.size"] / 72 * max(map(len, texts), default=0) > bar_in  # a label wider than its bar
         for i, s in enumerate(shown):
             xs = [g for g, bars in enumerate(groups.values()) if bars.get(s) is not None]
             values = [list(groups.values())[g][s] for g in xs]
             bars = ax.bar([g + (i - (len(shown) - 1) / 2) * width for g in xs], values, width=width,
                           color=colours[s], label=s)
-            ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7, padding=2)
-        ax.set_xticks(range(len(groups)), [textwrap.fill(g, 16) for g in groups], fontsize=8)
-        ax.set_title(label, fontsize=9)
-        ax.margins(y=0.12)
+            ax.bar_label(bars, labels=[fmt.format(v) for v in values], padding=2, rotation=90 if upright else 0)
+        ax.set_xticks(range(len(groups)), [_short(g) for g in groups])
+        ax.set_title(label)
+        ax.margins(y=0.25 if upright else 0.12)
         ax.grid(axis="y", alpha=0.3)
     handles = {s: h for ax in axes[0] for h, s in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 4), fontsize=8,
-               frameon=False)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 3), frameon=False)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     return fig
 
 
@@ -183,6 +284,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+@styled
 def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels: Sequence[str],
                           title: str = "Which task was inferred?") -> Figure:
     """Confusion matrices of inferred tasks, one panel per scorer: ``{scorer: T×T counts}``.
@@ -196,10 +298,14 @@ def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels:
     common = common[: common.rfind(" ") + 1]  # whole words only: "Split CIFAR-10 task " of "… task 0: airplane/…"
     if common:  # the title names the stream; the ticks keep what differs
         labels = [label[len(common):] for label in labels]
-    n = len(panels)
-    size = 1.0 * len(labels) + 1.6
-    fig, axes = plt.subplots(1, n, figsize=(size * n + 0.8, size + 0.6), squeeze=False)
-    for ax, (name, counts) in zip(axes[0], panels.items()):
+    size = 0.45 * len(labels) + 1.0  # one panel, inches
+    rows, columns = panel_grid(len(panels), size)
+    short = [label.split(":")[0] for label in labels] if all(":" in label for label in labels) else labels
+    fig, axes = plt.subplots(rows, columns, figsize=(FULL_WIDTH_IN, (0.7 * FULL_WIDTH_IN / columns + 1.0) * rows + 0.4),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (name, counts) in zip(axes.flat, panels.items()):
         C = np.asarray(counts, dtype=float)
         if C.shape != (len(labels), len(labels)):
             raise ValueError(f"panel {name!r} is {C.shape}, expected {len(labels)}×{len(labels)} (one row per task)")
@@ -208,15 +314,16 @@ def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels:
         for i in range(P.shape[0]):
             for j in range(P.shape[1]):
                 ax.text(j, i, f"{P[i, j]:.0f}" if P[i, j] >= 0.5 or P[i, j] == 0 else "<1", ha="center", va="center",
-                        color="white" if P[i, j] > 60 else "black", fontsize=8)
-        ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=8)
-        ax.set_yticks(range(len(labels)), labels if ax is axes[0][0] else [], fontsize=8)
+                        color="white" if P[i, j] > 60 else "black")
+        ax.set_xticks(range(len(labels)), short, rotation=40 if short is labels else 0, ha="right" if short is labels
+                      else "center")
+        ax.set_yticks(range(len(labels)), labels if ax in axes[:, 0] else [])
         accuracy = 100 * np.trace(C) / max(C.sum(), 1)
-        ax.set_title(f"{name}\n{accuracy:.1f} % right", fontsize=9)
-        ax.set_xlabel("inferred task", fontsize=8)
-    axes[0][0].set_ylabel("true task (% of its images)", fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the suptitle
+        ax.set_title(f"{display_name(name)}\n{accuracy:.1f} % right")
+        ax.set_xlabel("inferred task")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("true task (% of its images)")
+    fig.suptitle(title)
     return fig
 
 

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from .checks import check_count
 
-# In type hints: the model (a MultiTaskConvSynapticNet). model.py asks this module only inside compact().
+# In type hints: the model (a MultiTaskConvSynapticNet). synapticnet.guarded asks this module inside compact().
 MultiTaskConvSynapticNet = nn.Module
 
 Scores = tuple[Sequence[Tensor], Sequence[Tensor]]  # (one tensor per conv layer, one per dense layer)

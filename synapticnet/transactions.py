@@ -1,7 +1,7 @@
 """Machinery a reader of the network may skip: changes that happen completely or not at all, and a clear
 error for a backward pass through a frozen task.
 
-:class:`~synapticnet.model.MultiTaskConvSynapticNet` grows layer after layer; should the third layer fail
+:class:`~synapticnet.guarded.MultiTaskConvSynapticNet` grows layer after layer; should the third layer fail
 (out of memory, Ctrl-C), the first two must not stay grown. :func:`all_or_nothing` remembers what every
 submodule was and puts it back if the change raises. :class:`FrozenTask` turns the error autograd would
 give deep inside a backward pass into one sentence that says why.

@@ -206,12 +206,14 @@ def test_accuracy_over_time_grid_has_one_readable_panel_per_method():
     matplotlib.use("Agg")
 
     from synapticnet.experiments import figures as PB
+    from synapticnet.plots import display_name
 
     R = [[0.9, None, None], [0.5, 0.8, None], [0.4, 0.6, 0.7]]
     runs = {m: dict(accuracy_matrix=R, tasks=["a", "b", "c"]) for m in ("synapticnet", "finetune", "ewc", "replay")}
     fig = PB.accuracy_over_time_grid(runs, "made-up", columns=3)
     visible = [ax for ax in fig.axes if ax.axison]
-    assert [ax.get_title() for ax in visible] == list(runs) and len(fig.axes) == 6  # 2 rows x 3, 2 blank
+    assert [ax.get_title() for ax in visible] == [display_name(m) for m in runs]  # "EWC", not "ewc"
+    assert len(fig.axes) == 6  # 2 rows x 3, 2 blank
     width, height = fig.get_size_inches()
     assert width / height < 3  # a grid, not a strip
     assert [len(ax.lines) for ax in visible] == [3] * 4

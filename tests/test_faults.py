@@ -387,7 +387,7 @@ def test_a_compressed_checkpoint_is_refused_before_it_is_inflated(tmp_path):
     """torch.save stores entries uncompressed; a deflated one could inflate far beyond the file's size."""
     import zipfile
 
-    from synapticnet.model import MultiTaskConvSynapticNet
+    from synapticnet import MultiTaskConvSynapticNet
 
     plain = tmp_path / "plain.pt"
     torch.save({"format": "x", "padding": torch.zeros(2_000_000)}, plain)  # 8 MB of zeros

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -559,3 +560,24 @@ def test_a_checkpoint_whose_weights_are_smaller_than_its_record_is_refused_befor
                                          r"the weights \(4,\)\)"):
         MultiTaskConvSynapticNet.from_checkpoint(checkpoint)
     assert built == ["meta"]  # described on the meta device only, never allocated
+
+
+def test_the_gradient_mask_notices_an_optimiser_built_before_grow():
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(**SMALL)
+    stale = torch.optim.SGD(model.parameters(), lr=0.1)  # built before grow(): holds none of task 1's parameters
+    model.grow(num_classes=3)
+    x, y = batch(0, 3)
+
+    def steps(optimizer: torch.optim.Optimizer) -> None:
+        for _ in range(3):
+            optimizer.zero_grad()
+            F.cross_entropy(model(x, task_id=1), y).backward()
+            model.apply_task_gradient_mask(1)
+            optimizer.step()
+
+    with pytest.warns(UserWarning, match=r"task 1's parameters did not change .* Build it after grow\(\)"):
+        steps(stale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        steps(torch.optim.SGD(model.task_parameters(1), lr=0.1))  # the right optimiser: no warning

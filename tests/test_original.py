@@ -12,7 +12,7 @@ from synapticnet.experiments.original import (ORIGINAL_COLUMNS, ORIGINAL_PARAMET
                                               run_original, smoke_profile)
 from synapticnet.methods import get_method
 from synapticnet.methods.networks import MultiHeadCNN
-from synapticnet.model import MultiTaskConvSynapticNet
+from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.profiles import ORIGINAL, SMOKE, SYNTHETIC_TASKS, get_profile
 from synapticnet.run import load_task_data, run_sequence
 from synapticnet.storage import load_json

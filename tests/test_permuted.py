@@ -21,7 +21,7 @@ from synapticnet.experiments.permuted import (ANCHORS, CONFIGS, PermutedConfig, 
                                               reference_parameters, run_permuted)
 from synapticnet.methods import MultiHeadCNN, get_method
 from synapticnet.checkpoint import implausible as _implausible
-from synapticnet.model import MultiTaskConvSynapticNet
+from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.profiles import CPU, PROFILES, SMOKE, STUDENT, budget
 from synapticnet.pruning import compaction_sizes, unit_importance, units_to_keep
 from synapticnet.run import _differing_settings, load_task_data

@@ -130,3 +130,118 @@ def test_notebook_06_figures_fit_a_notebook_and_stay_readable(tmp_path):
     assert any("," in t.get_text() for t in ax.get_xticklabels())  # 50,000, not 5e4
     assert min(t.get_fontsize() for t in _texts(fig)) >= NOTEBOOK_FONT
     plt.close(fig)
+
+
+# -- readable at notebook width: ≥ 10 pt on the screen, display names, distinct front markers ------------------
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from synapticnet import plots  # noqa: E402
+from synapticnet.experiments import figures as F  # noqa: E402
+
+IDENTIFIERS = ("split_cifar10", "mnist_fashion_cifar10", "ewc_lambda", "memory_per_task", "synapticnet_distill",
+               "fashion_mnist", "shared_gaussian")
+
+
+def _run(seed: int, params: float, acc: float) -> dict:
+    return dict(seed=seed, params=int(params), avg_acc=acc, train_seconds=10.0)
+
+
+def _point(label: str, family: str, params: float, acc: float, width: float = 1.0) -> dict:
+    runs = [_run(s, params, acc + 0.3 * (s - 2) + (0.2 if s % 2 else -0.1)) for s in range(5)]
+    return dict(label=label, family=family, width=width, pooled_size=None, params=int(params), seeds=list(range(5)),
+                avg_acc_mean=float(np.mean([r["avg_acc"] for r in runs])),
+                avg_acc_std=float(np.std([r["avg_acc"] for r in runs])), runs=runs)
+
+
+FRONT = {"streams": {stream: {"task_titles": [f"{title} task {t}" for t in range(5)], "configs": [
+    _point("separate ×0.25", "separate", 16e3, 77.0, 0.25), _point("separate ×0.5", "separate", 65e3, 81.0, 0.5),
+    _point("separate ×1", "separate", 256e3, 84.0), _point("reuse ×0.25", "synapticnet", 135e3, 79.0),
+    _point("reuse ×0.5", "synapticnet", 281e3, 80.0), _point("conv-reuse ×0.25", "synapticnet", 89e3, 80.2),
+    _point("conv-reuse ×0.25 + masks", "synapticnet", 90e3, 80.3),
+    _point("conv-reuse ×1 + compaction", "synapticnet", 70e3, 82.8),
+    _point("isolate ×1 + compaction", "synapticnet", 104e3, 83.5)]}
+    for stream, title in (("split_cifar10", "Split CIFAR-10"), ("mnist_fashion_cifar10", "MNIST"))}}
+
+SUMMARY = [dict(method=m, average_accuracy=a, average_accuracy_std=0.01, bwt=b, bwt_std=0.01, seeds=[0, 1, 2])
+           for m, a, b in (("synapticnet", 0.77, 0.0), ("finetune", 0.55, -0.3), ("ewc", 0.6, -0.2),
+                           ("replay", 0.7, -0.05), ("lwf", 0.6, -0.2), ("gem", 0.75, -0.03), ("agem", 0.7, -0.1),
+                           ("joint", 0.8, 0.0), ("separate", 0.78, 0.0), ("synapticnet_distill", 0.76, -0.01))]
+STUDY = [dict(setting=s, params_total=p, average_accuracy=a, new_task_accuracy=a + 0.05, bwt=-0.01, train_seconds=60.0)
+         for s, p, a in (("×0.25", 1e6, 0.7), ("×0.5", 1.5e6, 0.74), ("×1", 2.4e6, 0.76))]
+FOUR_TASKS = dict(RESULTS, tasks=["mnist", "fashion_mnist", "cifar10", "cifar100"],
+                  task_titles=["MNIST", "Fashion-MNIST", "CIFAR-10", "CIFAR-100"],
+                  accuracy_matrix=[[0.99, None, None, None], [0.99, 0.9, None, None], [0.98, 0.9, 0.8, None],
+                                   [0.98, 0.9, 0.8, 0.5]],
+                  params_per_task=[600, 400, 400, 400], params_used_per_task=[600, 1000, 1400, 1800])
+FIGURES = {
+    "accuracy_matrix": lambda: plots.accuracy_matrix_figure(FOUR_TASKS),
+    "accuracy_over_time": lambda: plots.accuracy_over_time_figure({"synapticnet": FOUR_TASKS, "ewc": FOUR_TASKS,
+                                                                   "replay": FOUR_TASKS}),
+    "parameters": lambda: plots.parameters_figure(FOUR_TASKS),
+    "grouped_bars": lambda: plots.grouped_bars_figure(
+        {f"panel {k}": {g: {"reuse": 99.0, "isolate": 98.5, "separate networks": 97.0}
+                        for g in ("MNIST", "Fashion-MNIST", "CIFAR-10", "whole network")} for k in range(2)}, "t"),
+    "task_confusion": lambda: plots.task_confusion_figure(
+        {s: np.eye(5, dtype=int) * 9 + 1 for s in ("entropy", "energy", "shared_gaussian", "softmax", "mahalanobis")},
+        [f"Split CIFAR-10 task {t}: airplane/automobile" for t in range(5)]),
+    "methods": lambda: F.methods_figure(SUMMARY, "methods"),
+    "accuracy_over_time_grid": lambda: F.accuracy_over_time_grid({m: FOUR_TASKS for m in ("ewc", "replay", "lwf")},
+                                                                 "grid"),
+    "sweeps": lambda: F.sweep_figure([dict(method=m, param=p, values=v, val_average_accuracy=[0.5, None, 0.6, 0.55],
+                                           chosen=v[2]) for m, p, v in (("ewc", "ewc_lambda", [1, 10, 100, 1000]),
+                                                                        ("replay", "memory_per_task", [50, 100, 200, 400]),
+                                                                        ("lwf", "lwf_lambda", [0.1, 0.3, 1.0, 3.0]))],
+                                     "sweeps"),
+    "tradeoff": lambda: F.tradeoff_figure(STUDY, "trade-off", extra=[dict(STUDY[0], setting="ewc")]),
+    "transfer_forgetting": lambda: F.transfer_forgetting_figure(STUDY, "transfer"),
+    "settings": lambda: F.settings_figure(STUDY, "settings"),
+    "front": lambda: F.front_figure(FRONT),
+    "permuted": lambda: F.permuted_figure(dict(
+        anchors=[dict(label="WSN", capacity=0.5, accuracy=96.0), dict(label="one network per task", capacity=10.0,
+                                                                       accuracy=97.5)],
+        configs=[dict(label="separate ×1", runs=[1, 2], capacity_mean=10.0, capacity_std=0.0, avg_acc_mean=97.0,
+                      avg_acc_std=0.2)],
+        reference_network=dict(input=[1, 28, 28], hidden=[100, 100], num_classes=10), tasks=["a", "b"],
+        budget_label="made-up numbers")),
+}
+
+
+def test_display_pt_is_the_size_text_appears_at_in_a_notebook_column():
+    assert plots.display_pt(10, 7.0, dpi=100) == pytest.approx(10 * 100 / 96)  # 700 px: shown as it is
+    assert plots.display_pt(10, 7.0, dpi=120) == pytest.approx(10 * 100 / 96)  # 840 px: scaled to 700
+    assert plots.display_pt(10, 5.0, dpi=120) == pytest.approx(10 * 120 / 96)  # 600 px: never scaled up
+    assert plots.display_pt(8, 18.6, dpi=120) < 3.5  # the old three-panel front: unreadable
+    assert plots.display_name("split_cifar10") == "Split CIFAR-10" and plots.display_name("my label") == "my label"
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_figure_is_readable_at_notebook_width_and_shows_display_names(name):
+    fig = FIGURES[name]()
+    try:
+        for dpi in (plots.INLINE_DPI, plots.SAVE_DPI):
+            assert plots.smallest_display_pt(fig, dpi) >= plots.MIN_TEXT_PT, (name, dpi)
+        texts = [t.get_text() for t in fig.findobj(plots.Text)]
+        assert not [t for t in texts if any(i in t for i in IDENTIFIERS)], name
+    finally:
+        plt.close(fig)
+
+
+def test_the_front_gives_every_family_its_own_marker_and_draws_the_paired_intervals():
+    from synapticnet.experiments.front import comparisons
+
+    fig = F.front_figure(FRONT)
+    try:
+        legend = fig.legends[0]
+        styles = [(h.get_marker(), h.get_color()) for h in legend.legend_handles]
+        assert len(set(styles)) == len(styles) == 7  # separate + five families + the "hollow" key
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert "conv-reuse ×0.25 + masks" in labels and "reuse ×0.25 → ×0.5" in labels
+        top, bottom = fig.axes[0], fig.axes[1]
+        rows = comparisons(FRONT["streams"]["split_cifar10"])
+        assert len(bottom.containers) == len(rows) == 6  # one interval per configuration against separate networks
+        means = sorted(round(float(c.lines[0].get_ydata()[0]), 6) for c in bottom.containers)
+        assert means == sorted(round(r["vs_separate_curve"]["mean"], 6) for r in rows)  # drawn at the paired means
+        assert top.get_title(loc="left").startswith("Split CIFAR-10: 5 tasks, 5 seeds")
+    finally:
+        plt.close(fig)

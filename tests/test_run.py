@@ -12,7 +12,7 @@ from synapticnet import engine
 from synapticnet.methods import base as method_base
 from synapticnet.__main__ import main
 from synapticnet.engine import PlainHooks, TrainingDiverged, train_task
-from synapticnet.model import MultiTaskConvSynapticNet
+from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.profiles import CPU, FULL, SMOKE, GrowthTrigger, default_profile_name, get_profile
 from synapticnet.run import load_task_data, run_sequence
 from synapticnet.storage import load_json

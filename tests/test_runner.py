@@ -21,7 +21,7 @@ from synapticnet.data import DataError
 from synapticnet.engine import TrainingDiverged, evaluate
 from synapticnet.methods import get_method
 from synapticnet.methods.synapticnet import TASK_INFERENCE_IMAGES
-from synapticnet.model import MultiTaskConvSynapticNet
+from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.profiles import SMOKE
 from synapticnet.run import CHECKPOINT, RESULTS, fresh_run_dir, load_task_data, run
 from synapticnet.folders import LOCK

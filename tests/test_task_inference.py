@@ -11,7 +11,7 @@ import torch
 from synapticnet import plots
 from synapticnet import task_inference as ti
 from synapticnet.engine import seed_everything, train_task
-from synapticnet.model import MultiTaskConvSynapticNet
+from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.profiles import SMOKE
 from synapticnet.run import CHECKPOINT, load_task_data, run_sequence
 

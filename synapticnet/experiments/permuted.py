@@ -56,7 +56,7 @@ import numpy as np
 
 from ..data import base_dataset, get_spec
 from ..methods.networks import MultiHeadCNN
-from ..model import MultiTaskConvSynapticNet
+from ..guarded import MultiTaskConvSynapticNet
 from ..profiles import Compaction, Profile, budget
 from ..published import published
 from ..run import _differing_settings, check_tasks, fresh_run_dir, load_task_data, run

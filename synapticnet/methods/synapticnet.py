@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ..engine import TaskReport, evaluate, step_budget, train_task
-from ..model import MultiTaskConvSynapticNet
+from ..guarded import MultiTaskConvSynapticNet
 from ..profiles import Compaction, GrowthTrigger, Profile, family
 from ..pruning import compaction_sizes, scale_penalty
 from ..task_inference import evaluate_task_inference, fit_task_statistics, statistics
@@ -85,8 +84,7 @@ class SynapticNet(Method):
         return loss
 
     def after_backward(self, model: nn.Module, i: int) -> None:
-        model.apply_task_gradient_mask(i)
-        self._watch = stale_optimiser_watch(model, i, getattr(self, "_watch", None))
+        model.apply_task_gradient_mask(i)  # which also warns about an optimiser built before grow()
 
     def after_epoch(self, model: nn.Module, data, epoch: int, epochs: int, report: TaskReport,
                     log: Callable[[str], None]) -> bool:
@@ -269,17 +267,3 @@ def compact_task(model: MultiTaskConvSynapticNet, data, profile: Profile, device
         print(f"  compaction, task {task} ({data.name}): val {100 * full_val:.2f}% at full width; "
               + ", ".join(f"×{t['fraction']:g}: {100 * t['val_accuracy']:.2f}%" for t in tried) + f" -> {kept}")
     return decision
-
-
-def stale_optimiser_watch(model: MultiTaskConvSynapticNet, task: int, last: tuple | None) -> tuple:
-    """Call after every masked step: warns (once per task) when ``task``'s head did not change between two
-    steps although it had a gradient — an optimiser built before ``grow()`` does not hold the new task's
-    parameters. ``last`` is what the previous call returned. Reads autograd's version counter of the head,
-    so that it costs no device synchronisation per step."""
-    head, warned = model.heads[task].weight, set() if last is None else last[3]
-    if last is not None and last[0] is head and last[1] == head._version and task not in warned and bool(last[2]):
-        warned = warned | {task}
-        warnings.warn(f"task {task}'s parameters did not change between two masked steps although they had a "
-                      f"gradient: does your optimiser hold them? Build it after grow(), from "
-                      f"model.task_parameters({task})", stacklevel=3)
-    return head, head._version, head.grad is not None and head.grad.any(), warned

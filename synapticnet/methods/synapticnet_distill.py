@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..model import MultiTaskConvSynapticNet
+from ..guarded import MultiTaskConvSynapticNet
 from .base import register
 from .lwf import LwF
 from .synapticnet import SynapticNet
