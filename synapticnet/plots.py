@@ -122,7 +122,8 @@ def grouped_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float | N
     ``panels[panel][group][series] = value``: one panel per key (the key is its title),
     one cluster of bars per group (names wrapped to fit), one colour per series — the
     same colour in every panel. A missing series or ``None`` leaves no bar.
-    ``formats[panel]`` formats the bar labels (default ``"{:.3g}"``).
+    ``formats[panel]`` formats the bar labels (default ``"{:.3g}"``). Text is at least 10 pt, readable
+    at notebook width when the figure is at most about 9 inches wide (two panels of a few groups).
     """
     formats = formats or {}
     series = list(dict.fromkeys(s for groups in panels.values() for bars in groups.values() for s in bars))
@@ -140,16 +141,17 @@ def grouped_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float | N
             values = [list(groups.values())[g][s] for g in xs]
             bars = ax.bar([g + (i - (len(shown) - 1) / 2) * width for g in xs], values, width=width,
                           color=colours[s], label=s)
-            ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7, padding=2)
-        ax.set_xticks(range(len(groups)), [textwrap.fill(g, 16) for g in groups], fontsize=8)
-        ax.set_title(label, fontsize=9)
+            ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=10, padding=2)
+        ax.set_xticks(range(len(groups)), [textwrap.fill(g, 16) for g in groups], fontsize=10)
+        ax.tick_params(axis="y", labelsize=10)
+        ax.set_title(label, fontsize=11)
         ax.margins(y=0.12)
         ax.grid(axis="y", alpha=0.3)
     handles = {s: h for ax in axes[0] for h, s in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 4), fontsize=8,
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 4), fontsize=10,
                frameon=False)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
