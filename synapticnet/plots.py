@@ -216,7 +216,8 @@ def grouped_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float | N
     ``panels[panel][group][series] = value``: one panel per key (the key is its title),
     one cluster of bars per group (names wrapped to fit), one colour per series — the
     same colour in every panel. A missing series or ``None`` leaves no bar.
-    ``formats[panel]`` formats the bar labels (default ``"{:.3g}"``).
+    ``formats[panel]`` formats the bar labels (default ``"{:.3g}"``). Text is at least 10 pt, readable
+    at notebook width when the figure is at most about 9 inches wide (two panels of a few groups).
     """
     formats = formats or {}
     series = list(dict.fromkeys(s for groups in panels.values() for bars in groups.values() for s in bars))
