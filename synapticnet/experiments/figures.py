@@ -6,6 +6,7 @@ rows, sweep dicts), returns a matplotlib ``Figure`` and draws nothing else.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -113,6 +114,12 @@ def sweep_figure(sweeps: Sequence[Mapping[str, Any]], title: str) -> Figure:
     return fig
 
 
+def wrap_title(title: str, width: int = 62) -> str:
+    """``title`` with each of its lines wrapped at ``width`` characters, so that a long budget label stays
+    inside a figure the width of a notebook (instead of widening it and shrinking every font)."""
+    return "\n".join(textwrap.fill(line, width) for line in title.split("\n"))
+
+
 def tradeoff_figure(rows: Sequence[Mapping[str, Any]], title: str, x: str = "params_total",
                     y: str = "average_accuracy", label: str = "setting", extra: Sequence[Mapping[str, Any]] = ()
                     ) -> Figure:
@@ -120,22 +127,23 @@ def tradeoff_figure(rows: Sequence[Mapping[str, Any]], title: str, x: str = "par
 
     ``extra`` rows (other methods, e.g. baselines) are drawn as separate labelled points.
     """
-    fig, ax = plt.subplots(figsize=(6.2, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
     scale_x = 1e-6 if x == "params_total" else 1.0
     xs = [scale_x * r[x] for r in rows]
     ys = [100 * r[y] for r in rows]
-    ax.plot(xs, ys, marker="o", color="#3182bd")
+    ax.plot(xs, ys, marker="o", color="#3182bd", label="reuse mode, by growth per task")
     for r, xi, yi in zip(rows, xs, ys):
-        ax.annotate(str(r[label]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(str(r[label]), (xi, yi), textcoords="offset points", xytext=(5, -13), fontsize=10)
     for r in extra:
-        ax.plot([scale_x * r[x]], [100 * r[y]], marker="s", linestyle="none", label=str(r[label]))
-    ax.margins(x=0.1, y=0.08)  # room for the point labels
-    ax.set_xlabel("parameters (millions)" if x == "params_total" else x)
-    ax.set_ylabel("final average accuracy (%)" if y == "average_accuracy" else y)
+        ax.plot([scale_x * r[x]], [100 * r[y]], marker="s", markersize=8, linestyle="none", color="#e6550d",
+                label=str(r[label]))
+    ax.margins(x=0.12, y=0.1)  # room for the point labels
+    ax.set_xlabel("parameters (millions)" if x == "params_total" else x, fontsize=11)
+    ax.set_ylabel("final average accuracy (%)" if y == "average_accuracy" else y, fontsize=11)
+    ax.tick_params(labelsize=10)
     ax.grid(alpha=0.3)
-    if extra:
-        ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=10, loc="lower right")
+    ax.set_title(wrap_title(title), fontsize=11)
     return fig
 
 
@@ -143,19 +151,22 @@ def transfer_forgetting_figure(rows: Sequence[Mapping[str, Any]], title: str) ->
     """Each setting as a point: new tasks' accuracy when learned (x) vs BWT (y, 0 = no forgetting).
 
     Rows without results (``new_task_accuracy`` or ``bwt`` None, e.g. diverged) appear only in the legend."""
-    fig, ax = plt.subplots(figsize=(6.2, 4))
-    for r in rows:
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    markers = "osD^v<>p"
+    for k, r in enumerate(rows):
         if r.get("new_task_accuracy") is None or r.get("bwt") is None:  # e.g. a diverged setting: nothing to draw
             why = "diverged" if r.get("diverged") else "no result"
             ax.plot([], [], marker="x", linestyle="none", color="grey", label=f"{r['setting']} ({why})")
             continue
-        ax.plot([100 * r["new_task_accuracy"]], [100 * r["bwt"]], marker="o", linestyle="none", label=r["setting"])
+        ax.plot([100 * r["new_task_accuracy"]], [100 * r["bwt"]], marker=markers[k % len(markers)], markersize=8,
+                linestyle="none", label=r["setting"])
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("accuracy of each new task right after learning it (%)  → more learned")
-    ax.set_ylabel("BWT (points)  ↑ less forgetting")
+    ax.set_xlabel("new tasks' accuracy right after learning them (%)\n→ more learned", fontsize=11)
+    ax.set_ylabel("BWT (points)   ↑ less forgetting", fontsize=11)
+    ax.tick_params(labelsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=10)
+    ax.set_title(wrap_title(title), fontsize=11)
     return fig
 
 
@@ -165,7 +176,7 @@ def settings_figure(rows: Sequence[Mapping[str, Any]], title: str, label: str = 
                         ("params_total", "parameters (millions)", 1e-6),
                         ("train_seconds", "training time (s)", 1.0))) -> Figure:
     """One panel per metric ``(key, axis label, scale)``, one bar per row (e.g. manual vs automatic growth)."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics) + 0.5, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.5 * len(metrics) + 0.4, 3.6), squeeze=False)
     names = [str(r[label]) for r in rows]
     x = np.arange(len(rows))
     for ax, (key, axis_label, scale) in zip(axes[0], metrics):
@@ -173,11 +184,13 @@ def settings_figure(rows: Sequence[Mapping[str, Any]], title: str, label: str = 
         ax.bar(x, np.nan_to_num(values), color=["#3182bd", "#fd8d3c", "#74c476", "#9e9ac8"][: len(rows)])
         for xi, v in zip(x, values):
             ax.text(xi, 0 if np.isnan(v) else v, "n/a" if np.isnan(v) else f"{v:.3g}", ha="center", va="bottom",
-                    fontsize=8)
-        ax.set_xticks(x, names, fontsize=8)
-        ax.set_ylabel(axis_label)
+                    fontsize=10)
+        ax.set_xticks(x, names, fontsize=10)
+        ax.tick_params(axis="y", labelsize=10)
+        ax.set_title(axis_label, fontsize=10)  # above the panel: a y label this long would crowd three panels
+        ax.margins(y=0.12)  # room for the value on the tallest bar
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(wrap_title(title, 80), fontsize=11)
     fig.tight_layout()
     return fig
 
