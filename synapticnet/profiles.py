@@ -581,6 +581,9 @@ BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
                 "cpu": dict(n_train=12_000, val_size=500, epochs={"default": 3}, **_PLAIN_GROWTH, **_SMALL_DATA),
                 "full": dict(_PLAIN_GROWTH)},
     "comparison": _COMPARISON,
+    # notebook 05: notebook 04's budget; its student run evaluates on 1,000 test images per task instead of 2,000
+    # (eleven runs; evaluation was about half of one run's time under cProfile; make student measured 108.1 s with 2,000)
+    "growth_studies": dict(_COMPARISON, student=dict(_COMPARISON["student"], n_test=1000)),
     # the growth front on the split streams (Split CIFAR-10, Split MNIST): 2,000 images per two-class task (easier
     # than a ten-class one)
     "front_split": dict(_COMPARISON, cpu=dict(_COMPARISON["cpu"], n_train=2000)),

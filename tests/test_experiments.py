@@ -255,3 +255,35 @@ def test_compare_leaves_out_a_diverged_run_and_refuses_a_method_that_always_dive
     assert E.mean_std(runs["ewc"])["seeds"] == [0]
     with pytest.raises(engine.TrainingDiverged, match="ewc diverged on every seed"):
         E.compare(["ewc"], [1], TASKS, tiny, tmp_path / "again")
+
+
+def test_growth_study_figures_have_readable_text_at_notebook_width():
+    """Notebook 05's three figures: every text at least 10 pt and the figure at most 8 inches wide, so that no
+    browser has to shrink it (a long budget label in the title is wrapped, not allowed to widen the figure)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.text import Text
+
+    from synapticnet.experiments import figures as PB
+
+    label = "Made-up title\n" + "cpu profile, 4,000 training images/task, 3 epochs/task, task-0 width " * 2
+    rows = [dict(setting=f"×{f:g}", params_total=int(1e5 * (1 + f)), average_accuracy=0.6 + 0.05 * f,
+                 train_seconds=10.0 + f, new_task_accuracy=0.5 + 0.01 * f, bwt=-0.01 * f) for f in (0, 0.5, 1)]
+    figures = [PB.tradeoff_figure(rows, label, extra=[dict(rows[1], setting="isolate")]),
+               PB.settings_figure(rows[:2], label), PB.transfer_forgetting_figure(rows, label)]
+    for fig in figures:
+        fig.canvas.draw()
+        assert fig.get_size_inches()[0] <= 8.0
+        texts = [t for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
+        assert texts and min(t.get_fontsize() for t in texts) >= 10, sorted({t.get_fontsize() for t in texts})
+        titles = [t.get_text() for t in texts if "Made-up" in t.get_text()]
+        assert titles and max(len(line) for line in titles[0].split("\n")) <= 80  # wrapped
+
+
+def test_growth_studies_budget_is_notebook_04s_except_the_student_test_images():
+    from synapticnet.profiles import budget
+
+    for profile in ("smoke", "cpu"):  # the committed results of notebook 05 are trained exactly as notebook 04's
+        assert budget("growth_studies", profile) == budget("comparison", profile)
+    student, comparison = budget("growth_studies", "student"), budget("comparison", "student")
+    assert student.n_test == 1000 and student.replace(n_test=comparison.n_test) == comparison

@@ -6,6 +6,7 @@ rows, sweep dicts), returns a matplotlib ``Figure`` and draws nothing else.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,7 +50,7 @@ def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
         ax.set_ylabel(label)
         ax.axhline(0, color="black", lw=0.8)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(wrap_title(title, 80))
     return fig
 
 
@@ -122,6 +123,12 @@ def sweep_figure(sweeps: Sequence[Mapping[str, Any]], title: str) -> Figure:
     return fig
 
 
+def wrap_title(title: str, width: int = 62) -> str:
+    """``title`` with each of its lines wrapped at ``width`` characters, so that a long budget label stays
+    inside a figure the width of a notebook (instead of widening it and shrinking every font)."""
+    return "\n".join(textwrap.fill(line, width) for line in title.split("\n"))
+
+
 @styled
 def tradeoff_figure(rows: Sequence[Mapping[str, Any]], title: str, x: str = "params_total",
                     y: str = "average_accuracy", label: str = "setting", extra: Sequence[Mapping[str, Any]] = ()
@@ -134,7 +141,7 @@ def tradeoff_figure(rows: Sequence[Mapping[str, Any]], title: str, x: str = "par
     scale_x = 1e-6 if x == "params_total" else 1.0
     xs = [scale_x * r[x] for r in rows]
     ys = [100 * r[y] for r in rows]
-    ax.plot(xs, ys, marker="o", color="#3182bd")
+    ax.plot(xs, ys, marker="o", color="#3182bd", label="reuse mode, by growth per task")
     for r, xi, yi in zip(rows, xs, ys):
         ax.annotate(display_name(r[label]), (xi, yi), textcoords="offset points", xytext=(4, 4))
     for r in extra:
@@ -145,7 +152,7 @@ def tradeoff_figure(rows: Sequence[Mapping[str, Any]], title: str, x: str = "par
     ax.grid(alpha=0.3)
     if extra:
         ax.legend()
-    ax.set_title(title)
+    ax.set_title(wrap_title(title))
     return fig
 
 
@@ -167,7 +174,7 @@ def transfer_forgetting_figure(rows: Sequence[Mapping[str, Any]], title: str) ->
     ax.set_ylabel("BWT (points)  ↑ less forgetting")
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title(title)
+    ax.set_title(wrap_title(title))
     return fig
 
 
@@ -178,8 +185,6 @@ def settings_figure(rows: Sequence[Mapping[str, Any]], title: str, label: str = 
                         ("params_total", "parameters (millions)", 1e-6),
                         ("train_seconds", "training time (s)", 1.0))) -> Figure:
     """One panel per metric ``(key, axis label, scale)``, one bar per row (e.g. manual vs automatic growth)."""
-    import textwrap
-
     grid_rows, columns = panel_grid(len(metrics), 3.4)
     fig, axes = plt.subplots(grid_rows, columns, figsize=(FULL_WIDTH_IN, 3.4 * grid_rows + 0.5), squeeze=False,
                              layout="constrained")
@@ -196,7 +201,7 @@ def settings_figure(rows: Sequence[Mapping[str, Any]], title: str, label: str = 
         ax.set_ylabel(axis_label)
         ax.margins(y=0.12)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(wrap_title(title, 80))
     return fig
 
 
