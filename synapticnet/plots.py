@@ -183,22 +183,31 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels: Sequence[str],
-                          title: str = "Which task was inferred?") -> Figure:
+                          title: str = "Which task was inferred?", columns: int = 3) -> Figure:
     """Confusion matrices of inferred tasks, one panel per scorer: ``{scorer: T×T counts}``.
 
     Row ``i`` = images of task ``i``, column ``j`` = inferred task ``j``; each row is
     shown as percentages of its images (so a perfect detector is a diagonal of 100s).
     The counts come from :func:`synapticnet.task_inference.evaluate_task_inference`
-    (``task_confusion``).
+    (``task_confusion``). At most ``columns`` panels per row, every text at 10 pt or more,
+    sized to be read at notebook width.
     """
     common = os.path.commonprefix(list(labels)) if len(labels) > 1 else ""
     common = common[: common.rfind(" ") + 1]  # whole words only: "Split CIFAR-10 task " of "… task 0: airplane/…"
     if common:  # the title names the stream; the ticks keep what differs
         labels = [label[len(common):] for label in labels]
+    # "0: airplane/automobile" on the rows; its number "0" under the columns
+    short = [str(label).split(":")[0] for label in labels] if all(":" in str(label) for label in labels) else labels
     n = len(panels)
-    size = 1.0 * len(labels) + 1.6
-    fig, axes = plt.subplots(1, n, figsize=(size * n + 0.8, size + 0.6), squeeze=False)
-    for ax, (name, counts) in zip(axes[0], panels.items()):
+    cols = max(1, min(columns, n))
+    rows = -(-n // cols)
+    side = 0.4 * len(labels)  # inches: room for "100" at 10 pt in every cell
+    inch = lambda texts: 0.075 * max((len(str(t)) for t in texts), default=1)  # noqa: E731  (10 pt text)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * max(side + 0.4, 2.4) + inch(labels) + 0.5,
+                                                  rows * (side + 0.65 * inch(short) + 1.1) + 0.4),
+                             squeeze=False, layout="constrained")
+    for k, (name, counts) in enumerate(panels.items()):
+        ax = axes[k // cols][k % cols]
         C = np.asarray(counts, dtype=float)
         if C.shape != (len(labels), len(labels)):
             raise ValueError(f"panel {name!r} is {C.shape}, expected {len(labels)}×{len(labels)} (one row per task)")
@@ -207,13 +216,54 @@ def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels:
         for i in range(P.shape[0]):
             for j in range(P.shape[1]):
                 ax.text(j, i, f"{P[i, j]:.0f}" if P[i, j] >= 0.5 or P[i, j] == 0 else "<1", ha="center", va="center",
-                        color="white" if P[i, j] > 60 else "black", fontsize=8)
-        ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=8)
-        ax.set_yticks(range(len(labels)), labels if ax is axes[0][0] else [], fontsize=8)
+                        color="white" if P[i, j] > 60 else "black", fontsize=10)
+        ax.set_xticks(range(len(labels)), short, rotation=40 if short is labels else 0,
+                      ha="right" if short is labels else "center", fontsize=10)
+        ax.set_yticks(range(len(labels)), labels if k % cols == 0 else [], fontsize=10)
         accuracy = 100 * np.trace(C) / max(C.sum(), 1)
-        ax.set_title(f"{name}\n{accuracy:.1f} % right", fontsize=9)
-        ax.set_xlabel("inferred task", fontsize=8)
-    axes[0][0].set_ylabel("true task (% of its images)", fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the suptitle
+        ax.set_title(f"{name}\n{accuracy:.1f} % right", fontsize=11)
+        ax.set_xlabel("inferred task", fontsize=10)
+        if k % cols == 0:
+            ax.set_ylabel("true task (% of its images)", fontsize=10)
+    for k in range(n, rows * cols):  # empty slots of the last row
+        fig.delaxes(axes[k // cols][k % cols])
+    fig.suptitle(title, fontsize=12)
+    return fig
+
+
+def horizontal_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float | None]]], title: str = "",
+                           xlabel: str = "", fmt: str = "{:.0f}", xmax: float | None = None) -> Figure:
+    """Panels of horizontal grouped bars sharing one list of rows, every bar labelled with its value.
+
+    ``panels[panel][row][series] = value``: one panel per key (the key is its title), the rows
+    (e.g. methods, by display name) down the left edge, one colour per series (e.g. two
+    metrics), the same in every panel. A missing row, series or ``None`` leaves no bar.
+    Every text is 10 pt or more; the figure is sized for notebook width.
+    """
+    rows = list(dict.fromkeys(r for bars in panels.values() for r in bars))
+    series = list(dict.fromkeys(s for bars in panels.values() for values in bars.values() for s in values))
+    colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
+    height = 0.8 / max(len(series), 1)
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 3.6 * len(panels), 0.9 + 0.32 * len(rows) * len(series)),
+                             squeeze=False, sharey=True, layout="constrained")
+    for ax, (label, bars) in zip(axes[0], panels.items()):
+        for i, s in enumerate(series):
+            ys = [r for r, name in enumerate(rows) if bars.get(name, {}).get(s) is not None]
+            values = [bars[rows[r]][s] for r in ys]
+            drawn = ax.barh([r + (i - (len(series) - 1) / 2) * height for r in ys], values, height=height,
+                            color=colours[s], label=s)
+            ax.bar_label(drawn, labels=[fmt.format(v) for v in values], fontsize=10, padding=2)
+        ax.set_yticks(range(len(rows)), rows, fontsize=10)
+        ax.set_title(label, fontsize=11)
+        ax.tick_params(axis="x", labelsize=10)
+        ax.set_xlabel(xlabel, fontsize=10)
+        if xmax is not None:
+            ax.set_xlim(0, xmax)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].invert_yaxis()  # the first row on top (the panels share this axis)
+    handles = {s: h for ax in axes[0] for h, s in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 3), fontsize=10,
+               frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=12)
     return fig
