@@ -586,10 +586,10 @@ BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # student: at the inference width, replay's shared network (SynapticNet's final width, 5.07M parameters) took
     # ~500 of notebook 07's 640 s here (make student, one thread beside other work), most of it evaluating: so a
     # quarter of the parameters (notebook 04's width) and 1,000 test images per task (all 2,000 before).
-    # Then (student 94.1 s measured alone, above its 90 s) 600 test images per task here, and on the first stream
-    # 800 training and 1,500 test images per task.
+    # Then (student 94.1 s measured alone, above its 90 s) 400 training and 400 test images per task here (replay
+    # was half of the student run), and on the first stream 800 training and 1,500 test images per task.
     "inference_split": dict(_INFERENCE, cpu=dict(_INFERENCE["cpu"], n_train=1000, epochs={"default": 5}),
-                            student=dict(_INFERENCE["student"], n_train=500, epochs={"default": 5}, n_test=600,
+                            student=dict(_INFERENCE["student"], n_train=400, epochs={"default": 5}, n_test=400,
                                          conv_channels=(8, 8, 16, 16, 32, 32), hidden=(64,),
                                          growth={"default": ((8, 8, 16, 16, 32, 32), (64,))})),
     # Permuted MNIST, GPM's protocol (see _PERMUTED): cpu, long and full run the protocol itself; student a few
