@@ -572,7 +572,7 @@ def task_inference_section(path: Path) -> str | None:
         rows.append(row)
     baselines = "; ".join(f"{name}: {pct(v)} %" for stream in data.get("class_incremental_baselines", {}).values()
                           for name, v in stream.items())
-    targets = data.get("targets", {})
+    targets = data.get("findings", data.get("targets", {}))  # "targets" in records written before
     word = {True: "met", False: "not met", None: "not measured"}
     return section(
         "Without the task id (notebook 07)", rows,

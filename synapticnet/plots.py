@@ -293,7 +293,7 @@ def task_confusion_figure(panels: Mapping[str, Sequence[Sequence[int]]], labels:
     Row ``i`` = images of task ``i``, column ``j`` = inferred task ``j``; each row is
     shown as percentages of its images (so a perfect detector is a diagonal of 100s).
     The counts come from :func:`synapticnet.task_inference.evaluate_task_inference`
-    (``task_confusion``).
+    (``task_confusion``). Panels flow into rows at notebook width.
     """
     common = os.path.commonprefix(list(labels)) if len(labels) > 1 else ""
     common = common[: common.rfind(" ") + 1]  # whole words only: "Split CIFAR-10 task " of "… task 0: airplane/…"
@@ -405,4 +405,43 @@ def stacked_parts_figure(bars: Mapping[str, Mapping[str, float]], colours: Mappi
     fig.legend(loc="outside lower center", ncol=2, fontsize=NOTEBOOK_FONT, frameon=False)
     if title:
         ax.set_title("\n".join(textwrap.fill(line, 72) for line in title.split("\n")), fontsize=NOTEBOOK_FONT + 1)
+    return fig
+
+
+@styled
+def horizontal_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float | None]]], title: str = "",
+                           xlabel: str = "", fmt: str = "{:.0f}", xmax: float | None = None) -> Figure:
+    """Panels of horizontal grouped bars sharing one list of rows, every bar labelled with its value.
+
+    ``panels[panel][row][series] = value``: one panel per key (the key is its title), the rows
+    (e.g. methods, by display name) down the left edge, one colour per series (e.g. two
+    metrics), the same in every panel. A missing row, series or ``None`` leaves no bar.
+    Every text is 10 pt or more; the figure is sized for notebook width.
+    """
+    rows = list(dict.fromkeys(r for bars in panels.values() for r in bars))
+    series = list(dict.fromkeys(s for bars in panels.values() for values in bars.values() for s in values))
+    colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
+    height = 0.8 / max(len(series), 1)
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 3.6 * len(panels), 0.9 + 0.32 * len(rows) * len(series)),
+                             squeeze=False, sharey=True, layout="constrained")
+    for ax, (label, bars) in zip(axes[0], panels.items()):
+        for i, s in enumerate(series):
+            ys = [r for r, name in enumerate(rows) if bars.get(name, {}).get(s) is not None]
+            values = [bars[rows[r]][s] for r in ys]
+            drawn = ax.barh([r + (i - (len(series) - 1) / 2) * height for r in ys], values, height=height,
+                            color=colours[s], label=s)
+            ax.bar_label(drawn, labels=[fmt.format(v) for v in values], fontsize=10, padding=2)
+        ax.set_yticks(range(len(rows)), rows, fontsize=10)
+        ax.set_title(label, fontsize=11)
+        ax.tick_params(axis="x", labelsize=10)
+        ax.set_xlabel(xlabel, fontsize=10)
+        if xmax is not None:
+            ax.set_xlim(0, xmax)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].invert_yaxis()  # the first row on top (the panels share this axis)
+    handles = {s: h for ax in axes[0] for h, s in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 3), fontsize=10,
+               frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=12)
     return fig
