@@ -211,7 +211,8 @@ def test_accuracy_over_time_grid_has_one_readable_panel_per_method():
     runs = {m: dict(accuracy_matrix=R, tasks=["a", "b", "c"]) for m in ("synapticnet", "finetune", "ewc", "replay")}
     fig = PB.accuracy_over_time_grid(runs, "made-up", columns=3)
     visible = [ax for ax in fig.axes if ax.axison]
-    assert [ax.get_title() for ax in visible] == list(runs) and len(fig.axes) == 6  # 2 rows x 3, 2 blank
+    # display names, not identifiers; 2 rows x 3, 2 blank
+    assert [ax.get_title() for ax in visible] == ["SynapticNet", "fine-tuning", "EWC", "replay"] and len(fig.axes) == 6
     width, height = fig.get_size_inches()
     assert width / height < 3  # a grid, not a strip
     assert [len(ax.lines) for ax in visible] == [3] * 4
@@ -253,3 +254,30 @@ def test_compare_leaves_out_a_diverged_run_and_refuses_a_method_that_always_dive
     assert E.mean_std(runs["ewc"])["seeds"] == [0]
     with pytest.raises(engine.TrainingDiverged, match="ewc diverged on every seed"):
         E.compare(["ewc"], [1], TASKS, tiny, tmp_path / "again")
+
+
+def test_notebook_04_figures_keep_10_point_text_at_notebook_width():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from synapticnet.experiments import figures as PB
+
+    R = [[0.9, None, None], [0.5, 0.8, None], [0.4, 0.6, 0.7]]
+    names = ("synapticnet", "finetune", "ewc", "replay", "lwf", "gem", "agem", "separate", "joint")
+    summary = [dict(method=m, average_accuracy=0.6, average_accuracy_std=0.01, bwt=-0.1, bwt_std=0.01, seeds=[0, 1, 2])
+               for m in names]
+    sweeps = [dict(method=m, param=p, values=[1, 10, 100], val_average_accuracy=[0.5, None, 0.6], chosen=100)
+              for m, p in (("ewc", "ewc_lambda"), ("replay", "memory_per_task"), ("lwf", "lwf_lambda"),
+                           ("gem", "memory_per_task"), ("agem", "memory_per_task"))]
+    figures = [PB.methods_figure(summary, "made-up"),
+               PB.accuracy_over_time_grid({m: dict(accuracy_matrix=R, tasks=["mnist", "fashion_mnist", "cifar10"])
+                                           for m in names[:-1]}, "made-up"),
+               PB.sweep_figure(sweeps, "made-up")]
+    for fig in figures:
+        assert fig.get_size_inches()[0] <= 10  # shown at about its size in a notebook, not scaled down
+        sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip()]
+        assert sizes and min(sizes) >= 10
+        texts = " ".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+        assert "agem" not in texts and "fashion_mnist" not in texts  # display names, not identifiers
+        plt.close(fig)

@@ -13,6 +13,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+# How a figure names what the code calls by identifier (a name not listed is shown as it is).
+DISPLAY_NAMES = {"synapticnet": "SynapticNet", "finetune": "fine-tuning", "ewc": "EWC", "replay": "replay",
+                 "lwf": "LwF", "gem": "GEM", "agem": "A-GEM", "separate": "separate networks",
+                 "joint": "joint training", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+                 "ewc_lambda": "EWC λ", "lwf_lambda": "LwF λ", "memory_per_task": "memory per task (images)"}
+
+
+def display_name(name: Any) -> str:
+    """The name a reader sees for a method, task or hyper-parameter identifier (``"agem"`` → ``"A-GEM"``)."""
+    return DISPLAY_NAMES.get(str(name), str(name))
+
 
 def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
     """Bars: final average accuracy and BWT per method, with ± std error bars over seeds.
@@ -20,9 +31,10 @@ def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
     ``summary`` rows come from :func:`synapticnet.experiments.mean_std` (``method``,
     ``average_accuracy``, ``average_accuracy_std``, ``bwt``, ``bwt_std``, ``seeds``).
     """
-    labels = [f"{r['method']}\n(n={len(r.get('seeds') or [1])})" for r in summary]
+    labels = [f"{display_name(r['method']).replace(' ', chr(10))}\n(n={len(r.get('seeds') or [1])})" for r in summary]
     x = np.arange(len(summary))
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.3 * len(summary) + 4), 3.8))
+    # one panel above the other at about notebook width, so 10-point text stays 10 points on screen
+    fig, axes = plt.subplots(2, 1, figsize=(max(7.0, 0.9 * len(summary) + 1.0), 7.6))
     for ax, key, label in ((axes[0], "average_accuracy", "final average accuracy (%)"),
                            (axes[1], "bwt", "backward transfer, BWT (points)")):
         values = np.array([np.nan if r.get(key) is None else 100 * r[key] for r in summary])
@@ -35,18 +47,19 @@ def methods_figure(summary: Sequence[Mapping[str, Any]], title: str) -> Figure:
             up = np.isnan(v) or v >= 0
             y = 0 if np.isnan(v) else (v + e if up else v - e)
             ax.annotate("n/a" if np.isnan(v) else f"{v:.1f}", (xi, y), xytext=(0, 5 if up else -5),
-                        textcoords="offset points", ha="center", va="bottom" if up else "top", fontsize=8)
+                        textcoords="offset points", ha="center", va="bottom" if up else "top", fontsize=10)
         # room for the labels beyond the longest bars, on both sides of 0 (BWT's bars all point down,
         # but a 0.0 or n/a label above the axis still needs space)
         ends = [v + e for v, e in zip(np.nan_to_num(values), errors)] + [v - e for v, e in zip(np.nan_to_num(values), errors)]
         low, high = min(0.0, *ends), max(0.0, *ends)
         pad = 0.14 * max(high - low, 1.0)
         ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
-        ax.set_xticks(x, labels, fontsize=8)
-        ax.set_ylabel(label)
+        ax.set_xticks(x, labels, fontsize=10)
+        ax.tick_params(axis="y", labelsize=10)
+        ax.set_ylabel(label, fontsize=10)
         ax.axhline(0, color="black", lw=0.8)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -61,7 +74,7 @@ def accuracy_over_time_grid(runs: Mapping[str, Mapping[str, Any]], title: str, c
     names = list(runs)
     rows = max(1, -(-len(names) // columns))
     columns = min(columns, max(len(names), 1))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 3.0 * rows + 1.2), sharex=True, sharey=True,
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows + 1.4), sharex=True, sharey=True,
                              squeeze=False)
     tasks: list[str] = []
     for ax, name in zip(axes.flat, names):
@@ -70,29 +83,35 @@ def accuracy_over_time_grid(runs: Mapping[str, Mapping[str, Any]], title: str, c
         tasks = list(results.get("tasks") or [f"task {j}" for j in range(len(R[-1]))])
         for j, task in enumerate(tasks):
             xs = [i for i in range(len(R)) if len(R[i]) > j and R[i][j] is not None]
-            ax.plot(xs, [100 * R[i][j] for i in xs], marker="o", label=task, color=f"C{j}")
-        ax.set_title(name, fontsize=11)
+            ax.plot(xs, [100 * R[i][j] for i in xs], marker="o", label=display_name(task), color=f"C{j}")
+        ax.set_title(display_name(name), fontsize=11)
+        ax.tick_params(axis="y", labelsize=10)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(names):]:
         ax.axis("off")
     for ax in axes[:, 0]:
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel("test accuracy (%)", fontsize=10)
     for ax in axes.flat[:len(names)]:
-        ax.set_xticks(range(len(tasks)), [f"after\n{t}" for t in tasks], fontsize=8)
+        ax.set_xticks(range(len(tasks)), [f"after\n{display_name(t)}" for t in tasks], fontsize=10)
         ax.tick_params(labelbottom=True)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=10, frameon=False)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
-def sweep_figure(sweeps: Sequence[Mapping[str, Any]], title: str) -> Figure:
+def sweep_figure(sweeps: Sequence[Mapping[str, Any]], title: str, columns: int = 3) -> Figure:
     """One panel per sweep: validation average accuracy against the swept value (chosen one marked).
 
-    A value that diverged (score ``None``) keeps its place on the axis, marked "diverged"."""
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(3.8 * len(sweeps) + 0.5, 3.4), squeeze=False)
-    for ax, s in zip(axes[0], sweeps):
+    A value that diverged (score ``None``) keeps its place on the axis, marked "diverged". The
+    panels fill a grid of ``columns`` per row, so the figure keeps about a notebook's width."""
+    columns = max(1, min(columns, len(sweeps)))
+    rows = -(-len(sweeps) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns + 0.3, 2.9 * rows + 0.8), squeeze=False)
+    for ax in axes.flat[len(sweeps):]:
+        ax.axis("off")
+    for ax, s in zip(axes.flat, sweeps):
         xs = np.arange(len(s["values"]))
         ys = [np.nan if a is None else 100 * a for a in s["val_average_accuracy"]]  # None: diverged
         ax.plot(xs, ys, marker="o")
@@ -102,13 +121,15 @@ def sweep_figure(sweeps: Sequence[Mapping[str, Any]], title: str) -> Figure:
         if failed:
             low = np.nanmin(ys)
             ax.plot(failed, [low] * len(failed), marker="x", linestyle="none", color="#de2d26", label="diverged")
-        ax.set_xticks(xs, [str(v) for v in s["values"]])
-        ax.set_xlabel(s["param"])
-        ax.set_title(s["method"])
+        ax.set_xticks(xs, [f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in s["values"]], fontsize=10)
+        ax.tick_params(axis="y", labelsize=10)
+        ax.set_xlabel(display_name(s["param"]), fontsize=10)
+        ax.set_title(display_name(s["method"]), fontsize=11)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("validation average accuracy (%)")
-    fig.suptitle(title)
+        ax.legend(fontsize=10)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("validation\naverage accuracy (%)", fontsize=10)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
