@@ -584,6 +584,10 @@ BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # notebook 05: notebook 04's budget; its student run evaluates on 1,000 test images per task instead of 2,000
     # (eleven runs; evaluation was about half of one run's time under cProfile; make student measured 108.1 s with 2,000)
     "growth_studies": dict(_COMPARISON, student=dict(_COMPARISON["student"], n_test=1000)),
+    # notebook 04: the comparison budget; its student run (eight methods and a three-value λ sweep, eleven runs) on
+    # half of notebook 05's student images, training, validation and test alike: with 1,000 training and 2,000 test
+    # images per task the notebook took 146.6 s here alone (thirteen runs), against about 90 s wanted
+    "baselines": dict(_COMPARISON, student=dict(_COMPARISON["student"], n_train=500, val_size=150, n_test=1000)),
     # the growth front on the split streams (Split CIFAR-10, Split MNIST): 2,000 images per two-class task (easier
     # than a ten-class one)
     "front_split": dict(_COMPARISON, cpu=dict(_COMPARISON["cpu"], n_train=2000)),

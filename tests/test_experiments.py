@@ -287,3 +287,30 @@ def test_growth_studies_budget_is_notebook_04s_except_the_student_test_images():
         assert budget("growth_studies", profile) == budget("comparison", profile)
     student, comparison = budget("growth_studies", "student"), budget("comparison", "student")
     assert student.n_test == 1000 and student.replace(n_test=comparison.n_test) == comparison
+
+
+def test_notebook_04_figures_keep_10_point_text_at_notebook_width():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from synapticnet.experiments import figures as PB
+
+    R = [[0.9, None, None], [0.5, 0.8, None], [0.4, 0.6, 0.7]]
+    names = ("synapticnet", "finetune", "ewc", "replay", "lwf", "gem", "agem", "separate", "joint")
+    summary = [dict(method=m, average_accuracy=0.6, average_accuracy_std=0.01, bwt=-0.1, bwt_std=0.01, seeds=[0, 1, 2])
+               for m in names]
+    sweeps = [dict(method=m, param=p, values=[1, 10, 100], val_average_accuracy=[0.5, None, 0.6], chosen=100)
+              for m, p in (("ewc", "ewc_lambda"), ("replay", "memory_per_task"), ("lwf", "lwf_lambda"),
+                           ("gem", "memory_per_task"), ("agem", "memory_per_task"))]
+    figures = [PB.methods_figure(summary, "made-up"),
+               PB.accuracy_over_time_grid({m: dict(accuracy_matrix=R, tasks=["mnist", "fashion_mnist", "cifar10"])
+                                           for m in names[:-1]}, "made-up"),
+               PB.sweep_figure(sweeps, "made-up")]
+    for fig in figures:
+        assert fig.get_size_inches()[0] <= 10  # shown at about its size in a notebook, not scaled down
+        sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip()]
+        assert sizes and min(sizes) >= 10
+        texts = " ".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+        assert "agem" not in texts and "fashion_mnist" not in texts  # display names, not identifiers
+        plt.close(fig)

@@ -169,3 +169,14 @@ def test_mean_and_spread_are_printed_only_over_two_or_more_seeds():
     assert format_mean_std(-0.1234, 0.02, 3, signed=True) == "-12.34 ± 2.00"
     assert format_mean_std(84.0, 0.5, 2, scale=1) == "84.00 ± 0.50"
     assert format_mean_std(None, None, 3) == "—"
+
+
+def test_notebook_04_budget_is_notebook_05s_on_cpu_and_smaller_only_in_images_for_students():
+    from synapticnet import budget
+
+    for profile in ("smoke", "cpu", "long", "full"):  # the committed results: the same budget as notebook 05's
+        assert budget("baselines", profile) == budget("comparison", profile), profile
+    quick, theirs = budget("baselines", "student").to_dict(), budget("comparison", "student").to_dict()
+    changed = {k for k in quick if quick[k] != theirs[k]}
+    assert changed == {"n_train", "val_size", "n_test"}, changed
+    assert all(quick[k] < theirs[k] for k in changed) and quick["grad_clip"] == 10.0

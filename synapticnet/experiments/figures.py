@@ -81,7 +81,7 @@ def accuracy_over_time_grid(runs: Mapping[str, Mapping[str, Any]], title: str, c
     for ax in axes.flat[len(names):]:
         ax.axis("off")
     for ax in axes[:, 0]:
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel("test accuracy (%)", fontsize=10)
     for ax in axes.flat[:len(names)]:
         ax.set_xticks(range(len(tasks)), [f"after\n{t}" for t in tasks], rotation=30, ha="right")
         ax.tick_params(labelbottom=True)
