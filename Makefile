@@ -14,9 +14,9 @@ UPDATE_DOCS = $(PY) scripts/update_readme.py --makefile Makefile
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
-	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04; 119.7 min measured beside other jobs, an upper bound)"
-	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (35.6 min measured beside other jobs, an upper bound)"
-	@echo "make student    every notebook on the student budget, as a student runs it (13.2 min in all, measured)"
+	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04; 225.5 min measured beside other jobs, an upper bound)"
+	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (81.6 min measured beside other jobs, an upper bound)"
+	@echo "make student    every notebook on the student budget, as a student runs it (31.9 min in all, measured)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"
 	@echo "make ablation   what each piece of the training recipe is worth, on validation splits"
 	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (191.3 min of training measured, summed over its runs, 1 thread beside other jobs, an upper bound; resumable)"
@@ -123,8 +123,8 @@ pmnist: $(STAMP)
 # on MNIST -> Fashion-MNIST -> CIFAR-10 (-> CIFAR-100 where the data exists), seed 0: every task's accuracy on its
 # training images (what the original table reports) and on its test images -> figures/original_run.json. One
 # thread; resumes per task from runs/original/ (run it again after an interruption). SHARED=1 records the times as
-# measured beside other work. Measured: 71.3 min for the three tasks here (66.7 min of training, 2.4 min scoring the
-# 170,000 training images) with one thread on a 2-core CPU shared with other long jobs — an upper bound.
+# measured beside other work. Measured: 71.3 min for the three tasks here (66.7 min of training; the rest scored the
+# 170,000 training images and the test images) with one thread on a 2-core CPU shared with other long jobs — an upper bound.
 SHARED ?=
 original: $(STAMP)
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} OMP_NUM_THREADS=1 $(PY) scripts/original_run.py --threads 1 \
