@@ -280,6 +280,7 @@ def _run(algorithm: Method, datasets: list, state: dict[str, Any], out: Path, pr
         for i in stage:
             algorithm.after_task(model, datasets, i)
         state["train_seconds"].append(time.perf_counter() - start)
+        state.setdefault("cpu_threads", []).append(torch.get_num_threads())  # what trained it (a resume may differ)
         state["rows"].append([evaluate(model, datasets[j], split, device) for j in range(stage[-1] + 1)])
         state["val_accuracy"].extend(report.val_accuracy if isinstance(report.val_accuracy, list)
                                      else [report.val_accuracy])
@@ -559,6 +560,8 @@ def build_results(state: dict[str, Any], datasets: list, model: torch.nn.Module,
         eval_split=state["eval_split"],
         scenario="class-incremental" if state["hyper"].get("class_incremental") else "task-incremental",
     )
+    if state.get("cpu_threads"):  # the threads that trained the run, not those of a later call that only loaded it
+        results["cpu_threads"] = max(state["cpu_threads"])
     if clash := sorted(set(state["extra"]) & set(results)):
         raise ValueError(f"a method's extra results {clash} would overwrite entries of results.json")
     results.update(state["extra"])

@@ -99,6 +99,18 @@ def test_interrupted_run_resumes_to_exactly_the_same_results(smoke_run, tmp_path
     assert stable(resumed) == stable(results)
 
 
+def test_a_finished_run_loaded_with_other_threads_reports_the_threads_that_trained_it(tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        first = run_sequence(TASKS[:1], profile="smoke", out_dir=tmp_path, seed=3, progress=False)
+        torch.set_num_threads(2)
+        loaded = run_sequence(TASKS[:1], profile="smoke", out_dir=tmp_path, seed=3, resume=True, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert first["cpu_threads"] == loaded["cpu_threads"] == 1
+
+
 def test_growth_trigger_widens_below_threshold_up_to_the_cap_and_keeps_old_tasks(tmp_path):
     trigger = GrowthTrigger(threshold={"default": 1.01}, probe_epochs=1, grow_conv_channels=2, grow_hidden=4,
                             max_widenings=2)
