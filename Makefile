@@ -16,7 +16,7 @@ help:
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
 	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04; 225.5 min measured beside other jobs, an upper bound)"
 	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (81.6 min measured beside other jobs, an upper bound)"
-	@echo "make student    every notebook on the student budget, as a student runs it (31.9 min in all, measured)"
+	@echo "make student    every notebook on the student budget, as a student runs it (5.1 min in all, measured)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"
 	@echo "make ablation   what each piece of the training recipe is worth, on validation splits"
 	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (191.3 min of training measured, summed over its runs, 1 thread beside other jobs, an upper bound; resumable)"

@@ -158,9 +158,11 @@ def test_a_planted_wrong_number_fails_the_check_with_file_cell_and_context(tmp_p
     by_file = prose.sources(root)
     scoped = [by_file[prose.SHARED], prose.notebook_pools(root / "notebooks" / notebook),
               *(by_file[f] for f in prose.notebook_files(root / "notebooks" / notebook, root, list(by_file)))]
-    right = "75.10 %"  # isolate ×1 in figures/05_studies.json
+    isolate = 100 * json.loads((root / "figures" / "05_studies.json").read_text())["growth"]["isolate_row"][
+        "average_accuracy"]
+    right = f"{isolate:.2f} %"  # isolate ×1 in figures/05_studies.json
     assert all(_backed(right, scoped))
-    wrong = _first_unbacked(75.10, 0.01, " %", scoped, 2)
+    wrong = _first_unbacked(round(isolate, 2), 0.01, " %", scoped, 2)
     nb = json.loads((root / "notebooks" / notebook).read_text(encoding="utf-8"))
     cell = next(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown")
     nb["cells"][cell]["source"] = [*nb["cells"][cell]["source"], f"\n\nSeparate networks reach {right}, reuse {wrong}."]
@@ -170,7 +172,8 @@ def test_a_planted_wrong_number_fails_the_check_with_file_cell_and_context(tmp_p
     makefile = (root / "Makefile").read_text(encoding="utf-8")
     (root / "Makefile").write_text(makefile.replace("(not figures/)", f"(not figures/; about {minutes})"), encoding="utf-8")
     readme = (root / "README.md").read_text(encoding="utf-8")
-    (root / "README.md").write_text(readme.replace("at 1.97× the time per step", "at 1.47× the time per step"),
+    assert "at 1.97× the" in readme and "(not figures/)" in makefile  # the sentences the test plants into
+    (root / "README.md").write_text(readme.replace("at 1.97× the", "at 1.47× the", 1),
                                     encoding="utf-8")
     before = {str(f) for f in findings}  # what the committed tree already reports (notebooks not yet rewritten)
 

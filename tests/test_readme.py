@@ -109,7 +109,7 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     assert "| `TaskConv2d` train step (one task) vs plain `Conv2d` + BatchNorm, same width | 1.03 | batch 8 |" in text
     assert "| data path vs training step, MNIST (images/s) | 234× | 195,399 vs 834 images/s" in text
     assert "| split_cifar10 | separate ×1 | 1,000 |  | 84.00 ± 0.50 |  |  | 5 |" in text
-    assert "not below it (interval's lower end ≥ −0.3 points): met by conv-reuse ×0.25 (0.30×)" in text
+    assert "not below it (interval's lower end ≥ −0.3 points): reached by conv-reuse ×0.25 (0.30×)" in text
     assert "| -0.10 [-0.25, +0.05] | +2.35 [+1.20, +3.40] |" in text
     assert "(whole interval above 0): conv-reuse ×0.25" in text and "up to 1.31× its time" in text
     # the headline: per task the original's number (training images), then per run ours on training and on test
