@@ -14,7 +14,7 @@ UPDATE_DOCS = $(PY) scripts/update_readme.py --makefile Makefile
 help:
 	@echo "make test       unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"
 	@echo "make test-cpus  unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"
-	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04; 225.5 min measured beside other jobs, an upper bound)"
+	@echo "make reproduce  re-run the notebooks on the cpu budget and regenerate figures/ (all but 04; 177.5 min measured beside other jobs, an upper bound)"
 	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (81.6 min measured beside other jobs, an upper bound)"
 	@echo "make student    every notebook on the student budget, as a student runs it (5.1 min in all, measured)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"
