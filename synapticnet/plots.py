@@ -422,7 +422,7 @@ def horizontal_bars_figure(panels: Mapping[str, Mapping[str, Mapping[str, float 
     series = list(dict.fromkeys(s for bars in panels.values() for values in bars.values() for s in values))
     colours = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
     height = 0.8 / max(len(series), 1)
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 3.6 * len(panels), 0.9 + 0.32 * len(rows) * len(series)),
+    fig, axes = plt.subplots(1, len(panels), figsize=(FULL_WIDTH_IN, 0.9 + 0.32 * len(rows) * len(series)),
                              squeeze=False, sharey=True, layout="constrained")
     for ax, (label, bars) in zip(axes[0], panels.items()):
         for i, s in enumerate(series):

@@ -197,6 +197,11 @@ FIGURES = {
     "transfer_forgetting": lambda: F.transfer_forgetting_figure(STUDY, "transfer"),
     "settings": lambda: F.settings_figure(STUDY, "settings"),
     "front": lambda: F.front_figure(FRONT),
+    "horizontal_bars": lambda: plots.horizontal_bars_figure(
+        {p: {plots.display_name(m): {"task identified (%)": 90.0, "class-incremental (%)": 40.0}
+             for m in ("shared_gaussian", "mahalanobis", "softmax")} for p in ("accuracy", "cost")}, "t"),
+    "importance": lambda: plots.importance_figure({"no penalty": [[1.0, 0.5]] * 6}, {"×0.5": [1] * 6}, title="t"),
+    "stacked_parts": lambda: plots.stacked_parts_figure({"separate ×1": {"own": 2e5}, "reuse": {"own": 5e4}}),
     "permuted": lambda: F.permuted_figure(dict(
         anchors=[dict(label="WSN", capacity=0.5, accuracy=96.0), dict(label="one network per task", capacity=10.0,
                                                                        accuracy=97.5)],
