@@ -62,11 +62,19 @@ def smallest_display_pt(fig: Figure, dpi: float = SAVE_DPI, column_px: float = N
 
 
 def styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
-    """Draw a figure under :data:`STYLE` (matplotlib's settings are left as they were afterwards)."""
+    """Draw a figure under :data:`STYLE`; afterwards the settings :data:`STYLE` names are as they were.
+
+    Only those settings are saved and restored. With ``plt.rc_context``, which restores every setting, a
+    Jupyter kernel (matplotlib 3.11, matplotlib-inline 0.2) showed the first styled figure and no figure
+    of any later cell (``tests/test_plots.py`` runs such a kernel)."""
     @functools.wraps(draw)
     def styled_draw(*args: Any, **kwargs: Any) -> Figure:
-        with plt.rc_context(STYLE):
+        saved = {key: plt.rcParams[key] for key in STYLE}
+        plt.rcParams.update(STYLE)
+        try:
             return draw(*args, **kwargs)
+        finally:
+            plt.rcParams.update(saved)
     return styled_draw
 
 

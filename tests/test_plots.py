@@ -250,3 +250,19 @@ def test_the_front_gives_every_family_its_own_marker_and_draws_the_paired_interv
         assert top.get_title(loc="left").startswith("Split CIFAR-10: 5 tasks, 5 seeds")
     finally:
         plt.close(fig)
+
+
+def test_styled_figures_are_shown_in_every_cell_of_a_jupyter_kernel():
+    """Styling once restored all of matplotlib's settings: in a kernel the first styled figure was shown, no later one."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    R = ("dict(accuracy_matrix=[[0.9, None], [0.9, 0.8]], tasks=['a', 'b'], task_titles=['A', 'B'], "
+         "params_per_task=[10, 10], params_used_per_task=[10, 20])")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
+        "import matplotlib.pyplot as plt\nfrom synapticnet import plots",
+        f"fig = plots.accuracy_matrix_figure({R})", f"fig = plots.parameters_figure({R})",
+        "fig, ax = plt.subplots()\nax.plot([1, 2]);")])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    shown = [sum("image/png" in o.get("data", {}) for o in cell.outputs) for cell in nb.cells]
+    assert shown == [0, 1, 1, 1]
