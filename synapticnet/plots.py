@@ -105,6 +105,12 @@ def panel_grid(n: int, panel_width: float) -> tuple[int, int]:
     return -(-n // columns), columns
 
 
+def wrap_title(title: str, width: int = 62) -> str:
+    """``title`` with each of its lines wrapped at ``width`` characters, so that a long budget label stays
+    inside a figure the width of a notebook (instead of widening it and shrinking every font)."""
+    return "\n".join(textwrap.fill(line, width) for line in title.split("\n"))
+
+
 def _short(name: str, width: int = 14) -> str:
     """A tick label that fits under one bar or panel: the display name, wrapped every ``width`` characters."""
     return textwrap.fill(display_name(name), width, break_long_words=False, break_on_hyphens=False)
@@ -385,7 +391,7 @@ def importance_figure(scores: Mapping[str, Sequence[Sequence[float]]], keeps: Ma
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), fontsize=NOTEBOOK_FONT,
                frameon=False)
     if title:
-        fig.suptitle("\n".join(textwrap.fill(line, 72) for line in title.split("\n")), fontsize=NOTEBOOK_FONT + 1)
+        fig.suptitle(wrap_title(title, 72), fontsize=NOTEBOOK_FONT + 1)
     return fig
 
 
@@ -412,7 +418,7 @@ def stacked_parts_figure(bars: Mapping[str, Mapping[str, float]], colours: Mappi
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncol=2, fontsize=NOTEBOOK_FONT, frameon=False)
     if title:
-        ax.set_title("\n".join(textwrap.fill(line, 72) for line in title.split("\n")), fontsize=NOTEBOOK_FONT + 1)
+        ax.set_title(wrap_title(title, 72), fontsize=NOTEBOOK_FONT + 1)
     return fig
 
 

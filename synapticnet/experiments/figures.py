@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..plots import FULL_WIDTH_IN, display_name, panel_grid, styled
+from ..plots import FULL_WIDTH_IN, display_name, panel_grid, styled, wrap_title
 
 
 @styled
@@ -121,12 +121,6 @@ def sweep_figure(sweeps: Sequence[Mapping[str, Any]], title: str) -> Figure:
         ax.set_ylabel("validation average\naccuracy (%)")
     fig.suptitle(title)
     return fig
-
-
-def wrap_title(title: str, width: int = 62) -> str:
-    """``title`` with each of its lines wrapped at ``width`` characters, so that a long budget label stays
-    inside a figure the width of a notebook (instead of widening it and shrinking every font)."""
-    return "\n".join(textwrap.fill(line, width) for line in title.split("\n"))
 
 
 @styled
