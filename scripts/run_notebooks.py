@@ -221,30 +221,6 @@ def cpu_training_rate(bench: Path) -> tuple[float, str] | None:
     return None
 
 
-def refresh_printed_times(notebook: Path, old: str, new: str) -> bool:
-    """Make the saved notebook print the time just measured.
-
-    Every notebook prints ``expected_times(...)`` up front — the record as it was *before*
-    this run. Once the run's own time is recorded, that printed text is replaced in the saved
-    outputs by what the notebook prints from now on, so a committed notebook never shows a
-    stale figure. Returns whether anything changed.
-    """
-    import nbformat
-
-    nb = nbformat.read(notebook, as_version=4)
-    changed = False
-    for cell in nb.cells:
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if output.get("output_type") == "stream" and old in output.get("text", ""):
-                output["text"] = output["text"].replace(old, new)
-                changed = True
-    if changed:
-        staged = notebook.with_suffix(".ipynb.tmp")
-        nbformat.write(nb, staged)
-        os.replace(staged, notebook)
-    return changed
-
-
 def update_time_lines(paths: list[Path], times: dict | None = None) -> list[Path]:
     """Write each notebook's run-time line (first markdown cell) from ``expected_times.json``; the files changed.
 
@@ -289,6 +265,7 @@ def update_printed_times(paths: list[Path], times: dict | None = None) -> list[P
     the files changed.
 
     That output is the record, formatted (:func:`synapticnet.workspace.expected_times`), not a result of the run:
+    a notebook prints the record as it was before its own run, whose time is recorded afterwards; and
     when the record changes without a run of this notebook (another notebook's run, a new CPU training rate from
     ``make bench``), the committed printout would state stale times. Nothing else in the notebook changes.
     """
@@ -469,10 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         for copied in publish(path, profile, site is not None):
             print(f"  published {copied.relative_to(ROOT)}")
         if profile in ("student", "long", REFERENCE_PROFILE):
-            before = expected_times(path.name)
             record_times(ROOT / "synapticnet" / TIMES_FILE, path.name, profile, seconds, args.shared)
-            if site is None:
-                refresh_printed_times(output_path(path.resolve(), profile), before, expected_times(path.name))
+            if site is None:  # the saved notebook printed the record as it was before this run
+                update_printed_times([output_path(path.resolve(), profile)])
             update_time_lines([path.resolve()])  # the committed notebook's first cell states the new time
             update_make_help()  # and make help the new totals
     print(f"{len(paths)} notebook(s) in {total / 60:.1f} min")

@@ -255,16 +255,22 @@ def test_the_writability_probe_writes_and_removes_a_file_and_looks_at_the_neares
 def test_a_saved_notebook_prints_the_time_just_measured(tmp_path):
     """run_notebooks: the expected-times text a notebook printed before its run is replaced by the measured one."""
     import nbformat
+    from synapticnet.workspace import expected_times
 
     module = load_script("run_notebooks")
+    record = {"machine": {"cpus": 2},
+              "notebooks": {"x.ipynb": {"cpu": {"seconds": 66.0, "profile": "cpu", "finished": "2026-12-01T00:00"}}}}
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("print(expected_times('x'))", outputs=[
-        nbformat.v4.new_output("stream", name="stdout", text="profile cpu\nexpected run time of x:\n  cpu 5.8 min\n")])]
+    nb.cells = [nbformat.v4.new_code_cell("print(expected_times('x.ipynb'))", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="profile cpu\nexpected run time of x.ipynb:\n  cpu 5.8 min\n")])]
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
-    assert module.refresh_printed_times(path, "expected run time of x:\n  cpu 5.8 min", "expected run time of x:\n  cpu 1.1 min")
-    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "profile cpu\nexpected run time of x:\n  cpu 1.1 min\n"
-    assert not module.refresh_printed_times(path, "not printed", "anything")
+    assert module.update_printed_times([path], record) == [path]
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "profile cpu\n" + expected_times("x.ipynb", record) + "\n"
+    assert "1.1 min" in expected_times("x.ipynb", record)
+    nb.cells[0].outputs[0]["text"] = "not printed\n"
+    nbformat.write(nb, path)
+    assert module.update_printed_times([path], record) == []
 
 
 def test_the_printed_expected_times_are_rewritten_from_the_record_and_nothing_else(tmp_path):
