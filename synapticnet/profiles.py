@@ -414,6 +414,10 @@ LONG = CPU.replace(
     conv_channels=(48, 48, 96, 96, 192, 192),
     growth={"default": ((48, 48, 96, 96, 192, 192), (256,))},
     epochs={"default": 6, "mnist": 6, "fashion_mnist": 20, "cifar10": 40, "cifar100": 40},
+    # Full-width columns, no compaction: RETRAIN retrains up to two candidates per task (up to 3× the training),
+    # which at this width and length took the run past three hours, longer than a working session here (a run's
+    # checkpoints do not outlive the session that made them). This profile is about accuracy, not parameters.
+    compaction=None,
 )
 
 FULL = Profile(
