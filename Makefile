@@ -18,7 +18,7 @@ help:
 	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (81.6 min measured beside other jobs, an upper bound)"
 	@echo "make student    every notebook on the student budget, as a student runs it (5.1 min in all, measured)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"
-	@echo "make ablation   what each piece of the training recipe is worth, on validation splits"
+	@echo "make ablation   fast-training ingredients added to the recipe one at a time, paired by seed, validation (not measured yet; resumable)"
 	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (191.3 min of training measured, summed over its runs, 1 thread beside other jobs, an upper bound; resumable)"
 	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (1 thread)"
 	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (2.9-35.3 min of training per configuration and seed, measured, 1 thread)"
@@ -89,10 +89,12 @@ bench: $(STAMP)
 	$(PY) scripts/bench_train.py
 	$(UPDATE_DOCS)
 
-# The recipe's ablation (figures/ablation.json + .png): the cpu recipe with one technique removed or
-# added, each dataset alone on a 10,000-image subset, validation splits only.
+# The recipe's paired ablation (figures/ablation_paired.json + .png): the fast-training literature's ingredients
+# added to the cpu recipe one at a time, each dataset alone on a 10,000-image subset, validation splits only,
+# five seeds paired with the recipe's. Resumes from build/ablation_paired/. (The older one-seed table,
+# figures/ablation.json: python scripts/ablation.py.)
 ablation: $(STAMP)
-	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/ablation.py
+	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/ablation.py --paired
 	$(UPDATE_DOCS)
 
 # The accuracy-parameter front (11 configurations x 3 streams x 5 seeds, real data, paired by seed):

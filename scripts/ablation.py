@@ -1,6 +1,15 @@
 """The recipe's ablation: what each technique of the per-task recipe is worth, on validation splits.
 
-``make ablation`` (about 20 minutes on a 2-core CPU). Every variant is the cpu profile's recipe
+Two tables. ``make ablation`` runs the **paired** one (``--paired``): the fast-training literature's
+ingredients (airbench94, Keller Jordan 2024), each added alone to the cpu profile's recipe and
+compared with the recipe itself on the same seeds — the same subset, split, initial weights and
+batch order — so that each ingredient's gain comes with a 95 % interval over five seeds. An
+ingredient that cannot change a task's run (test-time shifts for a task trained without shifts)
+is not run there and is said so. Writes ``figures/ablation_paired.json`` (+ ``.png``); every
+finished run is kept under ``build/ablation_paired/`` so an interrupted study resumes, and
+``--seeds`` lets two one-thread processes share the seeds.
+
+The older one-seed table (no flag): every variant is the cpu profile's recipe
 (:mod:`synapticnet.profiles`) with one technique removed (or one added), trained on each dataset
 alone — one task, so the numbers are about the recipe, not about continual learning — on a
 stratified subset (``--n-train`` images, ``--val`` validation images held out of the training
@@ -10,19 +19,20 @@ Seeds 0 (and 1 for the full recipe: the seed-to-seed noise to read the table aga
 
 Writes ``figures/ablation.json`` and ``figures/ablation.png``; the README's table comes from them.
 
-Usage: ``python scripts/ablation.py [--tasks mnist,fashion_mnist,cifar10] [--smoke]``
+Usage: ``python scripts/ablation.py [--paired [--seeds 0,1,2]] [--tasks mnist,fashion_mnist,cifar10] [--smoke]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from synapticnet.plots import save_figure
+from synapticnet.plots import display_name, save_figure, styled
 from synapticnet.profiles import CPU, SMOKE, Profile
 
 # The recipe this table starts from, fixed here (not the cpu profile, which took its final settings
@@ -30,6 +40,7 @@ from synapticnet.profiles import CPU, SMOKE, Profile
 # dataset but digits (shifts only).
 BASE = CPU.replace(precision="float32", augmentation={"default": "flip+translate", "mnist": "translate"})
 from synapticnet.run import run
+from synapticnet.stats import paired_difference
 from synapticnet.storage import load_json, save_json
 
 # Each variant: (label, changes to the recipe). The first is the recipe itself.
@@ -80,7 +91,121 @@ def ablation(tasks: list[str], n_train: int, val: int, base: Profile, seeds_of_r
                             f"each dataset alone, {n_train} training and {val} validation images, epochs {EPOCHS}, "
                             "eval_split='val' (the test splits are never read)",
                 tasks=tasks, n_train=n_train, val_size=val, epochs=EPOCHS, rows=rows,
-                command="make ablation")
+                command="python scripts/ablation.py")
+
+
+# The fast-training literature's ingredients, each added alone to the cpu recipe (paired by seed). airbench94's
+# Lookahead pulls the weights back every 5 steps with decay 0.95⁵ (scaled by (step/steps)³).
+PAIRED_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("+ alternating flips", dict(alternate_flips=True)),
+    ("+ test-time shifts (1 px)", dict(test_shift=1)),
+    ("+ Lookahead", dict(lookahead=round(0.95 ** 5, 4))),
+)
+PAIRED_SEEDS = (0, 1, 2, 3, 4)
+RECIPE_LABEL = "recipe (cpu profile)"
+
+
+def paired_recipe(base: Profile, n_train: int, val: int) -> Profile:
+    """The cpu recipe on the ablation's budget: one task at a time, no compaction, its own column."""
+    return base.replace(n_train=n_train, val_size=val, epochs=EPOCHS, compaction=None, mode="isolate",
+                        name=f"{base.name}-ablation")
+
+
+def inert(recipe: Profile, variant: Profile, task: str) -> bool:
+    """``True`` if ``variant`` cannot train or evaluate ``task`` differently from ``recipe``: it changes only the
+    task's data options (flips, test-time shifts) and those come out the same for this task."""
+    data_fields = {"alternate_flips", "test_shift"}
+    changed = {k for k, v in variant.to_dict().items() if recipe.to_dict().get(k) != v} - {"name"}
+    return changed <= data_fields and variant.data_options(task) == recipe.data_options(task)
+
+
+def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], runs_dir: Path,
+                    data_root: str | None) -> dict[str, Any]:
+    """Validation accuracy of the recipe and of every :data:`PAIRED_VARIANTS` entry, per task and seed. Each finished
+    (variant, task, seed) is kept in ``runs_dir`` as a small JSON and not run again."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any]] = []
+    for i, (label, changes) in enumerate(((RECIPE_LABEL, {}), *PAIRED_VARIANTS)):
+        profile = recipe.replace(**changes)
+        for task in tasks:
+            if changes and inert(recipe, profile, task):
+                continue
+            for seed in seeds:
+                done = runs_dir / f"v{i}_{task}_s{seed}.json"
+                if done.exists():
+                    records.append(load_json(done))
+                    continue
+                start = time.perf_counter()
+                with tempfile.TemporaryDirectory() as out:
+                    result = run([task], profile=profile, out_dir=Path(out), seed=seed, progress=False,
+                                 eval_split="val", data_root=data_root, download=False)
+                record = dict(variant=label, task=task, seed=seed, val_accuracy=round(100 * result["val_accuracy"][0], 2),
+                              seconds=round(time.perf_counter() - start, 1), cpu_threads=result["cpu_threads"],
+                              synthetic=bool(result["synthetic_data"]))
+                save_json(record, done)
+                records.append(record)
+                print(f"{label:36s} {task:14s} seed {seed} val {record['val_accuracy']:6.2f} % "
+                      f"({record['seconds']:.0f} s)", flush=True)
+    return records
+
+
+def paired_summary(records: list[dict[str, Any]], tasks: list[str], recipe: Profile) -> dict[str, Any]:
+    """Each ingredient's gain over the recipe per task: paired differences over the seeds both have, 95 % interval."""
+    value = {(r["variant"], r["task"], r["seed"]): r["val_accuracy"] for r in records}
+    recipe_mean = {}
+    for task in tasks:
+        accs = [v for (label, t, _), v in value.items() if label == RECIPE_LABEL and t == task]
+        recipe_mean[task] = round(sum(accs) / len(accs), 2) if accs else None
+    gains: dict[str, dict[str, Any]] = {}
+    for label, changes in PAIRED_VARIANTS:
+        gains[label] = {}
+        for task in tasks:
+            if inert(recipe, recipe.replace(**changes), task):
+                gains[label][task] = "inert: the ingredient cannot change this task's run"
+                continue
+            seeds = sorted(s for (lab, t, s) in value if lab == label and t == task
+                           and (RECIPE_LABEL, task, s) in value)
+            if seeds:
+                d = paired_difference([value[(label, task, s)] for s in seeds],
+                                      [value[(RECIPE_LABEL, task, s)] for s in seeds])
+                gains[label][task] = {**d.to_dict(), "seeds": seeds}
+    return dict(
+        description="validation accuracy (%) of the cpu profile's recipe and of the recipe with one ingredient of "
+                    "airbench94 added, each dataset alone, paired by seed (the same subset, split, initial weights "
+                    "and batch order); gains are variant − recipe in points with a 95 % Student-t interval",
+        tasks=tasks, n_train=recipe.n_train, val_size=recipe.val_size, epochs=EPOCHS,
+        recipe=recipe.to_dict(), variants={label: {k: json.loads(json.dumps(v)) for k, v in changes.items()}
+                                           for label, changes in PAIRED_VARIANTS},
+        recipe_mean=recipe_mean, gains=gains, runs=sorted(records, key=lambda r: (r["variant"], r["task"], r["seed"])),
+        seconds_total=round(sum(r["seconds"] for r in records), 1),
+        cpu_threads=sorted({r["cpu_threads"] for r in records}), synthetic=any(r["synthetic"] for r in records),
+        command="make ablation")
+
+
+@styled
+def paired_figure(result: dict[str, Any]):
+    """Each ingredient's paired gain per task: the mean and its 95 % interval, zero marked."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    tasks, labels = result["tasks"], list(result["gains"])
+    fig, ax = plt.subplots(figsize=(6.4, 1.2 + 0.5 * len(labels) * len(tasks) / 2))
+    height = 0.8 / len(tasks)
+    y = np.arange(len(labels))
+    for k, task in enumerate(tasks):
+        shown = [(j, g) for j, label in enumerate(labels) if isinstance(g := result["gains"][label].get(task), dict)]
+        means = [g["mean"] for _, g in shown]
+        low = [g["mean"] - (g["low"] if g["low"] is not None else g["mean"]) for _, g in shown]
+        high = [(g["high"] if g["high"] is not None else g["mean"]) - g["mean"] for _, g in shown]
+        ax.errorbar(means, [y[j] + k * height for j, _ in shown], xerr=[low, high], fmt="o", color=f"C{k}",
+                    capsize=3, label=display_name(task))
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y + height * (len(tasks) - 1) / 2, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("validation accuracy − recipe's (points, 95 % interval)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(tasks), frameon=False)
+    fig.tight_layout()
+    return fig
 
 
 def figure(result: dict[str, Any]):
@@ -120,7 +245,12 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="synthetic stand-ins into build/ablation (seconds)")
     parser.add_argument("--only", default=None, help="run only these variants (numbers, e.g. 8,9) and replace "
                                                      "their rows in the existing ablation.json")
+    parser.add_argument("--paired", action="store_true", help="the paired ablation of the fast-training ingredients")
+    parser.add_argument("--seeds", default=None, help="--paired: run only these seeds (e.g. 0,1,2); the summary is "
+                                                      "written from every finished run")
     args = parser.parse_args()
+    if args.paired:
+        return main_paired(args)
     only = None if args.only is None else {int(i) for i in args.only.split(",")}
     if args.smoke:
         tasks, base, folder = ["synthetic_mnist", "synthetic_cifar10"], SMOKE.replace(
@@ -140,6 +270,24 @@ def main() -> None:
     save_json(result, folder / "ablation.json")
     save_figure(figure(result), folder / "ablation.png")
     print(f"wrote {folder / 'ablation.json'} and {folder / 'ablation.png'}")
+
+
+def main_paired(args: argparse.Namespace) -> None:
+    """``--paired``: run what is missing, then write the summary from every finished run."""
+    if args.smoke:
+        tasks, recipe, folder = ["synthetic_mnist", "synthetic_cifar10"], paired_recipe(SMOKE.replace(
+            max_steps_per_task=2, augmentation={"default": "flip+translate"}), 200, 50), Path("build/ablation")
+    else:
+        tasks, recipe, folder = args.tasks.split(","), paired_recipe(CPU, args.n_train, args.val), Path("figures")
+    seeds = PAIRED_SEEDS if args.seeds is None else tuple(int(s) for s in args.seeds.split(","))
+    runs = Path("build") / ("ablation_paired_smoke" if args.smoke else "ablation_paired")
+    records = paired_ablation(tasks, recipe, seeds, runs, os.environ.get("SYNAPTICNET_DATA"))
+    every = [load_json(p) for p in sorted(runs.glob("v*_s*.json"))]  # other processes' seeds too
+    result = paired_summary(every or records, tasks, recipe)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_json(result, folder / "ablation_paired.json")
+    save_figure(paired_figure(result), folder / "ablation_paired.png")
+    print(f"wrote {folder / 'ablation_paired.json'} and {folder / 'ablation_paired.png'}")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ def time_totals(root: Path = ROOT) -> dict[str, float]:
         means = [c["train_seconds_mean"] for c in permuted["configs"] if c.get("runs")]
         if means:
             totals["pmnist fastest"], totals["pmnist slowest"] = min(means) / 60, max(means) / 60
+    paired = _load(root / "figures" / "ablation_paired.json")
+    if paired:
+        totals["ablation"] = paired["seconds_total"] / 60
     original = _load(root / "figures" / "original_run.json")
     if original:
         totals["original"] = original["wall_seconds"] / 60
@@ -89,7 +92,8 @@ def help_lines(root: Path = ROOT) -> list[str]:
         ("student", "every notebook on the student budget, as a student runs it ("
                     + _minutes(t, "student (all notebooks)", "{} min in all, measured") + ")"),
         ("bench", "benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"),
-        ("ablation", "what each piece of the training recipe is worth, on validation splits"),
+        ("ablation", "fast-training ingredients added to the recipe one at a time, paired by seed, validation ("
+                     + _minutes(t, "ablation", "{} min of training measured, summed over its runs") + "; resumable)"),
         ("front", f"accuracy-parameter front of growth vs separate networks{front_size} ("
                   + _minutes(t, "front", "{} min of training measured, summed over its runs, 1 thread" + shared)
                   + "; resumable)"),

@@ -28,7 +28,7 @@ from typing import Any
 
 from synapticnet.experiments.original import HOW_WE_KNOW, ORIGINAL_NOTEBOOK, ORIGINAL_REPORTED, ORIGINAL_REPOSITORY
 from synapticnet.arguments import existing_file
-from synapticnet.plots import markdown_table
+from synapticnet.plots import display_name, markdown_table
 from synapticnet.stats import format_difference, format_mean_std
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -502,7 +502,7 @@ def ablation_section(path: Path) -> str | None:
             row[f"{t} val (%)"] = f"{r['val_accuracy'][t]:.2f}"
         rows.append(row)
     return section(
-        "The training recipe, piece by piece (`make ablation`)", rows,
+        "The training recipe, piece by piece (`python scripts/ablation.py`)", rows,
         f"Each dataset trained alone with the cpu profile's recipe, one technique removed or added; "
         f"{data['n_train']:,} training and {data['val_size']:,} validation images per dataset, epochs "
         f"{', '.join(f'{k} {v}' for k, v in data['epochs'].items() if k != 'default')}; validation accuracy only "
@@ -510,6 +510,34 @@ def ablation_section(path: Path) -> str | None:
         "differences against. Speed is measured by `make bench`, not here (these runs shared the machine with other "
         "work). From [`figures/ablation.json`](figures/ablation.json).",
         image="![ablation](figures/ablation.png)",
+    )
+
+
+def paired_ablation_section(path: Path) -> str | None:
+    """The fast-training ingredients, each added alone to the recipe, paired by seed (``make ablation``)."""
+    if not path.exists():
+        return None
+    data = load(path)
+    tasks = data["tasks"]
+    rows = [{"ingredient": "recipe (cpu profile): mean validation accuracy (%)",
+             **{display_name(t): f"{data['recipe_mean'][t]:.2f}" for t in tasks}}]
+    for label, gains in data["gains"].items():
+        rows.append({"ingredient": f"{label}: gain (points, 95 % interval)",
+                     **{display_name(t): (format_difference(g) if isinstance(g, dict) else "— (cannot change it)")
+                        for t, g in gains.items()}})
+    seeds = sorted({r["seed"] for r in data["runs"]})
+    return section(
+        "Fast-training ingredients, paired by seed (`make ablation`)", rows,
+        f"Each ingredient of airbench94 (Keller Jordan, 2024) added alone to the cpu profile's recipe; each dataset "
+        f"trained alone on {data['n_train']:,} training images, scored on {data['val_size']:,} validation images "
+        f"(the test splits are never read), epochs "
+        f"{', '.join(f'{display_name(k)} {v}' for k, v in data['epochs'].items() if k != 'default')}; "
+        f"seeds {', '.join(map(str, seeds))}, each paired with the recipe's run of the same seed. "
+        "'Cannot change it': the ingredient does not apply to how that task trains (no flips for digits; "
+        "test-time shifts only for tasks trained with shifts), so it was not run. "
+        f"{data['seconds_total'] / 60:.1f} min of training in all ({'/'.join(map(str, data['cpu_threads']))} "
+        "thread(s) per run). From [`figures/ablation_paired.json`](figures/ablation_paired.json).",
+        image="![paired ablation](figures/ablation_paired.png)",
     )
 
 
@@ -642,6 +670,7 @@ def render(figures: Path, times: Path | None = None) -> str:
         front_section(figures / "growth_front.json"),
         permuted_section(figures / "permuted_mnist.json"),
         task_inference_section(figures / "07_task_inference.json"),
+        paired_ablation_section(figures / "ablation_paired.json"),
         ablation_section(figures / "ablation.json"),
         throughput_section(figures / "bench" / "train.json"),
         bench_section(figures / "bench"),

@@ -225,14 +225,28 @@ def to_device(x: Tensor, device: torch.device | str) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
-def logits(model: nn.Module, x: Tensor, task_id: int, test_flip: bool = False) -> Tensor:
+def logits(model: nn.Module, x: Tensor, task_id: int, test_flip: bool = False, test_shift: int = 0) -> Tensor:
     """``model(x, task_id)``, or with ``test_flip`` the mean of the logits of ``x`` and of its mirror image.
 
     Test-time flip averaging: a task trained on randomly flipped images has learned that a
     mirrored image shows the same class, so asking both and averaging removes some of the
-    network's left-right noise for the cost of a second forward pass."""
-    out = model(x, task_id=task_id)
-    return (out + model(x.flip(3), task_id=task_id)) / 2 if test_flip else out
+    network's left-right noise for the cost of a second forward pass.
+
+    ``test_shift=s`` (for tasks trained with random shifts): half the weight goes to those
+    logits, half to the mean over ``x`` moved ``s`` pixels up-left and ``s`` down-right (the
+    border reflected, each with its mirror if ``test_flip``) — airbench's test-time
+    augmentation, 2 → 6 forward passes."""
+    def mirrored(images: Tensor) -> Tensor:
+        out = model(images, task_id=task_id)
+        return (out + model(images.flip(3), task_id=task_id)) / 2 if test_flip else out
+
+    out = mirrored(x)
+    if not test_shift:
+        return out
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (test_shift,) * 4, mode="reflect")
+    moved = [padded[..., :h, :w], padded[..., 2 * test_shift:, 2 * test_shift:]]
+    return out / 2 + sum(mirrored(m.contiguous(memory_format=torch.channels_last)) for m in moved) / 4
 
 
 def evaluate(model: nn.Module, data: TaskData, split: str = "test", device: torch.device | str = "cpu",
@@ -243,11 +257,12 @@ def evaluate(model: nn.Module, data: TaskData, split: str = "test", device: torc
     classified by the mean logits of the image and its mirror image (see :func:`logits`)."""
     task_id = data.task_id if task_id is None else task_id
     test_flip = bool(getattr(data, "test_flip", False))
+    test_shift = int(getattr(data, "test_shift", 0))
     correct = total = 0
     with evaluating(model):
         for x, y in data.eval_batches(split, batch_size):
             x, y = to_device(x, device), y.to(device)
-            correct += (logits(model, x, task_id, test_flip).argmax(dim=1) == y).sum().item()
+            correct += (logits(model, x, task_id, test_flip, test_shift).argmax(dim=1) == y).sum().item()
             total += y.numel()
     if total == 0:
         raise ValueError(f"task {data.name!r} has an empty {split!r} split")
@@ -362,6 +377,37 @@ class WeightAverage:
             p.copy_(avg)
 
 
+class Lookahead:
+    """Lookahead as airbench trains with it: every ``every`` steps, ``slow ← d·slow + (1 − d)·fast`` and the
+    network's (fast) weights restart from ``slow``; when the task ends the network keeps ``slow``.
+
+    ``d = decay × (step / total)³`` grows from 0 to ``decay``: early on the fast weights run free
+    (d ≈ 0 copies them into ``slow``), late in the schedule each 5-step excursion is pulled back
+    towards where the weights were — an average over the last steps that the training itself
+    continues from (unlike :class:`WeightAverage`, which the network never sees until the end).
+    As there, only trainable parameters take part: a frozen task's weights are never written."""
+
+    def __init__(self, model: nn.Module, decay: float, total: int, every: int = 5) -> None:
+        self.decay, self.total, self.every = float(decay), max(int(total), 1), int(every)
+        self.pairs = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """After optimiser step number ``step`` (1-based) of the task."""
+        if step % self.every == 0:
+            self.sync(self.decay * (step / self.total) ** 3)
+
+    @torch.no_grad()
+    def sync(self, d: float) -> None:
+        for p, slow in self.pairs:
+            slow.lerp_(p, 1.0 - d)
+            p.copy_(slow)
+
+    def apply(self) -> None:
+        """The end of the task: the network takes the slow weights."""
+        self.sync(1.0)
+
+
 def step_budget(data: TaskData, profile: Profile) -> tuple[int, int]:
     """``(epochs, steps)`` task ``data`` trains for under ``profile`` (``max_steps_per_task`` caps the steps)."""
     epochs = profile.epochs_for(data.name)
@@ -405,6 +451,7 @@ class _Trainer:
         self.optimizer = make_optimizer(self.model, self.profile)
         self.scheduler = make_schedule(self.optimizer, self.profile, self.total - self.step)
         self.average = WeightAverage(self.model, self.profile.weight_average) if self.profile.weight_average else None
+        self.lookahead = Lookahead(self.model, self.profile.lookahead, self.total) if self.profile.lookahead else None
         self.model.train()
 
     def clip(self, task: int, name: str, epoch: int) -> None:
@@ -422,7 +469,9 @@ class _Trainer:
         self.clipped += int(norm.item() > limit)
 
     def finish(self) -> None:
-        """The end of training: the network takes its averaged weights (if the profile averages)."""
+        """The end of training: the network takes its averaged (or Lookahead's slow) weights, if the profile says so."""
+        if self.lookahead is not None:
+            self.lookahead.apply()
         if self.average is not None and self.average.steps:
             self.average.apply()
 
@@ -447,6 +496,8 @@ class _Trainer:
         if self.average is not None:
             self.average.update()
         self.step += 1
+        if self.lookahead is not None:
+            self.lookahead.update(self.step)
         self.correct += (logits.argmax(1) == y).sum().item()
         self.seen += y.numel()
         report.final_loss = loss.item()

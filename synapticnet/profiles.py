@@ -198,6 +198,10 @@ class Profile:
     # (notebook 06; figures/front_sparsity.json): the budgets leave it off. Frozen older tasks' scales are untouched.
     sparsity: float = 0.0
     weight_average: float = 0.0  # decay of the per-task running average of the weights (0: off; see engine)
+    # Lookahead (airbench's form): every 5 steps the weights move to slow ← d·slow + (1 − d)·fast and the fast
+    # weights restart from there, with d = lookahead × (step / steps)³, so it only acts late in a task; the task
+    # ends on the slow weights (0: off; airbench uses 0.95⁵ ≈ 0.77; see engine.Lookahead)
+    lookahead: float = 0.0
     # arithmetic of the training steps: "float32", "bfloat16" (mixed precision: autocast) or "auto"
     # (bfloat16 where the processor has native bfloat16 instructions, else float32; see engine.training_dtype)
     precision: str = "float32"
@@ -214,6 +218,8 @@ class Profile:
     augmentation: dict[str, str] = dataclasses.field(default_factory=lambda: {"default": "flip"})
     crop_padding: int = 4  # "translate": shift by up to this many pixels (zero-padded random crop)
     test_flip: bool = False  # evaluate flip-trained tasks on the mean of the image's and its mirror's logits
+    test_shift: int = 0  # evaluate shift-trained tasks also on the image moved this many pixels both ways (0: off)
+    alternate_flips: bool = False  # flip each training image every other epoch instead of by a fresh coin
     max_steps_per_task: int | None = None  # hard cap for smoke runs
     growth_trigger: GrowthTrigger | None = None
     compaction: Compaction | None = None
@@ -253,11 +259,14 @@ class Profile:
             problems.append(f"optimizer = {self.optimizer!r} (one of {', '.join(OPTIMIZERS)})")
         if self.normalization not in NORMALIZATIONS:
             problems.append(f"normalization = {self.normalization!r} (one of {', '.join(NORMALIZATIONS)})")
-        if not isinstance(self.batch_norm, bool):
-            problems.append(f"batch_norm = {self.batch_norm!r} (True or False)")
+        for key in ("batch_norm", "alternate_flips"):
+            if not isinstance(getattr(self, key), bool):
+                problems.append(f"{key} = {getattr(self, key)!r} (True or False)")
+        if isinstance(self.test_shift, bool) or not isinstance(self.test_shift, int) or not 0 <= self.test_shift <= 4:
+            problems.append(f"test_shift = {self.test_shift!r} (pixels, 0 to 4)")
         if self.precision not in PRECISIONS:
             problems.append(f"precision = {self.precision!r} (one of {', '.join(PRECISIONS)})")
-        for key in ("warmup", "weight_average"):
+        for key in ("warmup", "weight_average", "lookahead"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 problems.append(f"{key} = {value!r} (a fraction in [0, 1))")
@@ -298,6 +307,7 @@ class Profile:
         return dict(image_size=self.image_size, channels=self.channels, n_train=self.n_train, val_size=self.val_size,
                     augment=how != "none", flip=flip,
                     crop_padding=self.crop_padding if "translate" in how else 0, test_flip=self.test_flip and flip,
+                    test_shift=self.test_shift if "translate" in how else 0, alternate_flips=self.alternate_flips and flip,
                     n_test=self.n_test, normalization=self.normalization)
 
     def replace(self, **changes: Any) -> "Profile":

@@ -13,7 +13,7 @@ import torch
 
 from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.data import TaskDataset, augment_batch, make_synthetic
-from synapticnet.engine import WeightAverage, evaluate, logits, lr_factor, to_device, train_task
+from synapticnet.engine import Lookahead, WeightAverage, evaluate, logits, lr_factor, to_device, train_task
 from synapticnet.methods import MultiHeadCNN, get_method
 from synapticnet.profiles import CPU, PROFILES, SMOKE, Profile
 
@@ -78,6 +78,42 @@ def test_without_flip_every_augmented_image_is_a_shift_of_the_original():
     for img, aug in zip(padded, out):  # the output is one of the 25 crops of the padded image, never mirrored
         crops = [img[:, dy:dy + 9, dx:dx + 9] for dy in range(5) for dx in range(5)]
         assert any(torch.equal(aug, crop) for crop in crops)
+
+
+def test_alternating_flips_mirror_each_image_in_exactly_one_of_two_epochs():
+    arrays = make_synthetic(4, 8, 3, 64, 16, seed=3)
+    ds = TaskDataset(arrays, 0, image_size=8, seed=4, name="s", val_size=0, crop_padding=0, alternate_flips=True)
+    raw = ds._x["train"]  # the uint8 training images, in order
+    flipped = {}
+    for epoch in (0, 1, 2):
+        order = []
+        for x, _ in ds.train_batches(16, epoch=epoch):
+            order.append(x)
+        x = torch.cat(order)
+        plain, mirror = ds._finish(raw), ds._finish(raw.flip(3))
+        # every batch image is one training image, plain or mirrored: find which, and how
+        is_mirror = (x[:, None] == mirror[None]).flatten(2).all(2).any(1)
+        is_plain = (x[:, None] == plain[None]).flatten(2).all(2).any(1)
+        assert bool((is_mirror | is_plain).all())
+        match = (x[:, None] == torch.where(is_mirror[:, None, None, None, None], mirror[None], plain[None])
+                 ).flatten(2).all(2).float().argmax(1)
+        flipped[epoch] = torch.zeros(ds.n_train, dtype=torch.bool).index_put_((match,), is_mirror & ~is_plain)
+    assert 0.3 < flipped[0].float().mean() < 0.7  # a random half in epoch 0
+    assert bool((flipped[0] ^ flipped[1]).all())  # epoch 1 mirrors exactly the others
+    assert torch.equal(flipped[0], flipped[2])
+    with pytest.raises(ValueError, match="one boolean per image"):
+        augment_batch(raw[:4], torch.Generator(), padding=0, flipped=torch.zeros(3, dtype=torch.bool))
+
+
+def test_profile_passes_alternating_flips_and_test_shifts_to_shift_trained_tasks_only():
+    profile = CPU.replace(augmentation={"default": "flip+translate", "fashion_mnist": "flip"}, test_shift=1,
+                          alternate_flips=True)
+    assert profile.data_options("cifar10")["test_shift"] == 1
+    assert profile.data_options("fashion_mnist")["test_shift"] == 0  # never trained on shifted images
+    assert profile.data_options("cifar10")["alternate_flips"] is True
+    for bad in (dict(test_shift=-1), dict(test_shift=True), dict(alternate_flips=1), dict(lookahead=1.0)):
+        with pytest.raises(ValueError):
+            CPU.replace(**bad)
 
 
 def grey_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -203,6 +239,68 @@ def test_flip_averaged_evaluation_is_the_mean_of_two_passes():
         assert (top2[:, 0] - top2[:, 1]).min() > 1e-3
     assert evaluate(model, flipped) == averaged.eq(ys).sum().item() / len(ys)
     assert evaluate(model, plain) == a.argmax(1).eq(ys).sum().item() / len(ys)
+
+
+def test_shift_averaged_evaluation_weighs_the_moved_images_half():
+    model = PixelClassifier(5, 8).eval()
+    x = images(5)
+    pad = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    down, up = pad[..., :8, :8], pad[..., 2:, 2:]
+    with torch.no_grad():
+        mirrored = [(model(v, task_id=0) + model(v.flip(3), task_id=0)) / 2 for v in (x, down, up)]
+        expected = mirrored[0] / 2 + (mirrored[1] + mirrored[2]) / 4
+        torch.testing.assert_close(logits(model, x, 0, test_flip=True, test_shift=1), expected)
+        plain = model(x, task_id=0) / 2 + (model(down, task_id=0) + model(up, task_id=0)) / 4
+        torch.testing.assert_close(logits(model, x, 0, test_flip=False, test_shift=1), plain)
+        assert not torch.allclose(expected, logits(model, x, 0, test_flip=True), atol=1e-2)  # the shift matters
+    arrays = make_synthetic(5, 8, 3, 60, 40, seed=2)
+    shifted = TaskDataset(arrays, 0, image_size=8, seed=0, name="s", val_size=0, test_flip=True, test_shift=1)
+    xs, ys = shifted.tensors("test")
+    with torch.no_grad():
+        answers = logits(model, xs, 0, test_flip=True, test_shift=1)
+    assert evaluate(model, shifted) == answers.argmax(1).eq(ys).sum().item() / len(ys)
+
+
+def test_lookahead_pulls_the_weights_back_late_in_the_task_and_never_touches_frozen_ones():
+    layer = torch.nn.Linear(3, 2)
+    frozen = torch.nn.Linear(2, 2).requires_grad_(False)
+    model = torch.nn.Sequential(layer, frozen)
+    before = frozen.weight.clone()
+    look = Lookahead(model, decay=0.5, total=10)
+    slow = layer.weight.detach().clone()
+    with torch.no_grad():
+        layer.weight.add_(1.0)
+    look.update(4)  # not a multiple of 5: nothing happens
+    torch.testing.assert_close(layer.weight, slow + 1.0)
+    look.update(5)  # d = 0.5 · (5/10)³ = 1/16: slow ← slow + 15/16 · (fast − slow), and fast ← slow
+    torch.testing.assert_close(layer.weight, slow + 15 / 16)
+    with torch.no_grad():
+        layer.weight.add_(1.0)
+    look.apply()  # the end: the network takes the slow weights, not its last iterate
+    torch.testing.assert_close(layer.weight, slow + 15 / 16)
+    assert torch.equal(frozen.weight, before)
+
+
+def test_a_task_trained_with_lookahead_ends_on_slow_weights_and_stays_frozen():
+    arrays = make_synthetic(3, 8, 3, 120, 30, seed=1)
+    base = SMOKE.replace(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), epochs={"default": 2},
+                         batch_size=16, growth={"default": ((2, 2), (4,))})
+    data = [TaskDataset(arrays, t, image_size=8, seed=t, name=f"t{t}", val_size=10) for t in range(2)]
+    kept = {}
+    for decay in (0.0, 0.77):
+        torch.manual_seed(0)
+        model = MultiTaskConvSynapticNet(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), num_classes=3,
+                                         image_size=8, dropout=0.0)
+        method = get_method("synapticnet")(base.replace(lookahead=decay), "cpu")
+        train_task(model, data[0], base.replace(lookahead=decay), hooks=method, progress=False)
+        kept[decay] = model.convs[0].blocks[0].unit.weight.detach().clone()
+    assert not torch.equal(kept[0.0], kept[0.77])  # Lookahead changed what the task keeps
+    x = images(3, size=8)
+    before = model.eval()(x, task_id=0).detach().clone()
+    model.grow(num_classes=3, grow_conv_channels=(2, 2), grow_hidden=(4,))
+    train_task(model, data[1], base.replace(lookahead=0.77), hooks=method, progress=False)
+    assert torch.equal(model.convs[0].blocks[0].unit.weight, kept[0.77])
+    assert torch.equal(model.eval()(x, task_id=0), before)  # zero forgetting, Lookahead included
 
 
 def test_batches_enter_the_network_in_channels_last_layout_with_the_same_result():

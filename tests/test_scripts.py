@@ -375,3 +375,37 @@ def test_a_script_failing_after_its_arguments_says_so_in_one_line(tmp_path, monk
     assert exit_.value.code == 2
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and line.startswith("error: ") and "/dev/null" in line
+
+
+# --- the paired ablation (make ablation) ------------------------------------------------------------
+
+
+def test_paired_ablation_skips_inert_ingredients_and_pairs_gains_by_seed(tmp_path, monkeypatch):
+    ablation = load_script("ablation")
+    from synapticnet.profiles import CPU
+
+    recipe = ablation.paired_recipe(CPU, 1000, 200)
+    # a test-time shift cannot change Fashion-MNIST, trained without shifts; alternating flips cannot change MNIST
+    assert ablation.inert(recipe, recipe.replace(test_shift=1), "fashion_mnist")
+    assert not ablation.inert(recipe, recipe.replace(test_shift=1), "cifar10")
+    assert ablation.inert(recipe, recipe.replace(alternate_flips=True), "mnist")
+    assert not ablation.inert(recipe, recipe.replace(lookahead=0.5), "mnist")  # training changes for every task
+    calls = []
+
+    def fake_run(tasks, profile, seed, **_):
+        calls.append((tasks[0], profile.lookahead, seed))
+        return dict(val_accuracy=[0.5 + 0.01 * seed + (0.02 if profile.lookahead else 0.0)], cpu_threads=1,
+                    synthetic_data=False)
+
+    monkeypatch.setattr(ablation, "run", fake_run)
+    monkeypatch.setattr(ablation, "PAIRED_VARIANTS", (("+ Lookahead", dict(lookahead=0.5)),
+                                                      ("+ test-time shifts", dict(test_shift=1))))
+    records = ablation.paired_ablation(["fashion_mnist"], recipe, (0, 1, 2), tmp_path, None)
+    assert len(calls) == 6  # recipe and Lookahead, three seeds each; the shifts are never run
+    again = ablation.paired_ablation(["fashion_mnist"], recipe, (0, 1, 2), tmp_path, None)
+    assert len(calls) == 6 and again == records  # finished runs are read back, not run again
+    summary = ablation.paired_summary(records, ["fashion_mnist"], recipe)
+    gain = summary["gains"]["+ Lookahead"]["fashion_mnist"]
+    assert gain["differences"] == pytest.approx([2.0, 2.0, 2.0]) and gain["seeds"] == [0, 1, 2]
+    assert summary["gains"]["+ test-time shifts"]["fashion_mnist"].startswith("inert")
+    assert summary["recipe_mean"]["fashion_mnist"] == 51.0

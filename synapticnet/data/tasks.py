@@ -97,7 +97,15 @@ class TaskDataset(Dataset):
     flip) is on by default for RGB tasks, off for grey ones (``augment=None``), and is used
     only by :meth:`train_batches`. For digits pass ``flip=False``: a mirrored "2" is not a "2".
     ``test_flip=True`` tells :func:`synapticnet.engine.evaluate` to average the logits of
-    each test image and its mirror image (test-time augmentation, for flip-trained tasks).
+    each test image and its mirror image (test-time augmentation, for flip-trained tasks);
+    ``test_shift=1`` adds the image moved one pixel up-left and one down-right (each with its
+    mirror, if ``test_flip``).
+
+    **Alternating flips** (``alternate_flips=True``, from Keller Jordan's airbench): instead of a
+    fresh coin per image and epoch, epoch 0 flips a random half of the images and every later
+    epoch flips exactly the images the epoch before did not, so over any two epochs each image
+    is seen both ways once. Random coins leave a quarter of the images unflipped (or flipped)
+    two epochs in a row.
 
     Args:
         source: a dataset name (loaded with :func:`load_arrays`, using ``root`` and
@@ -112,6 +120,9 @@ class TaskDataset(Dataset):
         crop_padding: the largest random shift, in pixels (zero-padding of the random crop;
             default 4 px, the classic CIFAR recipe; 0: no shift).
         test_flip: evaluate on the mean logits of each image and its mirror (default ``False``).
+        test_shift: also evaluate on the image moved by this many pixels diagonally, both ways
+            (reflect-padded), and average (default 0: no shift).
+        alternate_flips: flip each image every other epoch instead of by a fresh coin (see above).
         n_test: evaluate on this many test images, stratified (default ``None``: all).
         normalization: ``"dataset"`` (default: the training subset's mean and std) or ``"half"``
             (0.5 and 0.5); see *Normalisation*.
@@ -140,6 +151,8 @@ class TaskDataset(Dataset):
         *,
         flip: bool = True,
         test_flip: bool = False,
+        test_shift: int = 0,
+        alternate_flips: bool = False,
         n_test: int | None = None,
         normalization: str = "dataset",
         root: str | os.PathLike | None = None,
@@ -201,6 +214,9 @@ class TaskDataset(Dataset):
             raise ValueError(f"crop_padding must be an integer ≥ 0, got {crop_padding!r}")
         self.crop_padding = int(crop_padding)
         self.flip, self.test_flip = bool(flip), bool(test_flip)
+        if isinstance(test_shift, bool) or not isinstance(test_shift, (int, np.integer)) or test_shift < 0:
+            raise ValueError(f"test_shift must be an integer ≥ 0, got {test_shift!r}")
+        self.test_shift, self.alternate_flips = int(test_shift), bool(alternate_flips)
 
         self.train_index, self.val_index = split_indices(arrays["y_train"], num_classes, n_train, val_size, seed)
         x_tr, y_tr = arrays["x_train"], arrays["y_train"]
@@ -317,16 +333,25 @@ class TaskDataset(Dataset):
         uninterrupted one. The last batch may be smaller (``drop_last=False``).
         """
         batch_size = _check_batch_size(batch_size)
-        return self._train_iter(batch_size, _generator(self.seed, int(epoch)))
+        return self._train_iter(batch_size, _generator(self.seed, int(epoch)), int(epoch))
 
-    def _train_iter(self, batch_size: int, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+    def flips_of_epoch(self, epoch: int) -> Tensor:
+        """Alternating flips: which training images epoch ``epoch`` mirrors (a boolean per image). Epoch 0's
+        half is drawn once from the seed; every odd epoch mirrors the other half."""
+        first = torch.rand(self.n_train, generator=_generator(self.seed, 2**62)) < 0.5
+        return first ^ bool(epoch % 2)
+
+    def _train_iter(self, batch_size: int, generator: torch.Generator, epoch: int = 0
+                    ) -> Iterator[tuple[Tensor, Tensor]]:
         x, y = self._x["train"], self._y["train"]
         order = torch.randperm(len(y), generator=generator)
+        flips = self.flips_of_epoch(epoch) if self.augment and self.flip and self.alternate_flips else None
         for start in range(0, len(y), batch_size):
             idx = order[start:start + batch_size]
             images = x[idx]
             if self.augment:
-                images = augment_batch(images, generator, padding=self.crop_padding, flip=self.flip)
+                images = augment_batch(images, generator, padding=self.crop_padding, flip=self.flip,
+                                       flipped=None if flips is None else flips[idx])
             yield self._finish(images), y[idx]
 
     def eval_batches(self, split: str = "test", batch_size: int = 512) -> Iterator[tuple[Tensor, Tensor]]:
@@ -373,7 +398,7 @@ class TaskSplit(Dataset):
 
 
 def _augmentation(ds: TaskDataset) -> str:
-    steps = (["horizontal flip"] if ds.flip else []) + ([f"random shift (up to {ds.crop_padding} px)"]
+    steps = ([f"horizontal flip{' (alternating by epoch)' if ds.alternate_flips else ''}"] if ds.flip else []) + ([f"random shift (up to {ds.crop_padding} px)"]
                                                         if ds.crop_padding else [])
     return " + ".join(steps) if ds.augment and steps else "off"
 
@@ -389,7 +414,8 @@ def describe(ds: TaskDataset) -> str:
         f"{[round(v, 4) for v in ds.mean.tolist()]}, "
         f"std {[round(v, 4) for v in ds.std.tolist()]}",
         f"  augmentation on training batches: {_augmentation(ds)}"
-        + ("; evaluated on the mean of each image and its mirror" if ds.test_flip else ""),
+        + ("; evaluated on the mean of each image and its mirror" if ds.test_flip else "")
+        + (f" and of the image moved by {ds.test_shift} px both ways" if ds.test_shift else ""),
     ]
     return "\n".join(lines)
 

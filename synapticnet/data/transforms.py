@@ -51,13 +51,15 @@ def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
     return torch.stack(means).float(), torch.stack(stds).float()
 
 
-def augment_batch(images: Tensor, generator: torch.Generator, padding: int = 4, flip: bool = True) -> Tensor:
+def augment_batch(images: Tensor, generator: torch.Generator, padding: int = 4, flip: bool = True,
+                  flipped: Tensor | None = None) -> Tensor:
     """Random crop (after zero-padding by ``padding`` px) and random horizontal flip, per image.
 
     The classic CIFAR augmentation, done for a whole uint8 batch at once: pad the
     batch, draw one offset and one coin flip per image, and pick every output pixel
     with two ``gather`` calls (rows, then columns — a flip just reverses the column
-    order). No Python loop over images, no PIL.
+    order). No Python loop over images, no PIL. ``flipped`` (a boolean per image) decides
+    the flips instead of coins (alternating flips: :class:`~synapticnet.data.TaskDataset`).
     """
     b, c, h, w = images.shape
     if padding:
@@ -69,7 +71,10 @@ def augment_batch(images: Tensor, generator: torch.Generator, padding: int = 4, 
     ox = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
     cols = torch.arange(w).expand(b, w)
     if flip:
-        flipped = torch.rand(b, generator=generator) < 0.5
+        if flipped is None:
+            flipped = torch.rand(b, generator=generator) < 0.5
+        elif flipped.shape != (b,):
+            raise ValueError(f"flipped must hold one boolean per image ({b}), got shape {tuple(flipped.shape)}")
         cols = torch.where(flipped[:, None], cols.flip(1), cols)
     rows = (oy[:, None] + torch.arange(h)).view(b, 1, h, 1).expand(b, c, h, padded.shape[3])
     cols = (ox[:, None] + cols).view(b, 1, 1, w).expand(b, c, h, w)
