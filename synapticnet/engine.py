@@ -378,8 +378,11 @@ class WeightAverage:
 
 
 class Lookahead:
-    """Lookahead as airbench trains with it: every ``every`` steps, ``slow ← d·slow + (1 − d)·fast`` and the
+    """Lookahead after airbench94: every ``every`` steps, ``slow ← d·slow + (1 − d)·fast`` and the
     network's (fast) weights restart from ``slow``; when the task ends the network keeps ``slow``.
+    (airbench also averages BatchNorm's running statistics, starts after 3 of its 10 epochs and
+    copies ``slow`` back at every epoch's end; here the ``(step/total)³`` ramp alone keeps it quiet
+    early, and the running statistics stay the network's own.)
 
     ``d = decay × (step / total)³`` grows from 0 to ``decay``: early on the fast weights run free
     (d ≈ 0 copies them into ``slow``), late in the schedule each 5-step excursion is pulled back

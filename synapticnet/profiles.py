@@ -198,7 +198,7 @@ class Profile:
     # (notebook 06; figures/front_sparsity.json): the budgets leave it off. Frozen older tasks' scales are untouched.
     sparsity: float = 0.0
     weight_average: float = 0.0  # decay of the per-task running average of the weights (0: off; see engine)
-    # Lookahead (airbench's form): every 5 steps the weights move to slow ← d·slow + (1 − d)·fast and the fast
+    # Lookahead (after airbench94): every 5 steps the weights move to slow ← d·slow + (1 − d)·fast and the fast
     # weights restart from there, with d = lookahead × (step / steps)³, so it only acts late in a task; the task
     # ends on the slow weights (0: off; airbench uses 0.95⁵ ≈ 0.77; see engine.Lookahead)
     lookahead: float = 0.0
