@@ -100,6 +100,7 @@ PAIRED_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("+ alternating flips", dict(alternate_flips=True)),
     ("+ test-time shifts (1 px)", dict(test_shift=1)),
     ("+ Lookahead", dict(lookahead=round(0.95 ** 5, 4))),
+    ("+ BatchNorm without learned scale", dict(batch_norm_scale=False)),
 )
 PAIRED_SEEDS = (0, 1, 2, 3, 4)
 RECIPE_LABEL = "recipe (cpu profile)"

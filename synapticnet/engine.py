@@ -283,8 +283,15 @@ def make_optimizer(model: nn.Module, profile: Profile) -> torch.optim.Optimizer:
 
     Picking masks' scores (:class:`~synapticnet.layers.PickedView`) are a group of their own, as in
     Piggyback and WSN: their own learning rate (``pick_lr_factor`` × the profile's) and no weight
-    decay (a score's size means nothing; only its sign is the mask)."""
-    named = list(model.named_parameters())
+    decay (a score's size means nothing; only its sign is the mask).
+
+    ``profile.batch_norm_scale=False`` (airbench94's BatchNorm): every BatchNorm's scale γ is left out,
+    so it stays at its initial 1 and only the shift β learns."""
+    fixed = set()
+    if not profile.batch_norm_scale:
+        fixed = {id(m.weight) for m in model.modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None}
+    named = [(name, p) for name, p in model.named_parameters() if id(p) not in fixed]
     scores = [p for name, p in named if name.endswith(".scores")]
     groups = [{"params": [p for name, p in named if not name.endswith(".scores")]}]
     if scores:

@@ -228,6 +228,9 @@ class Profile:
     dense_mode: str | None = None  # None: as mode; "isolate" with mode="reuse": reuse old filters only
     pool_after: tuple[int, ...] | None = None  # conv layers followed by a 2×2 max-pool (None: every one)
     batch_norm: bool = True  # per-task BatchNorm after every convolution (False: a conv bias instead)
+    # False: BatchNorm scales γ stay at 1 and only the shifts learn (airbench94). Compaction ranks units by |γ|, so
+    # with it the ranking says nothing (all 1) and only the retrain can make a pruned column good again.
+    batch_norm_scale: bool = True
     # Picking masks (reuse mode): every new task reads older units through its own binary mask over their frozen
     # weights (synapticnet.layers.PickedView); the masks' scores learn at pick_lr_factor × lr, without weight decay.
     pick: bool = False
@@ -259,7 +262,7 @@ class Profile:
             problems.append(f"optimizer = {self.optimizer!r} (one of {', '.join(OPTIMIZERS)})")
         if self.normalization not in NORMALIZATIONS:
             problems.append(f"normalization = {self.normalization!r} (one of {', '.join(NORMALIZATIONS)})")
-        for key in ("batch_norm", "alternate_flips"):
+        for key in ("batch_norm", "batch_norm_scale", "alternate_flips"):
             if not isinstance(getattr(self, key), bool):
                 problems.append(f"{key} = {getattr(self, key)!r} (True or False)")
         if isinstance(self.test_shift, bool) or not isinstance(self.test_shift, int) or not 0 <= self.test_shift <= 4:

@@ -345,3 +345,20 @@ def test_mixed_precision_training_learns_and_keeps_old_tasks_bitwise():
     model.grow(num_classes=3, grow_conv_channels=(2, 2), grow_hidden=(4,))
     train_task(model, data[1], profile, hooks=method, progress=False)
     assert torch.equal(model.eval()(x, task_id=0), before)
+
+
+def test_batch_norm_without_learned_scale_keeps_every_gamma_at_one_while_the_shifts_learn():
+    arrays = make_synthetic(3, 8, 3, 120, 30, seed=1)
+    profile = SMOKE.replace(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), epochs={"default": 1},
+                            batch_size=16, batch_norm_scale=False)
+    data = TaskDataset(arrays, 0, image_size=8, seed=0, name="t0", val_size=10)
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), num_classes=3,
+                                     image_size=8, dropout=0.0)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine]
+    shifts = [m.bias.detach().clone() for m in norms]
+    train_task(model, data, profile, hooks=get_method("synapticnet")(profile, "cpu"), progress=False)
+    assert norms and all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in norms)
+    assert any(not torch.equal(m.bias, b) for m, b in zip(norms, shifts))  # β still learns
+    with pytest.raises(ValueError, match="batch_norm_scale"):
+        SMOKE.replace(batch_norm_scale="no")
