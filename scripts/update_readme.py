@@ -180,6 +180,8 @@ def _facts(r: dict[str, Any]) -> str:
         points = 100 * r["compaction"][0]["tolerance"]
         line += (f" Mode {settings.get('mode')!r}; automatic compaction (tolerance {points:g} point"
                  f"{'' if points == 1 else 's'} of validation accuracy) kept {kept} of each task's units.")
+    elif r.get("profile_settings", {}).get("mode"):
+        line += f" Mode {r['profile_settings']['mode']!r}, every task at full width (no compaction)."
     return line
 
 
