@@ -235,3 +235,26 @@ def test_the_committed_results_block_is_what_the_committed_json_gives(readme_scr
     block = text.split(readme_script.START, 1)[1].split(readme_script.END, 1)[0].strip("\n")
     monkeypatch.chdir(root)  # the block names its files relative to the repository, as make runs the script
     assert block == readme_script.render(Path("figures")), "run: python scripts/update_readme.py"
+
+
+def test_a_run_line_says_whether_compaction_ran(readme_script):
+    run = dict(profile="long", seed=0, device="cpu", cpu_threads=2, training_precision="bfloat16", torch="2",
+               train_seconds_total=60.0, params_total=10, tasks=["mnist"], average_accuracy=0.9, bwt=0.0,
+               forgetting=0.0, profile_settings=dict(mode="isolate"), compaction=[])
+    assert readme_script._facts(run).endswith("Mode 'isolate', every task at full width (no compaction).")
+    run["compaction"] = [dict(chosen_fraction=0.5, tolerance=0.01)]
+    assert "automatic compaction (tolerance 1 point of validation accuracy) kept ×0.5" in readme_script._facts(run)
+
+
+def test_the_paired_ablation_section_marks_inert_ingredients_and_gives_intervals(readme_script, tmp_path):
+    path = tmp_path / "ablation_paired.json"
+    gain = dict(mean=0.5, std=0.2, low=0.25, high=0.75, n=5, level=0.95, differences=[0.5] * 5, seeds=[0, 1, 2, 3, 4])
+    path.write_text(json.dumps(dict(
+        tasks=["mnist", "cifar10"], n_train=1000, val_size=200, epochs={"default": 2, "mnist": 2, "cifar10": 6},
+        recipe_mean={"mnist": 97.0, "cifar10": 66.0}, seconds_total=120.0, cpu_threads=[1],
+        gains={"+ alternating flips": {"mnist": "inert: the ingredient cannot change this task's run",
+                                       "cifar10": gain}},
+        runs=[dict(seed=s) for s in range(5)])))
+    text = readme_script.paired_ablation_section(path)
+    assert "| + alternating flips: gain (points, 95 % interval) | — (cannot change it) | +0.50 [+0.25, +0.75] |" in text
+    assert "seeds 0, 1, 2, 3, 4" in text and "2.0 min of training" in text
