@@ -103,6 +103,7 @@ PAIRED_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("+ BatchNorm without learned scale", dict(batch_norm_scale=False)),
 )
 PAIRED_SEEDS = (0, 1, 2, 3, 4)
+RECHECK_SEEDS = (5, 6, 7, 8, 9)  # a gain whose interval is above zero is measured again on seeds never run before
 RECIPE_LABEL = "recipe (cpu profile)"
 
 
@@ -121,15 +122,20 @@ def inert(recipe: Profile, variant: Profile, task: str) -> bool:
 
 
 def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], runs_dir: Path,
-                    data_root: str | None) -> dict[str, Any]:
+                    data_root: str | None, only: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
     """Validation accuracy of the recipe and of every :data:`PAIRED_VARIANTS` entry, per task and seed. Each finished
-    (variant, task, seed) is kept in ``runs_dir`` as a small JSON and not run again."""
+    (variant, task, seed) is kept in ``runs_dir`` as a small JSON and not run again. ``only``: run just these
+    ingredients on these tasks (and the recipe on those tasks)."""
     runs_dir.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     for i, (label, changes) in enumerate(((RECIPE_LABEL, {}), *PAIRED_VARIANTS)):
         profile = recipe.replace(**changes)
+        wanted = None if only is None else (
+            {t for ts in only.values() for t in ts} if label == RECIPE_LABEL else set(only.get(label, ())))
         for task in tasks:
             if changes and inert(recipe, profile, task):
+                continue
+            if wanted is not None and task not in wanted:
                 continue
             for seed in seeds:
                 done = runs_dir / f"v{i}_{task}_s{seed}.json"
@@ -247,6 +253,8 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="run only these variants (numbers, e.g. 8,9) and replace "
                                                      "their rows in the existing ablation.json")
     parser.add_argument("--paired", action="store_true", help="the paired ablation of the fast-training ingredients")
+    parser.add_argument("--recheck", action="store_true", help="--paired: measure every gain above zero again on "
+                                                               "seeds 5-9")
     parser.add_argument("--seeds", default=None, help="--paired: run only these seeds (e.g. 0,1,2); the summary is "
                                                       "written from every finished run")
     args = parser.parse_args()
@@ -282,13 +290,40 @@ def main_paired(args: argparse.Namespace) -> None:
         tasks, recipe, folder = args.tasks.split(","), paired_recipe(CPU, args.n_train, args.val), Path("figures")
     seeds = PAIRED_SEEDS if args.seeds is None else tuple(int(s) for s in args.seeds.split(","))
     runs = Path("build") / ("ablation_paired_smoke" if args.smoke else "ablation_paired")
-    records = paired_ablation(tasks, recipe, seeds, runs, os.environ.get("SYNAPTICNET_DATA"))
+    data_root = os.environ.get("SYNAPTICNET_DATA")
+    if args.recheck:
+        return recheck(tasks, recipe, folder, runs, data_root, RECHECK_SEEDS if args.seeds is None else seeds)
+    records = paired_ablation(tasks, recipe, seeds, runs, data_root)
     every = [load_json(p) for p in sorted(runs.glob("v*_s*.json"))]  # other processes' seeds too
-    result = paired_summary(every or records, tasks, recipe)
+    result = paired_summary([r for r in every or records if r["seed"] in PAIRED_SEEDS], tasks, recipe)
     folder.mkdir(parents=True, exist_ok=True)
     save_json(result, folder / "ablation_paired.json")
     save_figure(paired_figure(result), folder / "ablation_paired.png")
     print(f"wrote {folder / 'ablation_paired.json'} and {folder / 'ablation_paired.png'}")
+
+
+def gains_above_zero(result: dict[str, Any]) -> dict[str, list[str]]:
+    """The ingredients, and for each the tasks, whose paired gain has its whole 95 % interval above zero."""
+    claims = {label: [t for t, g in gains.items() if isinstance(g, dict) and g["low"] is not None and g["low"] > 0]
+              for label, gains in result["gains"].items()}
+    return {label: tasks for label, tasks in claims.items() if tasks}
+
+
+def recheck(tasks: list[str], recipe: Profile, folder: Path, runs: Path, data_root: str | None,
+            seeds: tuple[int, ...] = RECHECK_SEEDS) -> None:
+    """``--recheck``: every gain above zero, measured again on :data:`RECHECK_SEEDS` (never run before; ``seeds``:
+    this process's share of them), added to ``ablation_paired.json`` as ``recheck`` from every finished run."""
+    result = load_json(folder / "ablation_paired.json")
+    claims = gains_above_zero(result)
+    needed = [t for t in tasks if any(t in ts for ts in claims.values())]
+    paired_ablation(needed, recipe, seeds, runs, data_root, only=claims)
+    every = [r for r in (load_json(p) for p in sorted(runs.glob("v*_s*.json"))) if r["seed"] in RECHECK_SEEDS]
+    again = paired_summary(every, tasks, recipe)["gains"]
+    result["recheck"] = {label: {t: again[label][t] for t in ts} for label, ts in claims.items()}
+    result["recheck_seeds"] = list(RECHECK_SEEDS)
+    result["recheck_seconds_total"] = round(sum(r["seconds"] for r in every), 1)
+    save_json(result, folder / "ablation_paired.json")
+    print(f"re-checked {claims} on seeds {RECHECK_SEEDS}: wrote {folder / 'ablation_paired.json'}")
 
 
 if __name__ == "__main__":

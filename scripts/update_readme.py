@@ -523,11 +523,17 @@ def paired_ablation_section(path: Path) -> str | None:
     tasks = data["tasks"]
     rows = [{"ingredient": "recipe (cpu profile): mean validation accuracy (%)",
              **{display_name(t): f"{data['recipe_mean'][t]:.2f}" for t in tasks}}]
+    again = data.get("recheck", {})
     for label, gains in data["gains"].items():
         rows.append({"ingredient": f"{label}: gain (points, 95 % interval)",
                      **{display_name(t): (format_difference(g) if isinstance(g, dict) else "— (cannot change it)")
+                        + (f"; seeds {data['recheck_seeds'][0]}–{data['recheck_seeds'][-1]}: "
+                           f"{format_difference(again[label][t])}" if t in again.get(label, {}) else "")
                         for t, g in gains.items()}})
     seeds = sorted({r["seed"] for r in data["runs"]})
+    rechecked = (f" Every gain whose interval lies above zero was measured again on seeds "
+                 f"{', '.join(map(str, data['recheck_seeds']))}, never run before ({data['recheck_seconds_total'] / 60:.1f} "
+                 "min of training): the second number in its cell.") if again else ""
     return section(
         "Fast-training ingredients, paired by seed (`make ablation`)", rows,
         f"Each ingredient of airbench94 (Keller Jordan, 2024) added alone to the cpu profile's recipe; each dataset "
@@ -538,7 +544,7 @@ def paired_ablation_section(path: Path) -> str | None:
         "'Cannot change it': the ingredient does not apply to how that task trains (no flips for digits; "
         "test-time shifts only for tasks trained with shifts), so it was not run. "
         f"{data['seconds_total'] / 60:.1f} min of training in all ({'/'.join(map(str, data['cpu_threads']))} "
-        "thread(s) per run). From [`figures/ablation_paired.json`](figures/ablation_paired.json).",
+        f"thread(s) per run).{rechecked} From [`figures/ablation_paired.json`](figures/ablation_paired.json).",
         image="![paired ablation](figures/ablation_paired.png)",
     )
 

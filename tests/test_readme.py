@@ -258,3 +258,9 @@ def test_the_paired_ablation_section_marks_inert_ingredients_and_gives_intervals
     text = readme_script.paired_ablation_section(path)
     assert "| + alternating flips: gain (points, 95 % interval) | — (cannot change it) | +0.50 [+0.25, +0.75] |" in text
     assert "seeds 0, 1, 2, 3, 4" in text and "2.0 min of training" in text
+    data = json.loads(path.read_text())
+    data.update(recheck={"+ alternating flips": {"cifar10": {**gain, "mean": 0.4, "low": 0.1, "high": 0.7}}},
+                recheck_seeds=[5, 6, 7, 8, 9], recheck_seconds_total=60.0)
+    path.write_text(json.dumps(data))
+    text = readme_script.paired_ablation_section(path)
+    assert "| +0.50 [+0.25, +0.75]; seeds 5–9: +0.40 [+0.10, +0.70] |" in text and "never run before (1.0 min" in text

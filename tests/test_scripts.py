@@ -409,3 +409,11 @@ def test_paired_ablation_skips_inert_ingredients_and_pairs_gains_by_seed(tmp_pat
     assert gain["differences"] == pytest.approx([2.0, 2.0, 2.0]) and gain["seeds"] == [0, 1, 2]
     assert summary["gains"]["+ test-time shifts"]["fashion_mnist"].startswith("inert")
     assert summary["recipe_mean"]["fashion_mnist"] == 51.0
+    # a gain whose interval is above zero is measured again on new seeds: only that ingredient, only those tasks
+    claims = ablation.gains_above_zero(summary)
+    assert claims == {"+ Lookahead": ["fashion_mnist"]}  # +2 points on every seed
+    summary["gains"]["+ Lookahead"]["fashion_mnist"]["low"] = -0.1
+    assert ablation.gains_above_zero(summary) == {}
+    calls.clear()
+    ablation.paired_ablation(["mnist", "fashion_mnist"], recipe, (5,), tmp_path, None, only=claims)
+    assert calls == [("fashion_mnist", 0.0, 5), ("fashion_mnist", 0.5, 5)]
