@@ -313,7 +313,7 @@ MAKE_FILES: dict[str, tuple[str, ...]] = {
     "pmnist": ("permuted_mnist.json",),
     "original": ("original_run.json",),
     "bench": ("train.json", "layers.json", "data_path.json", "flops.json"),
-    "ablation": ("ablation.json",),
+    "ablation": ("ablation_paired.json", "ablation.json"),
     "baselines": ("04_baselines.json",),
 }
 
