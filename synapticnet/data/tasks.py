@@ -398,8 +398,8 @@ class TaskSplit(Dataset):
 
 
 def _augmentation(ds: TaskDataset) -> str:
-    steps = ([f"horizontal flip{' (alternating by epoch)' if ds.alternate_flips else ''}"] if ds.flip else []) + ([f"random shift (up to {ds.crop_padding} px)"]
-                                                        if ds.crop_padding else [])
+    flip = "horizontal flip" + (" (alternating by epoch)" if ds.alternate_flips else "")
+    steps = ([flip] if ds.flip else []) + ([f"random shift (up to {ds.crop_padding} px)"] if ds.crop_padding else [])
     return " + ".join(steps) if ds.augment and steps else "off"
 
 
