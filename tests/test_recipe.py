@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from synapticnet import MultiTaskConvSynapticNet
-from synapticnet.data import TaskDataset, augment_batch, make_synthetic
+from synapticnet.data import TaskDataset, augment_batch, describe, make_synthetic
 from synapticnet.engine import Lookahead, WeightAverage, evaluate, logits, lr_factor, to_device, train_task
 from synapticnet.methods import MultiHeadCNN, get_method
 from synapticnet.profiles import CPU, PROFILES, SMOKE, Profile
@@ -101,6 +101,7 @@ def test_alternating_flips_mirror_each_image_in_exactly_one_of_two_epochs():
     assert 0.3 < flipped[0].float().mean() < 0.7  # a random half in epoch 0
     assert bool((flipped[0] ^ flipped[1]).all())  # epoch 1 mirrors exactly the others
     assert torch.equal(flipped[0], flipped[2])
+    assert "horizontal flip (alternating by epoch)" in describe(ds)
     with pytest.raises(ValueError, match="one boolean per image"):
         augment_batch(raw[:4], torch.Generator(), padding=0, flipped=torch.zeros(3, dtype=torch.bool))
 
