@@ -39,7 +39,7 @@ from synapticnet.profiles import CPU, SMOKE, Profile
 # from full-budget runs afterwards: see the profiles docstring): float32, shifts + flips on every
 # dataset but digits (shifts only).
 BASE = CPU.replace(precision="float32", augmentation={"default": "flip+translate", "mnist": "translate"})
-from synapticnet.run import run
+from synapticnet.run import _differing_settings, run
 from synapticnet.stats import paired_difference
 from synapticnet.storage import load_json, save_json
 
@@ -116,9 +116,8 @@ def paired_recipe(base: Profile, n_train: int, val: int) -> Profile:
 def inert(recipe: Profile, variant: Profile, task: str) -> bool:
     """``True`` if ``variant`` cannot train or evaluate ``task`` differently from ``recipe``: it changes only the
     task's data options (flips, test-time shifts) and those come out the same for this task."""
-    data_fields = {"alternate_flips", "test_shift"}
-    changed = {k for k, v in variant.to_dict().items() if recipe.to_dict().get(k) != v} - {"name"}
-    return changed <= data_fields and variant.data_options(task) == recipe.data_options(task)
+    changed = set(_differing_settings(recipe.to_dict(), variant.to_dict())) - {"name"}
+    return changed <= {"alternate_flips", "test_shift"} and variant.data_options(task) == recipe.data_options(task)
 
 
 def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], runs_dir: Path,
@@ -154,6 +153,11 @@ def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], r
                 print(f"{label:36s} {task:14s} seed {seed} val {record['val_accuracy']:6.2f} % "
                       f"({record['seconds']:.0f} s)", flush=True)
     return records
+
+
+def finished_runs(runs_dir: Path, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Every finished (variant, task, seed) record in ``runs_dir`` of one of ``seeds``, whichever process ran it."""
+    return [r for r in (load_json(p) for p in sorted(runs_dir.glob("v*_s*.json"))) if r["seed"] in seeds]
 
 
 def paired_summary(records: list[dict[str, Any]], tasks: list[str], recipe: Profile) -> dict[str, Any]:
@@ -293,9 +297,8 @@ def main_paired(args: argparse.Namespace) -> None:
     data_root = os.environ.get("SYNAPTICNET_DATA")
     if args.recheck:
         return recheck(tasks, recipe, folder, runs, data_root, RECHECK_SEEDS if args.seeds is None else seeds)
-    records = paired_ablation(tasks, recipe, seeds, runs, data_root)
-    every = [load_json(p) for p in sorted(runs.glob("v*_s*.json"))]  # other processes' seeds too
-    result = paired_summary([r for r in every or records if r["seed"] in PAIRED_SEEDS], tasks, recipe)
+    paired_ablation(tasks, recipe, seeds, runs, data_root)
+    result = paired_summary(finished_runs(runs, PAIRED_SEEDS), tasks, recipe)  # other processes' seeds too
     folder.mkdir(parents=True, exist_ok=True)
     save_json(result, folder / "ablation_paired.json")
     save_figure(paired_figure(result), folder / "ablation_paired.png")
@@ -317,7 +320,7 @@ def recheck(tasks: list[str], recipe: Profile, folder: Path, runs: Path, data_ro
     claims = gains_above_zero(result)
     needed = [t for t in tasks if any(t in ts for ts in claims.values())]
     paired_ablation(needed, recipe, seeds, runs, data_root, only=claims)
-    every = [r for r in (load_json(p) for p in sorted(runs.glob("v*_s*.json"))) if r["seed"] in RECHECK_SEEDS]
+    every = finished_runs(runs, RECHECK_SEEDS)
     again = paired_summary(every, tasks, recipe)["gains"]
     result["recheck"] = {label: {t: again[label][t] for t in ts} for label, ts in claims.items()}
     result["recheck_seeds"] = list(RECHECK_SEEDS)
