@@ -101,6 +101,7 @@ PAIRED_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("+ test-time shifts (1 px)", dict(test_shift=1)),
     ("+ Lookahead", dict(lookahead=round(0.95 ** 5, 4))),
     ("+ BatchNorm without learned scale", dict(batch_norm_scale=False)),
+    ("+ whitening first layer", dict(whiten=True)),
 )
 PAIRED_SEEDS = (0, 1, 2, 3, 4)
 RECHECK_SEEDS = (5, 6, 7, 8, 9)  # a gain whose interval is above zero is measured again on seeds never run before

@@ -51,8 +51,12 @@ class MultiTaskConvSynapticNet(model.MultiTaskConvSynapticNet):
         arguments.apply_defaults()
         options = {k: v for k, v in arguments.arguments.items() if k != "self"}
         batch_norm, pick = check_flag(options.pop("batch_norm"), "batch_norm"), options.pop("pick")
-        config, _, _ = network_config(**options)  # every argument checked, plain ints and lists
-        super().__init__(**config, batch_norm=batch_norm, pick=pick)
+        whiten = check_flag(options.pop("whiten"), "whiten")
+        config, pools, _ = network_config(**options)  # every argument checked, plain ints and lists
+        if whiten and (config["mode"] != "isolate" or not config["conv_channels"] or 0 not in pools):
+            raise ValueError("whiten=True needs mode='isolate' (each task's column starts from its own whitening of "
+                             "the image) and a first conv layer followed by a max-pool (pool_after holding 0)")
+        super().__init__(**config, batch_norm=batch_norm, pick=pick, whiten=whiten)
 
     # -- one clear error instead of a traceback from inside torch ---------------------------
     def check_task_id(self, task_id: object) -> int:

@@ -85,13 +85,15 @@ class MultiTaskConvSynapticNet(nn.Module):
         pick: (reuse mode) every new task reads the older units through its own binary mask over their
             frozen weights (:class:`~synapticnet.layers.PickedView`): conv layers, and dense layers where
             they reuse. Masks cost one bit per old weight per task (:meth:`num_mask_bits`).
+        whiten: (isolate mode) every task's column starts with a fixed whitening of the image, estimated from
+            its own images (:func:`synapticnet.whitening.whiten_task`); the first conv layer reads that.
     """
 
     def __init__(self, in_channels: int = 3, conv_channels: Sequence[int] = (32, 64, 128),
                  hidden: Sequence[int] = (256,), num_classes: int = 10, image_size: int = 32, dropout: float = 0.3,
                  mode: str = "reuse", kernel_size: int = 3, pooled_size: int | None = None,
                  dense_mode: str | None = None, pool_after: Sequence[int] | None = None,
-                 batch_norm: bool = True, pick: bool = False) -> None:
+                 batch_norm: bool = True, pick: bool = False, whiten: bool = False) -> None:
         super().__init__()
         conv_channels, hidden = list(conv_channels), list(hidden)
         pools = sorted(set(range(len(conv_channels)) if pool_after is None else pool_after))
@@ -101,12 +103,17 @@ class MultiTaskConvSynapticNet(nn.Module):
                            num_classes=num_classes, image_size=image_size, dropout=float(dropout), mode=mode,
                            kernel_size=kernel_size, pooled_size=pooled_size, dense_mode=dense_mode,
                            pool_after=None if pool_after is None else pools, batch_norm=batch_norm)
-        if pick:  # stored only when set: checkpoints written before the option still load as they are
-            self.config["pick"] = True
+        # Options stored only when set: checkpoints written before they existed still load as they are.
+        self.config.update({key: True for key, on in (("pick", pick), ("whiten", whiten)) if on})
+        # whiten: per task, 2×2 filters decorrelating the image's 2×2 patches, each as +v and −v so the ReLU keeps
+        # both signs; never trained. Padding 1 gives 33×33 maps, which the first 2×2 max-pool takes to 16×16.
+        self.whitening = TaskConv2d(in_channels, 8 * in_channels, 2, padding=1, batch_norm=False, mode="isolate",
+                                    shared_input=True) if whiten else None
+        self._grow_whitening(first=True)
         self.growth: list[dict[str, Any]] = []  # the grow() / widen() / compact() calls, replayed by load()
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
         self.feature_side = self.spatial if pooled_size is None else pooled_size
-        widths = [in_channels, *conv_channels]
+        widths = [8 * in_channels if whiten else in_channels, *conv_channels]
         self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k, batch_norm=batch_norm,
                                               pick=pick)
                                    for k, (i, o) in enumerate(zip(widths, widths[1:])))
@@ -164,6 +171,8 @@ class MultiTaskConvSynapticNet(nn.Module):
         units there; without conv layers, the flattened image alone). ``shared`` collects task 0's maps after
         every conv layer, averaged over space."""
         parts: list[Tensor | None] = [x]
+        if self.whitening is not None:  # the task's own whitened image
+            parts = [F.relu(p) for p in self.whitening.forward_parts(parts, task_id)]
         for i, conv in enumerate(self.convs):
             pool = i in self.pools
             parts = [None if p is None else F.max_pool2d(F.relu(p), 2) if pool else F.relu(p)
@@ -238,6 +247,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         """
         new_task, reference = self.num_tasks, self.heads[0].weight  # new parameters go where the model is
         sizes = self._grow_layers("grow", grow_conv_channels, grow_hidden)
+        self._grow_whitening()
         self.heads.requires_grad_(False).zero_grad(set_to_none=True)  # old heads freeze, gradients dropped
         for adapter in self.head_adapters:
             adapter.frozen = True
@@ -296,6 +306,13 @@ class MultiTaskConvSynapticNet(nn.Module):
             head.bias.copy_(old.bias)
         self.heads[task] = head
 
+    def _grow_whitening(self, first: bool = False) -> None:
+        """A whitening block for the newest task (whitening.whiten_task sets it): its filters are never trained."""
+        if self.whitening is not None:
+            if not first:
+                self.whitening.grow(8 * self.config["in_channels"])
+            self.whitening.blocks[-1].unit.weight.requires_grad_(False)
+
     # -- compaction ("synaptic pruning") ----------------------------------------------
     def compact(self, conv_channels: Sequence[int], hidden: Sequence[int],
                 scores: tuple[Sequence[Tensor], Sequence[Tensor]]) -> int:
@@ -339,8 +356,13 @@ class MultiTaskConvSynapticNet(nn.Module):
     def task_parameters(self, task_id: int) -> list[nn.Parameter]:
         """Parameters created by ``task_id`` (its blocks in every layer and its head)."""
         tid = self.check_task_id(task_id)
-        params = [p for layer in self.task_layers for m in layer.task_modules(tid) for p in m.parameters()]
+        params = [p for m in self._task_modules(tid) for p in m.parameters()]
         return params + list(self.heads[tid].parameters())
+
+    def _task_modules(self, task_id: int) -> list[nn.Module]:
+        """What ``task_id`` created in the gated layers: its blocks (its whitening first), its picking views."""
+        whitening = [] if self.whitening is None else [self.whitening.blocks[task_id]]
+        return whitening + [m for layer in self.task_layers for m in layer.task_modules(task_id)]
 
     def apply_task_gradient_mask(self, task_id: int) -> None:
         """Drop the gradient of every parameter that does not belong to ``task_id``.
@@ -366,6 +388,7 @@ class MultiTaskConvSynapticNet(nn.Module):
             return _count([self])
         tid = self.check_task_id(task_id)
         used = [self.heads[tid]] + [layer.blocks[k] for layer in self.task_layers for k in layer.active_tasks(tid)]
+        used += [] if self.whitening is None else [self.whitening.blocks[tid]]
         return _count(used + [view for layer in self.task_layers if layer.pick for view in layer.picks[tid]])
 
     def num_mask_bits(self, task_id: int | None = None) -> int:
@@ -375,8 +398,7 @@ class MultiTaskConvSynapticNet(nn.Module):
 
     def parameters_per_task(self) -> list[int]:
         """Parameters created by each task (task 0's network, then what each grow() added)."""
-        return [_count([self.heads[t], *(m for layer in self.task_layers for m in layer.task_modules(t))])
-                for t in range(self.num_tasks)]
+        return [_count([self.heads[t], *self._task_modules(t)]) for t in range(self.num_tasks)]
 
 
 def _count(modules: Sequence[nn.Module]) -> int:

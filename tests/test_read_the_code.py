@@ -18,7 +18,7 @@ from synapticnet import model as network
 
 PACKAGE = Path(synapticnet.__file__).parent
 READ = [PACKAGE / "layers.py", PACKAGE / "model.py"]
-MAX_LINES = 850
+MAX_LINES = 870  # 841 before the per-task whitening layer (model.whiten) came in
 ALLOWED = {"torch", "typing", "math"}  # and each other: from .layers import …
 
 

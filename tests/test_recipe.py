@@ -16,6 +16,7 @@ from synapticnet.data import TaskDataset, augment_batch, describe, make_syntheti
 from synapticnet.engine import Lookahead, WeightAverage, evaluate, logits, lr_factor, to_device, train_task
 from synapticnet.methods import MultiHeadCNN, get_method
 from synapticnet.profiles import CPU, PROFILES, SMOKE, Profile
+from synapticnet.whitening import whiten_task
 
 IMAGE = 8
 STAGES = dict(in_channels=3, conv_channels=(4, 4, 8, 8), pool_after=(0, 2), hidden=(16,), num_classes=5,
@@ -363,3 +364,75 @@ def test_batch_norm_without_learned_scale_keeps_every_gamma_at_one_while_the_shi
     assert any(not torch.equal(m.bias, b) for m, b in zip(norms, shifts))  # β still learns
     with pytest.raises(ValueError, match="batch_norm_scale"):
         SMOKE.replace(batch_norm_scale="no")
+
+
+def correlated_images(n: int, channels: int = 3, size: int = 8, seed: int = 0) -> torch.Tensor:
+    """Smooth random images: neighbouring pixels and channels strongly correlated, as in photographs."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.nn.functional.avg_pool2d(torch.randn(n, 1, size + 2, size + 2, generator=g), 3, 1)
+    return base.expand(-1, channels, -1, -1) + 0.3 * torch.randn(n, channels, size, size, generator=g)
+
+
+def test_whitening_filters_decorrelate_the_patches_of_the_images_they_came_from():
+    x = correlated_images(200)
+    model = MultiTaskConvSynapticNet(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), image_size=8, mode="isolate",
+                                     whiten=True)
+    whiten_task(model, x)
+    weight = model.whitening.blocks[0].unit.weight
+    half = weight.shape[0] // 2
+    assert weight.shape == (24, 3, 2, 2) and torch.equal(weight[half:], -weight[:half])  # +v and −v
+    y = torch.nn.functional.conv2d(x, weight[:half])  # every 2×2 patch, no padding
+    y = y.permute(1, 0, 2, 3).reshape(half, -1).double()
+    moment = y @ y.T / y.shape[1]
+    assert torch.allclose(moment, torch.eye(half, dtype=moment.dtype), atol=0.02)  # uncorrelated, unit variance
+    # Before whitening the patches were far from it: neighbouring pixels are strongly correlated.
+    patches = x.unfold(2, 2, 1).unfold(3, 2, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 12).double()
+    assert (patches.T @ patches / len(patches) - torch.eye(12, dtype=torch.float64)).abs().max() > 0.5
+
+
+def test_grey_images_get_whitening_filters_only_along_directions_they_vary_in():
+    grey = correlated_images(100, channels=1).expand(-1, 3, -1, -1).contiguous()  # one image in three channels
+    model = MultiTaskConvSynapticNet(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), image_size=8, mode="isolate",
+                                     whiten=True)
+    whiten_task(model, grey)
+    nonzero = model.whitening.blocks[0].unit.weight.flatten(1).abs().sum(1) > 0
+    assert int(nonzero.sum()) == 8  # 4 grey 2×2 directions, ±; the 8 colour directions the images lack are zero
+
+
+def test_whitening_is_each_tasks_own_never_trains_and_keeps_old_tasks_bitwise(tmp_path):
+    arrays = make_synthetic(3, 8, 3, 120, 30, seed=1)
+    profile = SMOKE.replace(conv_channels=(4, 4), pool_after=(0,), hidden=(8,), epochs={"default": 1}, mode="isolate",
+                            batch_size=16, growth={"default": ((4, 4), (8,))}, whiten=True, image_size=8)
+    data = [TaskDataset(arrays, t, image_size=8, seed=t, name=f"t{t}", val_size=10) for t in range(2)]
+    method = get_method("synapticnet")(profile, "cpu")
+    torch.manual_seed(0)
+    model = method.build(["t0", "t1"], 3)
+    method.before_task(model, data, 0)
+    whitened = model.whitening.blocks[0].unit.weight.clone()
+    bias = model.whitening.blocks[0].unit.bias.detach().clone()
+    train_task(model, data[0], profile, hooks=method, progress=False)
+    assert torch.equal(model.whitening.blocks[0].unit.weight, whitened)  # the filters never train ...
+    assert not torch.equal(model.whitening.blocks[0].unit.bias, bias)  # ... the biases do
+    x = images(3, size=8)
+    before = model.eval()(x, task_id=0).detach().clone()
+    method.next_task(model, data[1])
+    method.before_task(model, data, 1)
+    assert not torch.equal(model.whitening.blocks[1].unit.weight, whitened)  # task 1's own images, its own filters
+    train_task(model, data[1], profile, hooks=method, progress=False)
+    assert torch.equal(model.eval()(x, task_id=0), before)  # zero forgetting, whitening included
+    assert model.num_parameters(0) == model.parameters_per_task()[0]  # a column counts its own whitening
+    model.save(tmp_path / "m.pt")
+    loaded = MultiTaskConvSynapticNet.load(tmp_path / "m.pt")
+    assert torch.equal(loaded.eval()(x, task_id=1), model(x, task_id=1))
+    assert not any(b.unit.weight.requires_grad for b in loaded.whitening.blocks)
+
+
+def test_whitening_is_refused_where_a_task_would_not_have_its_own_column():
+    with pytest.raises(ValueError, match="whiten"):
+        SMOKE.replace(mode="reuse", whiten=True)
+    with pytest.raises(ValueError, match="whiten"):
+        MultiTaskConvSynapticNet(conv_channels=(4, 4), pool_after=(1,), image_size=8, mode="isolate", whiten=True)
+    with pytest.raises(ValueError, match="whitening"):
+        get_method("finetune")(SMOKE.replace(mode="isolate", whiten=True), "cpu")
+    with pytest.raises(ValueError, match="no whitening layer"):
+        whiten_task(MultiTaskConvSynapticNet(**STAGES), images(0))

@@ -32,8 +32,11 @@ from ..guarded import MultiTaskConvSynapticNet
 from ..profiles import Compaction, GrowthTrigger, Profile, family
 from ..pruning import compaction_sizes, scale_penalty
 from ..task_inference import evaluate_task_inference, fit_task_statistics, statistics
+from ..whitening import whiten_task
 from .base import Method, register
 
+# Training images per task that its whitening layer is estimated from (profile.whiten; airbench94 uses 5,000).
+WHITENING_IMAGES = 5000
 # Test images per task for the task-inference metrics (evenly spread over the split): every image goes
 # through every task's network, so the full test sets would cost T times a normal evaluation.
 TASK_INFERENCE_IMAGES = 5000
@@ -46,6 +49,7 @@ class SynapticNet(Method):
     name = "synapticnet"
     shared_network = False
     frozen_past = True  # grow() freezes every finished task, bit for bit
+    whitens = True  # profile.whiten: each task's column starts from its own whitening (before_task)
     fits_task_statistics = True  # after every task (SynapticNetDistill does not: its old units move)
 
     # ---- the network ---------------------------------------------------------------------
@@ -75,6 +79,8 @@ class SynapticNet(Method):
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
         if i != model.trainable_task:
             raise ValueError(f"task {i} ({datasets[i].name}) is not the model's newest task ({model.trainable_task})")
+        if self.profile.whiten:
+            whiten_task(model, first_training_images(datasets[i], WHITENING_IMAGES))
 
     def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor:
         """Cross-entropy, plus ``profile.sparsity`` × the L1 norm of the task's own BatchNorm scales (slimming)."""
@@ -109,6 +115,17 @@ class SynapticNet(Method):
     def final_metrics(self, model: nn.Module, datasets: list, split: str) -> dict[str, Any]:
         return {"task_inference": evaluate_task_inference(model, datasets, split, device=self.device,
                                                           max_images=TASK_INFERENCE_IMAGES)}
+
+
+def first_training_images(data, n: int) -> Tensor:
+    """The first ``n`` training images of ``data`` (all if fewer), normalised, not augmented."""
+    batches, count = [], 0
+    for x, _ in data.eval_batches("train", batch_size=min(n, 1000)):
+        batches.append(x[: n - count])
+        count += len(batches[-1])
+        if count >= n:
+            break
+    return torch.cat(batches)
 
 
 # --------------------------------------------------------------------------------------
