@@ -182,6 +182,8 @@ def _facts(r: dict[str, Any]) -> str:
                  f"{'' if points == 1 else 's'} of validation accuracy) kept {kept} of each task's units.")
     elif r.get("profile_settings", {}).get("mode"):
         line += f" Mode {r['profile_settings']['mode']!r}, every task at full width (no compaction)."
+    if r.get("profile_settings", {}).get("whiten"):
+        line += " Each task's column starts with a fixed whitening layer computed from its own training images."
     return line
 
 

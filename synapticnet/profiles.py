@@ -599,6 +599,7 @@ _PERMUTED = dict(
     dense_mode=None, batch_size=10, lr=0.01, momentum=0.0, weight_decay=0.0, label_smoothing=0.0, warmup=0.0,
     lr_decay=False, weight_average=0.0, epochs={"default": 5}, n_train=None, val_size=0.1, augmentation={"default": "none"},
     test_flip=False, precision="float32", compaction=None, growth_trigger=None, max_steps_per_task=None,
+    whiten=False,  # an MLP, and one network across tasks (reuse): no per-task image whitening
 )
 BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # notebook 01: the profile's network and optimiser on a stratified subset of MNIST → Fashion-MNIST

@@ -244,6 +244,8 @@ def test_a_run_line_says_whether_compaction_ran(readme_script):
     assert readme_script._facts(run).endswith("Mode 'isolate', every task at full width (no compaction).")
     run["compaction"] = [dict(chosen_fraction=0.5, tolerance=0.01)]
     assert "automatic compaction (tolerance 1 point of validation accuracy) kept ×0.5" in readme_script._facts(run)
+    run["profile_settings"]["whiten"] = True
+    assert readme_script._facts(run).endswith("a fixed whitening layer computed from its own training images.")
 
 
 def test_the_paired_ablation_section_marks_inert_ingredients_and_gives_intervals(readme_script, tmp_path):
