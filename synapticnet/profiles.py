@@ -233,7 +233,7 @@ class Profile:
     # with it the ranking says nothing (all 1) and only the retrain can make a pruned column good again.
     batch_norm_scale: bool = True
     # True: every task's column starts with a fixed patch-whitening layer estimated from 5,000 of its own training
-    # images (MultiTaskConvSynapticNet.whiten_task; airbench94's first layer). Needs mode="isolate".
+    # images (synapticnet.whitening; airbench94's first layer). Needs mode="isolate".
     whiten: bool = False
     # Picking masks (reuse mode): every new task reads older units through its own binary mask over their frozen
     # weights (synapticnet.layers.PickedView); the masks' scores learn at pick_lr_factor × lr, without weight decay.

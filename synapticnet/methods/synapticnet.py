@@ -5,6 +5,8 @@ and the one runner (:func:`synapticnet.run.run`):
 
 * ``build`` / ``next_task`` — task 0's network, then ``model.grow()`` (NeuronGenesis) by
   the profile's growth for each new task: old units are frozen, new ones added.
+* ``before_task`` — (if the profile asks for ``whiten``) the new task's fixed whitening layer, computed
+  from its own training images (:mod:`synapticnet.whitening`).
 * ``loss`` — cross-entropy, plus (if the profile asks for ``sparsity``) an L1 penalty on the new
   task's BatchNorm scales, so that compaction later knows which filters to remove.
 * ``after_backward`` — the gradient mask: only the newest task's parameters keep a gradient.
