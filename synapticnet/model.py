@@ -107,13 +107,14 @@ class MultiTaskConvSynapticNet(nn.Module):
         self.config.update({key: True for key, on in (("pick", pick), ("whiten", whiten)) if on})
         # whiten: per task, 2×2 filters decorrelating the image's 2×2 patches, each as +v and −v so the ReLU keeps
         # both signs; never trained. Padding 1 gives 33×33 maps, which the first 2×2 max-pool takes to 16×16.
-        self.whitening = TaskConv2d(in_channels, 8 * in_channels, 2, padding=1, batch_norm=False, mode="isolate",
+        whitened = 8 * in_channels  # 2·C·2·2 filters: every direction of a C-channel 2×2 patch, ±
+        self.whitening = TaskConv2d(in_channels, whitened, 2, padding=1, batch_norm=False, mode="isolate",
                                     shared_input=True) if whiten else None
         self._grow_whitening(first=True)
         self.growth: list[dict[str, Any]] = []  # the grow() / widen() / compact() calls, replayed by load()
         # Side of the maps the first dense layer reads: each conv channel gives side² features.
         self.feature_side = self.spatial if pooled_size is None else pooled_size
-        widths = [8 * in_channels if whiten else in_channels, *conv_channels]
+        widths = [whitened if whiten else in_channels, *conv_channels]
         self.convs = nn.ModuleList(TaskConv2d(i, o, kernel_size, mode=mode, shared_input=not k, batch_norm=batch_norm,
                                               pick=pick)
                                    for k, (i, o) in enumerate(zip(widths, widths[1:])))
@@ -310,7 +311,7 @@ class MultiTaskConvSynapticNet(nn.Module):
         """A whitening block for the newest task (whitening.whiten_task sets it): its filters are never trained."""
         if self.whitening is not None:
             if not first:
-                self.whitening.grow(8 * self.config["in_channels"])
+                self.whitening.grow(self.whitening.blocks[0].out_units)
             self.whitening.blocks[-1].unit.weight.requires_grad_(False)
 
     # -- compaction ("synaptic pruning") ----------------------------------------------

@@ -81,8 +81,9 @@ class SynapticNet(Method):
     def before_task(self, model: nn.Module, datasets: list, i: int) -> None:
         if i != model.trainable_task:
             raise ValueError(f"task {i} ({datasets[i].name}) is not the model's newest task ({model.trainable_task})")
-        if self.profile.whiten:
-            whiten_task(model, first_training_images(datasets[i], WHITENING_IMAGES))
+        if self.profile.whiten:  # the first batch of eval_batches: the split's first images, normalised, not augmented
+            images, _ = next(iter(datasets[i].eval_batches("train", batch_size=WHITENING_IMAGES)))
+            whiten_task(model, images)
 
     def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor:
         """Cross-entropy, plus ``profile.sparsity`` × the L1 norm of the task's own BatchNorm scales (slimming)."""
@@ -117,17 +118,6 @@ class SynapticNet(Method):
     def final_metrics(self, model: nn.Module, datasets: list, split: str) -> dict[str, Any]:
         return {"task_inference": evaluate_task_inference(model, datasets, split, device=self.device,
                                                           max_images=TASK_INFERENCE_IMAGES)}
-
-
-def first_training_images(data, n: int) -> Tensor:
-    """The first ``n`` training images of ``data`` (all if fewer), normalised, not augmented."""
-    batches, count = [], 0
-    for x, _ in data.eval_batches("train", batch_size=min(n, 1000)):
-        batches.append(x[: n - count])
-        count += len(batches[-1])
-        if count >= n:
-            break
-    return torch.cat(batches)
 
 
 # --------------------------------------------------------------------------------------
