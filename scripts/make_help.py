@@ -58,6 +58,9 @@ def time_totals(root: Path = ROOT) -> dict[str, float]:
     original = _load(root / "figures" / "original_run.json")
     if original:
         totals["original"] = original["wall_seconds"] / 60
+    anchor = _load(root / "figures" / "anchor_airbench94.json")
+    if anchor:
+        totals["anchor"] = sum(row["wall_seconds"] for row in anchor["rows"]) / 60
     return totals
 
 
@@ -82,6 +85,8 @@ def help_lines(root: Path = ROOT) -> list[str]:
     front_size = f", {len(front['streams'])} streams x {front_seeds} seeds" if front_seeds else ""
     criteria_seeds = len((_load(root / "figures" / "pruning_criteria.json") or {}).get("seeds", []))
     criteria_size = f", {criteria_seeds} seeds" if criteria_seeds else ""
+    anchor_runs = len((_load(root / "figures" / "anchor_airbench94.json") or {}).get("rows", []))
+    anchor_seeds = f" for {anchor_runs} seeds" if anchor_runs else ""
     lines = [
         ("test", "unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"),
         ("test-cpus", "unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"),
@@ -103,6 +108,9 @@ def help_lines(root: Path = ROOT) -> list[str]:
                       "seed, measured, 1 thread" if "pmnist fastest" in t else "not measured yet") + ")"),
         ("original", "the original design's recipe: train/test-image accuracy per task ("
                      + _minutes(t, "original", "{} min measured, 1 thread" + original_shared) + ")"),
+        ("anchor", "airbench94's own training script on the offline CIFAR-10 copy, for scale ("
+                   + _minutes(t, "anchor", "{} min measured" + anchor_seeds) + "; needs its file: ANCHOR_SOURCE= or "
+                   "internet)"),
         ("lab", "open JupyterLab (notebooks run the quick student budget unless SYNAPTICNET_PROFILE names another)"),
         ("clean", "remove build files (not figures/)"),
     ]

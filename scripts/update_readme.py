@@ -84,12 +84,29 @@ def copy_cost_note(path: Path) -> str | None:
             f"error ≈ 1.5 points) — [`cifar10_copy_cost.json`](figures/cifar10_copy_cost.json)")
 
 
+def anchor_note(path: Path) -> str | None:
+    """airbench94, the fast-training anchor, run on the offline copy (``scripts/anchor_airbench94.py``): the
+    accuracy a held-out CIFAR-10 target should be read against here, in one table note."""
+    if not path.exists():
+        return None
+    a = load(path)
+    m, rows = a["mean_test"], a["rows"]
+    seeds = ", ".join(str(r["seed"]) for r in rows)
+    minutes = max(r["wall_seconds"] for r in rows) / 60
+    return (f"for scale: airbench94, a fast CIFAR-10 recipe ({a['published_test_accuracy']:.2f} % on the original test "
+            f"set), scores {m['all']:.2f} % on this copy's test images (exact ones, 0–999: {m['exact']:.2f} %; "
+            f"JPEG ones: {m['jpeg']:.2f} %), seed{'s' if len(rows) > 1 else ''} {seeds}, {rows[0]['epochs']:g} epochs, "
+            f"up to {minutes:.1f} min a seed here — [`anchor_airbench94.json`](figures/anchor_airbench94.json)")
+
+
 def four_task_section(r: dict[str, Any], others: dict[str, dict[str, Any]] | None = None,
-                      copy_note: str | None = None, original: dict[str, Any] | None = None) -> str:
+                      copy_note: str | None = None, original: dict[str, Any] | None = None,
+                      anchor: str | None = None) -> str:
     """Per task and profile: the original README's number (measured on training images), ours on the task's
     training images and ours on its test images — the ``long`` run, the cpu headline ``r``, the ``student`` run
     and the original recipe's run (``original``: ``figures/original_run.json``), those that exist — then what the
-    original measured and how we know, then each run's facts."""
+    original measured and how we know, then each run's facts. CIFAR-10's rows carry ``copy_note`` (what the
+    offline copy costs) and ``anchor`` (what airbench94 scores on it)."""
     others = others or {}
     runs = {"long": others.get("long"), "cpu": r, "student": others.get("student")}
     runs = {name: run for name, run in runs.items() if run is not None}
@@ -105,8 +122,9 @@ def four_task_section(r: dict[str, Any], others: dict[str, dict[str, Any]] | Non
         elif name not in r["tasks"]:
             note = "not in this run"
         title = TITLES[name] if name != "cifar10" or _is_offline_copy(r) else "CIFAR-10"
-        if name == "cifar10" and _is_offline_copy(r) and copy_note and not note:
-            note = copy_note
+        notes = [note]
+        if name == "cifar10" and _is_offline_copy(r) and not note:
+            notes = [copy_note or "", anchor or ""]
         if note.startswith("not run"):  # one row: no profile has it
             rows.append({"task": title, "original README, training images (%)": f"{claim:.2f}", "run": None,
                          "ours, training images (%)": None, "ours, test images (%)": None, "note": note})
@@ -114,7 +132,8 @@ def four_task_section(r: dict[str, Any], others: dict[str, dict[str, Any]] | Non
         for k, (profile, (train, test)) in enumerate(accuracies.items()):
             rows.append({"task": title, "original README, training images (%)": f"{claim:.2f}",
                          "run": f"`{profile}`", "ours, training images (%)": pct(train.get(name)),
-                         "ours, test images (%)": pct(test.get(name)), "note": (note or None) if k == 0 else None})
+                         "ours, test images (%)": pct(test.get(name)),
+                         "note": (notes[k] or None) if k < len(notes) else None})
     facts = [_facts(run) for run in runs.values()] + ([_original_facts(original)] if original is not None else [])
     missing = [f"`{name}`" for name, run in runs.items() if run.get("train_accuracy") is None]
     return "\n".join([
@@ -673,7 +692,8 @@ def render(figures: Path, times: Path | None = None) -> str:
         four_task_section(load(main), {p: load(figures / p / "03_results.json") for p in ("long", "student")
                                        if (figures / p / "03_results.json").exists()},
                           copy_cost_note(figures / "cifar10_copy_cost.json"),
-                          load(figures / "original_run.json") if (figures / "original_run.json").exists() else None)
+                          load(figures / "original_run.json") if (figures / "original_run.json").exists() else None,
+                          anchor_note(figures / "anchor_airbench94.json"))
         if main.exists() else None,
         baselines_section(figures / "04_baselines.json"),
         studies_section(figures / "05_studies.json"),

@@ -203,6 +203,28 @@ def test_copy_cost_note_reads_the_measurement(tmp_path, readme_script):
     assert readme_script.copy_cost_note(tmp_path / "missing.json") is None
 
 
+def test_the_anchor_sits_beside_the_copy_cost_on_the_cifar10_rows(tmp_path, readme_script):
+    """airbench94 measured on the offline copy: its note reads the JSON, on the second CIFAR-10 row (the copy's
+    cost keeps the first); no note where either measurement is missing."""
+    (tmp_path / "anchor_airbench94.json").write_text(json.dumps(dict(
+        published_test_accuracy=94.01, mean_test=dict(all=90.5, exact=93.0, jpeg=90.21),
+        rows=[dict(seed=0, wall_seconds=1100.0, epochs=9.9), dict(seed=1, wall_seconds=1090.0, epochs=9.9)])))
+    note = readme_script.anchor_note(tmp_path / "anchor_airbench94.json")
+    assert ("airbench94, a fast CIFAR-10 recipe (94.01 % on the original test set), scores 90.50 % on this copy's "
+            "test images (exact ones, 0–999: 93.00 %; JPEG ones: 90.21 %), seeds 0, 1, 9.9 epochs, up to 18.3 min a seed here") in note
+    assert readme_script.anchor_note(tmp_path / "missing.json") is None
+    offline = [dict(name="cifar10", file_sha256="0d276ce26b0592d0f448cbec1477b429578210fd1c13db3f75136d7663c43e45")]
+    run = dict(tasks=["cifar10"], final_accuracy={"cifar10": 0.88}, seed=0, device="cpu", torch="2.x",
+               train_seconds_total=60.0, params_total=10, average_accuracy=0.88, bwt=0.0, forgetting=0.0,
+               profile="cpu", data=offline)
+    text = readme_script.four_task_section(run, {"long": dict(run, profile="long")}, "the copy's cost", None, note)
+    cifar = [line for line in text.splitlines() if line.startswith("| CIFAR-10 (offline copy)")]
+    assert cifar[0].endswith("| the copy's cost |") and "scores 90.50 %" in cifar[1] and cifar[1].startswith(
+        "| CIFAR-10 (offline copy) | 93.62 | `cpu` |")
+    text = readme_script.four_task_section(run, {"long": dict(run, profile="long")}, None, None, None)
+    assert all(line.endswith("| — |") for line in text.splitlines() if line.startswith("| CIFAR-10 (offline copy)"))
+
+
 def test_no_spread_is_printed_for_a_single_seed(tmp_path, readme_script):
     """A mean over one seed has no measured spread: no "± 0.00" in any generated table, n stays visible."""
     point = lambda label, seeds: dict(label=label, family="separate", params=1000, avg_acc_mean=84.0,  # noqa: E731

@@ -343,6 +343,8 @@ def test_times_measured_beside_other_work_are_marked_shared(tmp_path):
     ("run_notebooks", ["README.md"], "README.md is not a .ipynb file"),
     ("run_notebooks", ["--timeout=-5"], "argument --timeout: expected a positive integer, got '-5'"),
     ("update_readme", ["--readme", "missing.md"], "argument --readme: no such file: missing.md"),
+    ("anchor_airbench94", ["--seeds", "0,x"], "argument --seeds: expected comma-separated seeds"),
+    ("anchor_airbench94", ["--source", "missing.py"], "argument --source: no such file: missing.py"),
 ])
 def test_script_arguments_are_checked_with_one_error_line(script, argv, says, monkeypatch, capsys):
     module = load_script(script)
@@ -417,3 +419,21 @@ def test_paired_ablation_skips_inert_ingredients_and_pairs_gains_by_seed(tmp_pat
     calls.clear()
     ablation.paired_ablation(["mnist", "fashion_mnist"], recipe, (5,), tmp_path, None, only=claims)
     assert calls == [("fashion_mnist", 0.0, 5), ("fashion_mnist", 0.5, 5)]
+
+
+# --- the anchor: airbench94's own script, on our data -------------------------------------------------------------
+
+
+def test_the_anchor_runs_only_the_pinned_airbench_file_with_exactly_the_listed_changes(tmp_path):
+    anchor = load_script("anchor_airbench94")
+    other = tmp_path / "airbench94.py"
+    other.write_text("print('a different file')\n")
+    with pytest.raises(ValueError, match="is not legacy/airbench94.py of KellerJordan/cifar10-airbench at f1c599c"):
+        anchor.read_source(other)
+    # every replacement must find its text exactly as often as listed, or nothing runs
+    code = "".join(old * count for old, _, count in anchor.REPLACEMENTS)
+    changed = anchor.for_this_machine(code)
+    assert "cuda" not in changed and ".half()" not in changed and changed.count("torch.autocast(**AUTOCAST)") == 2
+    assert "SCORES.append" in changed and "ARRAYS['x_' + split]" in changed
+    with pytest.raises(ValueError, match="expected 3 occurrence.*starter.record.*found 2"):
+        anchor.for_this_machine(code.replace("starter.record()", "", 1))
