@@ -8,7 +8,8 @@ images. This script reads airbench94's published file (``legacy/airbench94.py`` 
 ``KellerJordan/cifar10-airbench`` at a pinned commit, checked by its SHA-256: nothing of it is kept
 in this repository), changes only what a CPU and our data need, runs it per seed, and writes
 ``figures/anchor_airbench94.json``: test accuracy with its own test-time augmentation, on all 10,000
-test images, on the exact ones (0–999) and on the JPEG ones (1,000–9,999).
+test images, on the exact ones (0–999) and on the JPEG ones (1,000–9,999), with the data file's checksum (that
+split means something only for the offline copy; the README shows the note only for it).
 
 The changes, each a literal text replacement that fails loudly if the file is not the pinned one:
 the data come from ``cifar10.npz`` instead of torchvision's download; the network stays in float32
@@ -37,6 +38,7 @@ import torch
 
 from synapticnet.arguments import existing_file, script, seeds
 from synapticnet.data import load_arrays
+from synapticnet.data.provenance import dataset_provenance
 from synapticnet.storage import save_json
 
 REPOSITORY = "KellerJordan/cifar10-airbench"
@@ -148,7 +150,8 @@ def main() -> None:
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # airbench94 prints a line per epoch: show it as it comes
     code = for_this_machine(read_source(args.source))
-    arrays = load_arrays("cifar10", root=os.environ.get("SYNAPTICNET_DATA"), download=False)
+    root = os.environ.get("SYNAPTICNET_DATA")
+    arrays = load_arrays("cifar10", root=root, download=False)
     rows = []
     for seed in args.seeds:
         rows.append(run_seed(code, arrays, seed))
@@ -157,7 +160,7 @@ def main() -> None:
     source = dict(repository=REPOSITORY, commit=COMMIT, path=PATH, sha256=SHA256)
     command = f"SYNAPTICNET_DATA=../shared/data python scripts/anchor_airbench94.py --seeds {','.join(map(str, args.seeds))}"
     result = dict(description=__doc__.split("\n\n")[1].replace("\n", " "), source=source,
-                  published_test_accuracy=PUBLISHED, rows=rows, mean_test=mean, cpu_threads=torch.get_num_threads(),
+                  data=dataset_provenance("cifar10", root), published_test_accuracy=PUBLISHED, rows=rows, mean_test=mean, cpu_threads=torch.get_num_threads(),
                   torch=torch.__version__, precision="bfloat16 autocast (float32 weights)", command=command)
     save_json(result, args.out)
     print(mean, f"wrote {args.out}")

@@ -206,14 +206,18 @@ def test_copy_cost_note_reads_the_measurement(tmp_path, readme_script):
 def test_the_anchor_sits_beside_the_copy_cost_on_the_cifar10_rows(tmp_path, readme_script):
     """airbench94 measured on the offline copy: its note reads the JSON, on the second CIFAR-10 row (the copy's
     cost keeps the first); no note where either measurement is missing."""
-    (tmp_path / "anchor_airbench94.json").write_text(json.dumps(dict(
-        published_test_accuracy=94.01, mean_test=dict(all=90.5, exact=93.0, jpeg=90.21),
-        rows=[dict(seed=0, wall_seconds=1100.0, epochs=9.9), dict(seed=1, wall_seconds=1090.0, epochs=9.9)])))
+    checksum = "0d276ce26b0592d0f448cbec1477b429578210fd1c13db3f75136d7663c43e45"
+    anchor = dict(published_test_accuracy=94.01, mean_test=dict(all=90.5, exact=93.0, jpeg=90.21),
+                  data=dict(name="cifar10", sha256=checksum),
+                  rows=[dict(seed=0, wall_seconds=1100.0, epochs=9.9), dict(seed=1, wall_seconds=1090.0, epochs=9.9)])
+    (tmp_path / "original.json").write_text(json.dumps(dict(anchor, data=dict(name="cifar10", sha256="0" * 64))))
+    assert readme_script.anchor_note(tmp_path / "original.json") is None  # another CIFAR-10: no exact/JPEG split
+    (tmp_path / "anchor_airbench94.json").write_text(json.dumps(anchor))
     note = readme_script.anchor_note(tmp_path / "anchor_airbench94.json")
     assert ("airbench94, a fast CIFAR-10 recipe (94.01 % on the original test set), scores 90.50 % on this copy's "
             "test images (exact ones, 0–999: 93.00 %; JPEG ones: 90.21 %), seeds 0, 1, 9.9 epochs, up to 18.3 min a seed here") in note
     assert readme_script.anchor_note(tmp_path / "missing.json") is None
-    offline = [dict(name="cifar10", file_sha256="0d276ce26b0592d0f448cbec1477b429578210fd1c13db3f75136d7663c43e45")]
+    offline = [dict(name="cifar10", file_sha256=checksum)]
     run = dict(tasks=["cifar10"], final_accuracy={"cifar10": 0.88}, seed=0, device="cpu", torch="2.x",
                train_seconds_total=60.0, params_total=10, average_accuracy=0.88, bwt=0.0, forgetting=0.0,
                profile="cpu", data=offline)
