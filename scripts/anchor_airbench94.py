@@ -8,15 +8,16 @@ images. This script reads airbench94's published file (``legacy/airbench94.py`` 
 ``KellerJordan/cifar10-airbench`` at a pinned commit, checked by its SHA-256: nothing of it is kept
 in this repository), changes only what a CPU and our data need, runs it per seed, and writes
 ``figures/anchor_airbench94.json``: test accuracy with its own test-time augmentation, on all 10,000
-test images, on the exact ones (0–999) and on the JPEG ones (1,000–9,999), with the data file's checksum (that
-split means something only for the offline copy; the README shows the note only for it).
+test images, on the exact ones (0–999) and on the JPEG ones (1,000–9,999), with the data file's
+checksum (that split means something only for the offline copy; the README shows the note only
+for it).
 
 The changes, each a literal text replacement that fails loudly if the file is not the pinned one:
 the data come from ``cifar10.npz`` instead of torchvision's download; the network stays in float32
 on the CPU and the forward passes run under bfloat16 autocast (the original runs float16 on a GPU);
 CUDA timing events become ``time.perf_counter``; the evaluation also scores the exact and JPEG test
 images apart. Network, hyper-parameters, schedule, augmentation, Lookahead and test-time
-augmentation are untouched. About 18 minutes per seed on a 2-core CPU with bfloat16 matmuls.
+augmentation are untouched. Its measured time per seed on a 2-core CPU: ``make help``.
 
 Usage: ``SYNAPTICNET_DATA=../shared/data python scripts/anchor_airbench94.py [--seeds 0,1]
 [--source path/to/legacy/airbench94.py]`` (without ``--source`` the file is downloaded).
