@@ -94,14 +94,35 @@ def ablation(tasks: list[str], n_train: int, val: int, base: Profile, seeds_of_r
                 command="python scripts/ablation.py")
 
 
+
+
+def airbench_sgd(batch_size: int, lr: float = 11.5, momentum: float = 0.85, weight_decay: float = 0.0153,
+                 bias_scaler: float = 64.0) -> dict[str, float]:
+    """airbench94's optimiser settings in this package's terms, at ``batch_size``. airbench states them per 1,024
+    images and decoupled from momentum: it sums the loss over the batch and sets PyTorch's learning rate to
+    ``lr / (1024 · (1 + 1/(1 − momentum)))`` and its weight decay so that the decay per step is
+    ``weight_decay · batch / (1024 · (1 + 1/(1 − momentum)))``. For the mean loss used here that is a learning rate
+    ``batch`` times larger and a weight decay of ``weight_decay / lr`` (PyTorch multiplies the two);
+    ``bias_scaler`` is :attr:`Profile.norm_bias_lr`."""
+    kilostep = 1024 * (1 + 1 / (1 - momentum))
+    return dict(lr=round(lr * batch_size / kilostep, 6), momentum=momentum, weight_decay=round(weight_decay / lr, 7),
+                norm_bias_lr=bias_scaler)
+
+
+AIRBENCH_SGD = airbench_sgd(CPU.batch_size)  # at the recipe's batch of 256: lr 0.375, weight decay 0.00133
+
 # The fast-training literature's ingredients, each added alone to the cpu recipe (paired by seed). airbench94's
-# Lookahead pulls the weights back every 5 steps with decay 0.95⁵ (scaled by (step/steps)³).
+# Lookahead pulls the weights back every 5 steps with decay 0.95⁵ (scaled by (step/steps)³). Its SGD settings come
+# twice: alone, and with its BatchNorm (no learned scale), for which its 64× learning rate on the shifts was tuned.
 PAIRED_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("+ alternating flips", dict(alternate_flips=True)),
     ("+ test-time shifts (1 px)", dict(test_shift=1)),
     ("+ Lookahead", dict(lookahead=round(0.95 ** 5, 4))),
     ("+ BatchNorm without learned scale", dict(batch_norm_scale=False)),
     ("+ whitening first layer", dict(whiten=True)),
+    ("+ identity initialisation", dict(identity_init=True)),
+    ("+ airbench94's SGD settings", AIRBENCH_SGD),
+    ("+ airbench94's SGD settings and BatchNorm", {**AIRBENCH_SGD, "batch_norm_scale": False}),
 )
 PAIRED_SEEDS = (0, 1, 2, 3, 4)
 RECHECK_SEEDS = (5, 6, 7, 8, 9)  # a gain whose interval is above zero is measured again on seeds never run before
@@ -154,6 +175,31 @@ def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], r
                 print(f"{label:36s} {task:14s} seed {seed} val {record['val_accuracy']:6.2f} % "
                       f"({record['seconds']:.0f} s)", flush=True)
     return records
+
+
+def restore_committed(path: Path, recipe: Profile, runs_dir: Path) -> int:
+    """Put the runs a committed ``ablation_paired.json`` holds (``runs`` and ``recheck_runs``) back into ``runs_dir``
+    as finished, when the recipe and that ingredient's changes are still the ones they ran with: adding an
+    ingredient then runs only its own runs. Returns how many were restored."""
+    if not path.exists():
+        return 0
+    committed = load_json(path)
+    if set(_differing_settings(committed["recipe"], recipe.to_dict())) - {"name"}:
+        return 0  # another recipe: every run again
+    index = {label: i for i, (label, _) in enumerate(((RECIPE_LABEL, {}), *PAIRED_VARIANTS))}
+    current = {RECIPE_LABEL: {}, **{label: json.loads(json.dumps(c)) for label, c in PAIRED_VARIANTS}}
+    was = {RECIPE_LABEL: {}, **committed["variants"]}
+    restored = 0
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for record in (*committed["runs"], *committed.get("recheck_runs", ())):
+        label = record["variant"]
+        if label not in index or was.get(label) != current[label]:
+            continue
+        done = runs_dir / f"v{index[label]}_{record['task']}_s{record['seed']}.json"
+        if not done.exists():
+            save_json(record, done)
+            restored += 1
+    return restored
 
 
 def finished_runs(runs_dir: Path, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -296,6 +342,9 @@ def main_paired(args: argparse.Namespace) -> None:
     seeds = PAIRED_SEEDS if args.seeds is None else tuple(int(s) for s in args.seeds.split(","))
     runs = Path("build") / ("ablation_paired_smoke" if args.smoke else "ablation_paired")
     data_root = os.environ.get("SYNAPTICNET_DATA")
+    restored = restore_committed(folder / "ablation_paired.json", recipe, runs)
+    if restored:
+        print(f"{restored} finished run(s) taken from {folder / 'ablation_paired.json'} (same recipe and ingredient)")
     if args.recheck:
         return recheck(tasks, recipe, folder, runs, data_root, RECHECK_SEEDS if args.seeds is None else seeds)
     paired_ablation(tasks, recipe, seeds, runs, data_root)
@@ -326,6 +375,7 @@ def recheck(tasks: list[str], recipe: Profile, folder: Path, runs: Path, data_ro
     result["recheck"] = {label: {t: again[label][t] for t in ts} for label, ts in claims.items()}
     result["recheck_seeds"] = list(RECHECK_SEEDS)
     result["recheck_seconds_total"] = round(sum(r["seconds"] for r in every), 1)
+    result["recheck_runs"] = sorted(every, key=lambda r: (r["variant"], r["task"], r["seed"]))
     save_json(result, folder / "ablation_paired.json")
     print(f"re-checked {claims} on seeds {RECHECK_SEEDS}: wrote {folder / 'ablation_paired.json'}")
 

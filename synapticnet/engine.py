@@ -286,14 +286,20 @@ def make_optimizer(model: nn.Module, profile: Profile) -> torch.optim.Optimizer:
     decay (a score's size means nothing; only its sign is the mask).
 
     ``profile.batch_norm_scale=False`` (airbench94's BatchNorm): every BatchNorm's scale γ is left out,
-    so it stays at its initial 1 and only the shift β learns."""
-    fixed = set()
-    if not profile.batch_norm_scale:
-        fixed = {id(m.weight) for m in model.modules()
-                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None}
+    so it stays at its initial 1 and only the shift β learns.
+
+    ``profile.norm_bias_lr`` ≠ 1 (airbench94's bias scaler): BatchNorm shifts β are a group of their own
+    at ``norm_bias_lr`` × the learning rate and weight decay ÷ ``norm_bias_lr`` — PyTorch multiplies the
+    two, so a shift decays per step exactly as every other weight does; only its gradient step is larger."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    fixed = set() if profile.batch_norm_scale else {id(m.weight) for m in norms if m.weight is not None}
+    shifts = set() if profile.norm_bias_lr == 1 else {id(m.bias) for m in norms if m.bias is not None}
     named = [(name, p) for name, p in model.named_parameters() if id(p) not in fixed]
     scores = [p for name, p in named if name.endswith(".scores")]
-    groups = [{"params": [p for name, p in named if not name.endswith(".scores")]}]
+    groups = [{"params": [p for name, p in named if not name.endswith(".scores") and id(p) not in shifts]}]
+    if shifts:
+        groups.append({"params": [p for _, p in named if id(p) in shifts], "lr": profile.lr * profile.norm_bias_lr,
+                       "weight_decay": profile.weight_decay / profile.norm_bias_lr})
     if scores:
         groups.append({"params": scores, "lr": profile.lr * profile.pick_lr_factor, "weight_decay": 0.0})
     if profile.optimizer == "adam":

@@ -235,10 +235,16 @@ class Profile:
     # True: every task's column starts with a fixed patch-whitening layer estimated from 5,000 of its own training
     # images (synapticnet.whitening; airbench94's first layer). Needs mode="isolate".
     whiten: bool = False
+    # True: every convolution of a task's column starts as partly the identity (airbench94's dirac initialisation;
+    # synapticnet.identity_init): its first filters copy their input channels, the rest start random.
+    identity_init: bool = False
     # Picking masks (reuse mode): every new task reads older units through its own binary mask over their frozen
     # weights (synapticnet.layers.PickedView); the masks' scores learn at pick_lr_factor × lr, without weight decay.
     pick: bool = False
     pick_lr_factor: float = 1.0
+    # BatchNorm shifts (β) learn at this × lr, with weight decay / this, so that their decay per step is unchanged
+    # (airbench94's bias_scaler: 64). 1: one learning rate for everything.
+    norm_bias_lr: float = 1.0
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot train, before any data is loaded (not after a silent no-op run)."""
@@ -266,7 +272,7 @@ class Profile:
             problems.append(f"optimizer = {self.optimizer!r} (one of {', '.join(OPTIMIZERS)})")
         if self.normalization not in NORMALIZATIONS:
             problems.append(f"normalization = {self.normalization!r} (one of {', '.join(NORMALIZATIONS)})")
-        for key in ("batch_norm", "batch_norm_scale", "alternate_flips", "whiten"):
+        for key in ("batch_norm", "batch_norm_scale", "alternate_flips", "whiten", "identity_init"):
             if not isinstance(getattr(self, key), bool):
                 problems.append(f"{key} = {getattr(self, key)!r} (True or False)")
         if isinstance(self.test_shift, bool) or not isinstance(self.test_shift, int) or not 0 <= self.test_shift <= 4:
@@ -284,9 +290,10 @@ class Profile:
             problems.append(f"whiten = True with mode = {self.mode!r} (each task's own whitening needs mode='isolate')")
         if self.pick and self.mode != "reuse":
             problems.append(f"pick = True with mode = {self.mode!r} (picking masks need mode='reuse')")
-        if isinstance(self.pick_lr_factor, bool) or not isinstance(self.pick_lr_factor, (int, float)) or \
-                not (math.isfinite(self.pick_lr_factor) and self.pick_lr_factor > 0):
-            problems.append(f"pick_lr_factor = {self.pick_lr_factor!r} (a factor > 0)")
+        for key in ("pick_lr_factor", "norm_bias_lr"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+                problems.append(f"{key} = {value!r} (a factor > 0)")
         if self.grad_clip is not None and (isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float))
                                            or not (math.isfinite(self.grad_clip) and self.grad_clip > 0)):
             problems.append(f"grad_clip = {self.grad_clip!r} (a norm > 0, or None for no clipping)")

@@ -467,7 +467,7 @@ ADDED_PROFILE_FIELDS: dict[str, Any] = {"image_size": IMAGE_SIZE, "channels": CH
                                          "pick_lr_factor": 1.0, "optimizer": "sgd", "normalization": "dataset",
                                          "batch_norm": True, "lookahead": 0.0, "test_shift": 0,
                                          "alternate_flips": False, "batch_norm_scale": True,
-                                         "whiten": False}
+                                         "whiten": False, "identity_init": False, "norm_bias_lr": 1.0}
 ADDED_COMPACTION_FIELDS: dict[str, Any] = {"finetune_share": None, "recalibrate_batches": 0}  # the same, in ``compaction``
 
 

@@ -16,6 +16,7 @@ from synapticnet.data import TaskDataset, augment_batch, describe, make_syntheti
 from synapticnet.engine import Lookahead, WeightAverage, evaluate, logits, lr_factor, to_device, train_task
 from synapticnet.methods import MultiHeadCNN, get_method
 from synapticnet.profiles import CPU, PROFILES, SMOKE, Profile
+from synapticnet.identity_init import identity_init_task
 from synapticnet.whitening import whiten_task
 
 IMAGE = 8
@@ -436,3 +437,47 @@ def test_whitening_is_refused_where_a_task_would_not_have_its_own_column():
         get_method("finetune")(SMOKE.replace(mode="isolate", whiten=True), "cpu")
     with pytest.raises(ValueError, match="no whitening layer"):
         whiten_task(MultiTaskConvSynapticNet(**STAGES), images(0))
+
+
+def test_identity_init_makes_a_new_columns_first_filters_copy_their_inputs_and_spares_old_tasks():
+    torch.manual_seed(0)
+    model = MultiTaskConvSynapticNet(in_channels=3, conv_channels=(4, 6, 5, 3), pool_after=(1,), hidden=(8,),
+                                     num_classes=3, image_size=IMAGE, dropout=0.0, mode="reuse")
+    x = images(4)
+    assert identity_init_task(model) == 3 + 4 + 5 + 3  # min(filters, own inputs) per layer
+    conv = model.convs[0].blocks[0].unit
+    assert torch.equal(conv(x)[:, :3], x)  # the first filters pass the image through (no conv bias: BatchNorm)
+    assert not torch.equal(conv(x)[:, 3], torch.zeros_like(x[:, 0]))  # the others stay random
+    model.eval()
+    before = model(x, task_id=0).detach().clone()
+    frozen = [b.unit.weight.clone() for b in (c.blocks[0] for c in model.convs)]
+    model.grow(num_classes=3, grow_conv_channels=(2, 3, 4, 5), grow_hidden=(4,))
+    identity_init_task(model)
+    assert all(torch.equal(c.blocks[0].unit.weight, w) for c, w in zip(model.convs, frozen))
+    assert torch.equal(model(x, task_id=0), before)
+    block = model.convs[1].blocks[1]  # task 1 reads task 0's 4 frozen channels, then its own 2
+    w = block.unit.weight
+    assert torch.equal(w[:2, :4], torch.zeros_like(w[:2, :4]))  # identity filters read nothing old
+    maps = torch.randn(2, 6, IMAGE, IMAGE)
+    assert torch.allclose(torch.nn.functional.conv2d(maps, w, padding=1)[:, :2], maps[:, 4:])
+    with pytest.raises(ValueError, match="needs a network with task convolutions"):
+        identity_init_task(MultiTaskConvSynapticNet(conv_channels=(), hidden=(8,), num_classes=3, image_size=IMAGE))
+    with pytest.raises(ValueError, match="identity_init"):
+        get_method("ewc")(SMOKE.replace(identity_init=True), "cpu")
+    with pytest.raises(ValueError, match="identity_init"):
+        SMOKE.replace(identity_init=1)
+
+
+def test_batch_norm_shifts_get_their_own_learning_rate_but_the_same_decay_per_step():
+    from synapticnet.engine import make_optimizer
+    model = MultiTaskConvSynapticNet(**STAGES)
+    profile = SMOKE.replace(lr=0.2, weight_decay=1e-3, norm_bias_lr=64.0)
+    groups = make_optimizer(model, profile).param_groups
+    shifts = {id(m.bias) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine}
+    assert len(groups) == 2 and {id(p) for p in groups[1]["params"]} == shifts
+    assert groups[1]["lr"] == pytest.approx(0.2 * 64) and groups[1]["lr"] * groups[1]["weight_decay"] == \
+        pytest.approx(groups[0]["lr"] * groups[0]["weight_decay"])
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    assert len(make_optimizer(model, profile.replace(norm_bias_lr=1.0)).param_groups) == 1  # the default: one group
+    with pytest.raises(ValueError, match="norm_bias_lr"):
+        SMOKE.replace(norm_bias_lr=0)

@@ -421,6 +421,37 @@ def test_paired_ablation_skips_inert_ingredients_and_pairs_gains_by_seed(tmp_pat
     assert calls == [("fashion_mnist", 0.0, 5), ("fashion_mnist", 0.5, 5)]
 
 
+
+def test_committed_ablation_runs_are_reused_only_for_the_same_recipe_and_ingredient(tmp_path, monkeypatch):
+    ablation = load_script("ablation")
+    from synapticnet.profiles import CPU
+
+    recipe = ablation.paired_recipe(CPU, 1000, 200)
+    monkeypatch.setattr(ablation, "PAIRED_VARIANTS", (("+ Lookahead", dict(lookahead=0.5)),
+                                                      ("+ identity initialisation", dict(identity_init=True))))
+    record = lambda label, seed: dict(variant=label, task="mnist", seed=seed, val_accuracy=90.0, seconds=1.0,  # noqa
+                                      cpu_threads=1, synthetic=False)
+    committed = dict(recipe=recipe.to_dict(), variants={"+ Lookahead": {"lookahead": 0.5},
+                                                        "+ identity initialisation": {"identity_init": False}},
+                     runs=[record("recipe (cpu profile)", 0), record("+ Lookahead", 0),
+                           record("+ identity initialisation", 0), record("+ a removed ingredient", 0)],
+                     recheck_runs=[record("+ Lookahead", 5)])
+    path = tmp_path / "ablation_paired.json"
+    path.write_text(json.dumps(committed))
+    # the recipe, Lookahead (seeds 0 and 5); not the ingredient whose changes differ, nor the one no longer listed
+    assert ablation.restore_committed(path, recipe, tmp_path / "runs") == 3
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["v0_mnist_s0.json", "v1_mnist_s0.json",
+                                                                     "v1_mnist_s5.json"]
+    assert ablation.restore_committed(path, recipe, tmp_path / "runs") == 0  # already there
+    assert ablation.restore_committed(path, recipe.replace(lr=0.2), tmp_path / "other") == 0  # another recipe
+    assert ablation.restore_committed(tmp_path / "missing.json", recipe, tmp_path / "other") == 0
+    # airbench94's optimiser, per 1,024 images and decoupled, in this package's mean-loss terms
+    sgd = ablation.airbench_sgd(1024)
+    assert sgd["lr"] == pytest.approx(11.5 / (1 + 1 / 0.15)) and sgd["norm_bias_lr"] == 64.0
+    assert sgd["lr"] * sgd["weight_decay"] == pytest.approx(0.0153 / (1 + 1 / 0.15), rel=1e-4)  # decay per step
+    assert ablation.airbench_sgd(256)["lr"] == pytest.approx(sgd["lr"] / 4)
+
+
 # --- the anchor: airbench94's own script, on our data -------------------------------------------------------------
 
 

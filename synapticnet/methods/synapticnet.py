@@ -6,7 +6,8 @@ and the one runner (:func:`synapticnet.run.run`):
 * ``build`` / ``next_task`` — task 0's network, then ``model.grow()`` (NeuronGenesis) by
   the profile's growth for each new task: old units are frozen, new ones added.
 * ``before_task`` — (if the profile asks for ``whiten``) the new task's fixed whitening layer, computed
-  from its own training images (:mod:`synapticnet.whitening`).
+  from its own training images (:mod:`synapticnet.whitening`); (``identity_init``) its convolutions
+  start as partly the identity (:mod:`synapticnet.identity_init`).
 * ``loss`` — cross-entropy, plus (if the profile asks for ``sparsity``) an L1 penalty on the new
   task's BatchNorm scales, so that compaction later knows which filters to remove.
 * ``after_backward`` — the gradient mask: only the newest task's parameters keep a gradient.
@@ -34,6 +35,7 @@ from ..guarded import MultiTaskConvSynapticNet
 from ..profiles import Compaction, GrowthTrigger, Profile, family
 from ..pruning import compaction_sizes, scale_penalty
 from ..task_inference import evaluate_task_inference, fit_task_statistics, statistics
+from ..identity_init import identity_init_task
 from ..whitening import whiten_task
 from .base import Method, register
 
@@ -51,7 +53,7 @@ class SynapticNet(Method):
     name = "synapticnet"
     shared_network = False
     frozen_past = True  # grow() freezes every finished task, bit for bit
-    whitens = True  # profile.whiten: each task's column starts from its own whitening (before_task)
+    whitens = True  # profile.whiten / identity_init: each task's new column is set up in before_task
     fits_task_statistics = True  # after every task (SynapticNetDistill does not: its old units move)
 
     # ---- the network ---------------------------------------------------------------------
@@ -84,6 +86,8 @@ class SynapticNet(Method):
         if self.profile.whiten:  # the first batch of eval_batches: the split's first images, normalised, not augmented
             images, _ = next(iter(datasets[i].eval_batches("train", batch_size=WHITENING_IMAGES)))
             whiten_task(model, images)
+        if self.profile.identity_init:  # the new column's convolutions start as partly the identity
+            identity_init_task(model)
 
     def loss(self, model: nn.Module, logits: Tensor, y: Tensor, x: Tensor, task: int) -> Tensor:
         """Cross-entropy, plus ``profile.sparsity`` × the L1 norm of the task's own BatchNorm scales (slimming)."""
