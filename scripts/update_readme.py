@@ -538,6 +538,14 @@ def ablation_section(path: Path) -> str | None:
     )
 
 
+def bundles(variants: dict[str, dict[str, Any]]) -> str:
+    """The settings behind every ingredient that changes more than one (``"label: lr 0.375, momentum 0.85. "``)."""
+    def setting(key: str, value: Any) -> str:
+        return f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+    return "".join(f"{label.removeprefix('+ ')}: {', '.join(setting(k, v) for k, v in changes.items())}. "
+                   for label, changes in variants.items() if len(changes) > 1)
+
+
 def paired_ablation_section(path: Path) -> str | None:
     """The fast-training ingredients, each added alone to the recipe, paired by seed (``make ablation``)."""
     if not path.exists():
@@ -553,6 +561,15 @@ def paired_ablation_section(path: Path) -> str | None:
                         + (f"; seeds {data['recheck_seeds'][0]}–{data['recheck_seeds'][-1]}: "
                            f"{format_difference(again[label][t])}" if t in again.get(label, {}) else "")
                         for t, g in gains.items()}})
+    again_over = data.get("recheck_over", {})
+    for label, over in data.get("over", {}).items():
+        rows.append({"ingredient": f"{label}: gain over {over['over'].removeprefix('+ ')} (points, 95 % interval)",
+                     **{display_name(t): "" for t in tasks},
+                     **{display_name(t): format_difference(g)
+                        + (f"; seeds {data['recheck_seeds'][0]}–{data['recheck_seeds'][-1]}: "
+                           f"{format_difference(again_over[label]['gains'][t])}"
+                           if t in again_over.get(label, {}).get("gains", {}) else "")
+                        for t, g in over["gains"].items()}})
     seeds = sorted({r["seed"] for r in data["runs"]})
     rechecked = (f" Every gain whose interval lies above zero was measured again on seeds "
                  f"{', '.join(map(str, data['recheck_seeds']))}, never run before ({data['recheck_seconds_total'] / 60:.1f} "
@@ -564,6 +581,7 @@ def paired_ablation_section(path: Path) -> str | None:
         f"(the test splits are never read), epochs "
         f"{', '.join(f'{display_name(k)} {v}' for k, v in data['epochs'].items() if k != 'default')}; "
         f"seeds {', '.join(map(str, seeds))}, each paired with the recipe's run of the same seed. "
+        f"{bundles(data.get('variants', {}))}"
         "'Cannot change it': the ingredient does not apply to how that task trains (no flips for digits; "
         "test-time shifts only for tasks trained with shifts), so it was not run. "
         f"{data['seconds_total'] / 60:.1f} min of training in all ({'/'.join(map(str, data['cpu_threads']))} "
