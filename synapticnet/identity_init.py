@@ -9,7 +9,7 @@ random initialisation. At step 0 the network is then a near pass-through of the 
 features, and training only has to learn what to add.
 
 Here a task's column gets this when it is created (``Profile.identity_init``; SynapticNet's
-``before_task``): only the newest task's blocks change. In reuse mode a block also reads older tasks'
+``before_task``): only the newest task's blocks change; the baselines' networks get it when they are built. In reuse mode a block also reads older tasks'
 frozen channels; its identity filters read none of them (zero weights there), so they copy the task's own
 channels exactly. Finished tasks are frozen and untouched, so zero forgetting stays exact.
 """
@@ -20,21 +20,32 @@ import torch
 from torch import nn
 
 
-@torch.no_grad()
+def identity_filters_(weight: torch.Tensor, own_in: int | None = None) -> int:
+    """In place: the first ``min(out, own_in)`` filters of a conv ``weight`` ``(out, in, k, k)`` copy the last
+    ``own_in`` input channels (default: all of them) and read nothing else. Returns how many filters were set."""
+    own_in = weight.shape[1] if own_in is None else own_in
+    n = min(weight.shape[0], own_in)
+    with torch.no_grad():
+        weight[:n].zero_()
+        nn.init.dirac_(weight[:n, weight.shape[1] - own_in:])
+    return n
+
+
 def identity_init_task(model: nn.Module) -> int:
-    """Make the first ``min(out, own_in)`` filters of the newest task's block in every convolution layer
-    (``model.convs``) copy the task's own input channels: ``dirac_`` on the block's own-input columns, zero
-    on the older tasks' columns. Returns how many filters were set."""
+    """The newest task's block in every convolution layer of a SynapticNet network (``model.convs``): its first
+    filters copy the task's own input channels (in reuse mode, older tasks' channels come first and are read by
+    the other filters only). Returns how many filters were set."""
     convs = getattr(model, "convs", None)
     if not convs:
         raise ValueError("identity_init needs a network with task convolutions (MultiTaskConvSynapticNet with "
                          "conv_channels); this one has none")
-    task, set_filters = model.trainable_task, 0
-    for conv in convs:
-        weight = conv.blocks[task].unit.weight  # (out, old inputs + own inputs, k, k): own inputs come last
-        own_in = conv.in_units_per_task[0] if conv.shared_input else conv.in_units_per_task[task]
-        n = min(weight.shape[0], own_in)
-        weight[:n].zero_()
-        nn.init.dirac_(weight[:n, weight.shape[1] - own_in:])
-        set_filters += n
-    return set_filters
+    task = model.trainable_task
+    return sum(identity_filters_(conv.blocks[task].unit.weight,
+                                 conv.in_units_per_task[0] if conv.shared_input else conv.in_units_per_task[task])
+               for conv in convs)
+
+
+def identity_init_network(model: nn.Module) -> int:
+    """Every :class:`~torch.nn.Conv2d` of a plain network (the baselines' shared network, a separate network):
+    the same start for the references as for SynapticNet's columns. Returns how many filters were set."""
+    return sum(identity_filters_(m.weight) for m in model.modules() if isinstance(m, nn.Conv2d))

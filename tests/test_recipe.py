@@ -462,8 +462,12 @@ def test_identity_init_makes_a_new_columns_first_filters_copy_their_inputs_and_s
     assert torch.allclose(torch.nn.functional.conv2d(maps, w, padding=1)[:, :2], maps[:, 4:])
     with pytest.raises(ValueError, match="needs a network with task convolutions"):
         identity_init_task(MultiTaskConvSynapticNet(conv_channels=(), hidden=(8,), num_classes=3, image_size=IMAGE))
-    with pytest.raises(ValueError, match="identity_init"):
-        get_method("ewc")(SMOKE.replace(identity_init=True), "cpu")
+    # the references start the same way: the baselines' shared network and every separate network
+    profile = SMOKE.replace(conv_channels=(4, 6), pool_after=(0,), hidden=(8,), identity_init=True, image_size=IMAGE)
+    for name in ("ewc", "separate"):
+        net = get_method(name)(profile, "cpu").build(["t0", "t1"], 3)
+        first = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+        assert torch.equal(first(x)[:, :3], x), name
     with pytest.raises(ValueError, match="identity_init"):
         SMOKE.replace(identity_init=1)
 

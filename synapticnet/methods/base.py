@@ -131,8 +131,7 @@ class Method(PlainHooks):
     frozen_past: ClassVar[bool] = False
     # The hyper-parameters that scale a method's own loss term: named when training diverges.
     loss_weights: ClassVar[tuple[str, ...]] = ()
-    # True if the method sets up each task's own column as profile.whiten and profile.identity_init ask (only
-    # SynapticNet's own columns do).
+    # True if the method builds profile.whiten's per-task whitening layer (only SynapticNet's own columns do).
     whitens: ClassVar[bool] = False
 
     def __init__(self, profile: Profile, device: torch.device | str = "cpu", seed: int = 0, **hyper: Any) -> None:
@@ -140,11 +139,10 @@ class Method(PlainHooks):
         if unknown:
             raise ValueError(f"{self.name} has no hyper-parameter(s) {sorted(unknown)}; "
                              f"it takes {sorted(self.defaults) or 'none'}")
-        for key, what in (("whiten", "a whitening first layer"), ("identity_init", "identity-initialised columns")):
-            if getattr(profile, key) and not self.whitens:
-                raise ValueError(f"profile {profile.name!r} asks for {what} ({key}=True), which only SynapticNet's "
-                                 f"own columns have; {self.name} would train without it: use a profile with "
-                                 f"{key}=False")
+        if profile.whiten and not self.whitens:
+            raise ValueError(f"profile {profile.name!r} asks for a whitening first layer (whiten=True), which only "
+                             f"SynapticNet's own columns have; {self.name} would train without it: use a profile "
+                             "with whiten=False")
         super().__init__(profile)
         self.device, self.seed = device, seed
         self.hyper: dict[str, Any] = {k: parse_hyper(self.name, k, hyper.get(k, d), d, self.ranges.get(k))

@@ -8,6 +8,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ..checks import pooled_layers
+from ..identity_init import identity_init_network
 from ..profiles import Profile
 
 
@@ -25,7 +26,7 @@ class MultiHeadCNN(nn.Module):
     def __init__(self, conv_channels: Sequence[int] = (32, 64, 128), hidden: Sequence[int] = (256,),
                  num_classes: Sequence[int] | int = (10,), dropout: float = 0.1, in_channels: int = 3,
                  image_size: int = 32, pooled_size: int | None = None,
-                 pool_after: Sequence[int] | None = None, batch_norm: bool = True) -> None:
+                 pool_after: Sequence[int] | None = None, batch_norm: bool = True, identity_init: bool = False) -> None:
         super().__init__()
         if not conv_channels and not hidden:
             raise ValueError("the network needs at least one layer: conv_channels and hidden are both empty")
@@ -46,6 +47,8 @@ class MultiHeadCNN(nn.Module):
             layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
             width = h
         self.body = nn.Sequential(*layers)
+        if identity_init:  # Profile.identity_init: each conv's first filters start as the identity
+            identity_init_network(self.body)
         self.feature_dim = width
         self.heads = nn.ModuleList()
         for k in [num_classes] if isinstance(num_classes, int) else num_classes:
@@ -128,4 +131,4 @@ def build_shared(profile: Profile, tasks: Sequence[str], first_classes: int) -> 
     """The shared network of the baselines: SynapticNet's final width, one head for task 0."""
     conv, hidden = final_width(profile, tasks)
     return MultiHeadCNN(conv, hidden, (first_classes,), profile.dropout, profile.channels, profile.image_size,
-                        profile.pooled_size, profile.pool_after, profile.batch_norm)
+                        profile.pooled_size, profile.pool_after, profile.batch_norm, profile.identity_init)

@@ -25,6 +25,6 @@ class Separate(Method):
         p = self.profile
         model = SeparateNetworks(conv_channels=p.conv_channels, hidden=p.hidden, dropout=p.dropout,
                                  in_channels=p.channels, image_size=p.image_size, pooled_size=p.pooled_size,
-                                 pool_after=p.pool_after, batch_norm=p.batch_norm)
+                                 pool_after=p.pool_after, batch_norm=p.batch_norm, identity_init=p.identity_init)
         model.add_head(first_classes)
         return model

@@ -53,7 +53,7 @@ class SynapticNet(Method):
     name = "synapticnet"
     shared_network = False
     frozen_past = True  # grow() freezes every finished task, bit for bit
-    whitens = True  # profile.whiten / identity_init: each task's new column is set up in before_task
+    whitens = True  # profile.whiten: each task's column starts from its own whitening (before_task)
     fits_task_statistics = True  # after every task (SynapticNetDistill does not: its old units move)
 
     # ---- the network ---------------------------------------------------------------------
