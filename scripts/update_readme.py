@@ -561,14 +561,14 @@ def paired_ablation_section(path: Path) -> str | None:
                         + (f"; seeds {data['recheck_seeds'][0]}–{data['recheck_seeds'][-1]}: "
                            f"{format_difference(again[label][t])}" if t in again.get(label, {}) else "")
                         for t, g in gains.items()}})
-    again_over = data.get("recheck_over", {})
-    for label, over in data.get("over", {}).items():
+    again_over = {(o["ingredient"], o["over"]): o["gains"] for o in data.get("recheck_over", [])}
+    for over in data.get("over", []):
+        label, again = over["ingredient"], again_over.get((over["ingredient"], over["over"]), {})
         rows.append({"ingredient": f"{label}: gain over {over['over'].removeprefix('+ ')} (points, 95 % interval)",
                      **{display_name(t): "" for t in tasks},
                      **{display_name(t): format_difference(g)
                         + (f"; seeds {data['recheck_seeds'][0]}–{data['recheck_seeds'][-1]}: "
-                           f"{format_difference(again_over[label]['gains'][t])}"
-                           if t in again_over.get(label, {}).get("gains", {}) else "")
+                           f"{format_difference(again[t])}" if t in again else "")
                         for t, g in over["gains"].items()}})
     seeds = sorted({r["seed"] for r in data["runs"]})
     rechecked = (f" Every gain whose interval lies above zero was measured again on seeds "

@@ -293,12 +293,14 @@ def test_the_paired_ablation_section_marks_inert_ingredients_and_gives_intervals
     text = readme_script.paired_ablation_section(path)
     assert "| +0.50 [+0.25, +0.75]; seeds 5–9: +0.40 [+0.10, +0.70] |" in text and "never run before (1.0 min" in text
     # an ingredient on top of another: its own row; a bundle of settings is spelled out
-    data.update(over={"+ both": {"over": "+ alternating flips", "gains": {"cifar10": {**gain, "mean": -0.3,
-                                                                                      "low": -0.6, "high": 0.1}}}},
-                recheck_over={"+ both": {"over": "+ alternating flips", "gains": {}}},
+    data.update(over=[{"ingredient": "+ both", "over": "+ alternating flips",
+                       "gains": {"cifar10": {**gain, "mean": -0.3, "low": -0.6, "high": 0.1}}}],
+                recheck_over=[{"ingredient": "+ both", "over": "+ alternating flips",
+                               "gains": {"cifar10": {**gain, "mean": 0.2, "low": -0.1, "high": 0.5}}}],
                 variants={"+ alternating flips": {"alternate_flips": True}, "+ both": {"alternate_flips": True,
                                                                                       "lr": 0.375}})
     path.write_text(json.dumps(data))
     text = readme_script.paired_ablation_section(path)
-    assert "| + both: gain over alternating flips (points, 95 % interval) |  | -0.30 [-0.60, +0.10] |" in text
+    assert "| + both: gain over alternating flips (points, 95 % interval) |  | -0.30 [-0.60, +0.10]; seeds 5–9: " \
+        "+0.20 [-0.10, +0.50] |" in text
     assert "both: alternate_flips True, lr 0.375. " in text
