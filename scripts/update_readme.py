@@ -205,8 +205,6 @@ def _facts(r: dict[str, Any]) -> str:
         line += f" Mode {r['profile_settings']['mode']!r}, every task at full width (no compaction)."
     if r.get("profile_settings", {}).get("whiten"):
         line += " Each task's column starts with a fixed whitening layer computed from its own training images."
-    if r.get("profile_settings", {}).get("identity_init"):
-        line += " Each task's convolutions start as partly the identity (their first filters copy their inputs)."
     return line
 
 
