@@ -174,7 +174,7 @@ def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], r
                                  eval_split="val", data_root=data_root, download=False)
                 record = dict(variant=label, task=task, seed=seed, val_accuracy=round(100 * result["val_accuracy"][0], 2),
                               seconds=round(time.perf_counter() - start, 1), cpu_threads=result["cpu_threads"],
-                              synthetic=bool(result["synthetic_data"]))
+                              synthetic=bool(result["synthetic_data"]), machine=machine())
                 save_json(record, done)
                 records.append(record)
                 print(f"{label:36s} {task:14s} seed {seed} val {record['val_accuracy']:6.2f} % "
@@ -182,10 +182,28 @@ def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], r
     return records
 
 
+def machine() -> str:
+    """What a run's numbers depend on besides the code and the seed: the processor, torch, and the kernels torch
+    picks for it. Two processors round differently, and after a few hundred steps the same seed ends a point apart:
+    a pair of runs is a pair only on the same machine."""
+    import platform
+
+    import torch
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        model = ""
+    return f"{model or platform.processor() or platform.machine()}; torch {torch.__version__}; " \
+           f"{torch.backends.cpu.get_cpu_capability()}"
+
+
 def restore_committed(path: Path, recipe: Profile, runs_dir: Path) -> int:
     """Put the runs a committed ``ablation_paired.json`` holds (``runs`` and ``recheck_runs``) back into ``runs_dir``
-    as finished, when the recipe and that ingredient's changes are still the ones they ran with: adding an
-    ingredient then runs only its own runs. Returns how many were restored."""
+    as finished, when the recipe and that ingredient's changes are still the ones they ran with and the run was made
+    on this machine (:func:`machine`): adding an ingredient then runs only its own runs. Returns how many were
+    restored."""
     if not path.exists():
         return 0
     committed = load_json(path)
@@ -194,11 +212,11 @@ def restore_committed(path: Path, recipe: Profile, runs_dir: Path) -> int:
     index = {label: i for i, (label, _) in enumerate(((RECIPE_LABEL, {}), *PAIRED_VARIANTS))}
     current = {RECIPE_LABEL: {}, **{label: json.loads(json.dumps(c)) for label, c in PAIRED_VARIANTS}}
     was = {RECIPE_LABEL: {}, **committed["variants"]}
-    restored = 0
+    restored, here = 0, machine()
     runs_dir.mkdir(parents=True, exist_ok=True)
     for record in (*committed["runs"], *committed.get("recheck_runs", ())):
         label = record["variant"]
-        if label not in index or was.get(label) != current[label]:
+        if label not in index or was.get(label) != current[label] or record.get("machine") != here:
             continue
         done = runs_dir / f"v{index[label]}_{record['task']}_s{record['seed']}.json"
         if not done.exists():
@@ -250,7 +268,7 @@ def paired_summary(records: list[dict[str, Any]], tasks: list[str], recipe: Prof
         recipe_mean=recipe_mean, gains=gains, over=over, runs=sorted(records, key=lambda r: (r["variant"], r["task"], r["seed"])),
         seconds_total=round(sum(r["seconds"] for r in records), 1),
         cpu_threads=sorted({r["cpu_threads"] for r in records}), synthetic=any(r["synthetic"] for r in records),
-        command="make ablation")
+        machines=sorted({r.get("machine", "not recorded") for r in records}), command="make ablation")
 
 
 @styled

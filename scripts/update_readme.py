@@ -205,6 +205,8 @@ def _facts(r: dict[str, Any]) -> str:
         line += f" Mode {r['profile_settings']['mode']!r}, every task at full width (no compaction)."
     if r.get("profile_settings", {}).get("whiten"):
         line += " Each task's column starts with a fixed whitening layer computed from its own training images."
+    if r.get("profile_settings", {}).get("identity_init"):
+        line += " Each task's convolutions start as partly the identity (their first filters copy their inputs)."
     return line
 
 
@@ -546,6 +548,14 @@ def bundles(variants: dict[str, dict[str, Any]]) -> str:
                    for label, changes in variants.items() if len(changes) > 1)
 
 
+def machines(data: dict[str, Any]) -> str:
+    """Where the paired runs were made: pairs are pairs only on one machine (two processors round differently)."""
+    names = data.get("machines", [])
+    if len(names) == 1:
+        return f" Every run on one machine ({names[0]}), so that the two runs of a pair round alike."
+    return f" Runs from {len(names)} machines: {'; '.join(names)}." if names else ""
+
+
 def paired_ablation_section(path: Path) -> str | None:
     """The fast-training ingredients, each added alone to the recipe, paired by seed (``make ablation``)."""
     if not path.exists():
@@ -585,7 +595,7 @@ def paired_ablation_section(path: Path) -> str | None:
         "'Cannot change it': the ingredient does not apply to how that task trains (no flips for digits; "
         "test-time shifts only for tasks trained with shifts), so it was not run. "
         f"{data['seconds_total'] / 60:.1f} min of training in all ({'/'.join(map(str, data['cpu_threads']))} "
-        f"thread(s) per run).{rechecked} From [`figures/ablation_paired.json`](figures/ablation_paired.json).",
+        f"thread(s) per run).{rechecked}{machines(data)} From [`figures/ablation_paired.json`](figures/ablation_paired.json).",
         image="![paired ablation](figures/ablation_paired.png)",
     )
 

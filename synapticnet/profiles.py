@@ -288,6 +288,8 @@ class Profile:
             problems.append(f"sparsity = {self.sparsity!r} (a penalty weight ≥ 0)")
         if self.whiten and self.mode != "isolate":
             problems.append(f"whiten = True with mode = {self.mode!r} (each task's own whitening needs mode='isolate')")
+        if self.identity_init is True and not self.conv_channels:
+            problems.append("identity_init = True without conv_channels (it initialises convolutions)")
         if self.pick and self.mode != "reuse":
             problems.append(f"pick = True with mode = {self.mode!r} (picking masks need mode='reuse')")
         for key in ("pick_lr_factor", "norm_bias_lr"):

@@ -304,3 +304,6 @@ def test_the_paired_ablation_section_marks_inert_ingredients_and_gives_intervals
     assert "| + both: gain over alternating flips (points, 95 % interval) |  | -0.30 [-0.60, +0.10]; seeds 5–9: " \
         "+0.20 [-0.10, +0.50] |" in text
     assert "both: alternate_flips True, lr 0.375. " in text
+    data.update(machines=["AMD EPYC; torch 2.14.1; AVX512"])
+    path.write_text(json.dumps(data))
+    assert "Every run on one machine (AMD EPYC; torch 2.14.1; AVX512)" in readme_script.paired_ablation_section(path)

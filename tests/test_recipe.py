@@ -470,6 +470,8 @@ def test_identity_init_makes_a_new_columns_first_filters_copy_their_inputs_and_s
         assert torch.equal(first(x)[:, :3], x), name
     with pytest.raises(ValueError, match="identity_init"):
         SMOKE.replace(identity_init=1)
+    with pytest.raises(ValueError, match="identity_init = True without conv_channels"):
+        SMOKE.replace(identity_init=True, conv_channels=(), growth={"default": ((), (8,))})
 
 
 def test_batch_norm_shifts_get_their_own_learning_rate_but_the_same_decay_per_step():

@@ -429,16 +429,19 @@ def test_committed_ablation_runs_are_reused_only_for_the_same_recipe_and_ingredi
     recipe = ablation.paired_recipe(CPU, 1000, 200)
     monkeypatch.setattr(ablation, "PAIRED_VARIANTS", (("+ Lookahead", dict(lookahead=0.5)),
                                                       ("+ identity initialisation", dict(identity_init=True))))
-    record = lambda label, seed: dict(variant=label, task="mnist", seed=seed, val_accuracy=90.0, seconds=1.0,  # noqa
-                                      cpu_threads=1, synthetic=False)
+    record = lambda label, seed, machine=ablation.machine(): dict(  # noqa: E731
+        variant=label, task="mnist", seed=seed, val_accuracy=90.0, seconds=1.0, cpu_threads=1, synthetic=False,
+        machine=machine)
     committed = dict(recipe=recipe.to_dict(), variants={"+ Lookahead": {"lookahead": 0.5},
                                                         "+ identity initialisation": {"identity_init": False}},
                      runs=[record("recipe (cpu profile)", 0), record("+ Lookahead", 0),
-                           record("+ identity initialisation", 0), record("+ a removed ingredient", 0)],
+                           record("+ identity initialisation", 0), record("+ a removed ingredient", 0),
+                           record("+ Lookahead", 1, "another processor; torch 2.14.1; AVX2")],
                      recheck_runs=[record("+ Lookahead", 5)])
     path = tmp_path / "ablation_paired.json"
     path.write_text(json.dumps(committed))
-    # the recipe, Lookahead (seeds 0 and 5); not the ingredient whose changes differ, nor the one no longer listed
+    # the recipe, Lookahead (seeds 0 and 5); not the ingredient whose changes differ, nor the one no longer listed,
+    # nor a run made on another machine (its rounding differs: it would not be a pair)
     assert ablation.restore_committed(path, recipe, tmp_path / "runs") == 3
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["v0_mnist_s0.json", "v1_mnist_s0.json",
                                                                      "v1_mnist_s5.json"]
