@@ -586,7 +586,8 @@ def paired_ablation_section(path: Path) -> str | None:
                  "min of training): the second number in its cell.") if again else ""
     return section(
         "Fast-training ingredients, paired by seed (`make ablation`)", rows,
-        f"Each ingredient of airbench94 (Keller Jordan, 2024) added alone to the cpu profile's recipe; each dataset "
+        f"Each ingredient of airbench94 (Keller Jordan, 2024) added to the cpu profile's recipe, alone unless its "
+        f"row names two; a row 'gain over' compares two rows' runs, seed by seed; each dataset "
         f"trained alone on {data['n_train']:,} training images, scored on {data['val_size']:,} validation images "
         f"(the test splits are never read), epochs "
         f"{', '.join(f'{display_name(k)} {v}' for k, v in data['epochs'].items() if k != 'default')}; "
