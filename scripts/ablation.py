@@ -402,9 +402,10 @@ def recheck(tasks: list[str], recipe: Profile, folder: Path, runs: Path, data_ro
     needed = [t for t in tasks if any(t in ts for ts in claims.values())]
     paired_ablation(needed, recipe, seeds, runs, data_root, only=claims)
     every = finished_runs(runs, RECHECK_SEEDS)
-    again = paired_summary(every, tasks, recipe)["gains"]
+    summary = paired_summary(every, tasks, recipe)
+    again = summary["gains"]
     result["recheck"] = {label: {t: again[label][t] for t in ts} for label, ts in claims.items()}
-    result["recheck_over"] = again["over"]
+    result["recheck_over"] = summary["over"]
     result["recheck_seeds"] = list(RECHECK_SEEDS)
     result["recheck_seconds_total"] = round(sum(r["seconds"] for r in every), 1)
     result["recheck_runs"] = sorted(every, key=lambda r: (r["variant"], r["task"], r["seed"]))

@@ -455,6 +455,30 @@ def test_committed_ablation_runs_are_reused_only_for_the_same_recipe_and_ingredi
     assert ablation.airbench_sgd(256)["lr"] == pytest.approx(sgd["lr"] / 4)
 
 
+
+def test_recheck_measures_claims_on_new_seeds_and_writes_them_with_the_gains_over(tmp_path, monkeypatch):
+    ablation = load_script("ablation")
+    from synapticnet.profiles import CPU
+
+    recipe = ablation.paired_recipe(CPU, 1000, 200)
+    both = ("+ both", dict(lookahead=0.5, test_shift=1))
+    monkeypatch.setattr(ablation, "PAIRED_VARIANTS", (("+ Lookahead", dict(lookahead=0.5)), both))
+    monkeypatch.setattr(ablation, "OVER", (("+ both", "+ Lookahead"),))
+    monkeypatch.setattr(ablation, "run", lambda tasks, profile, seed, **_: dict(
+        val_accuracy=[0.5 + 0.01 * seed + 0.02 * bool(profile.lookahead) + 0.01 * bool(profile.test_shift)],
+        cpu_threads=1, synthetic_data=False))
+    runs = tmp_path / "runs"
+    ablation.paired_ablation(["cifar10"], recipe, (0, 1, 2), runs, None)
+    result = ablation.paired_summary(ablation.finished_runs(runs, (0, 1, 2)), ["cifar10"], recipe)
+    assert result["over"][0]["gains"]["cifar10"]["differences"] == pytest.approx([1.0] * 3)
+    ablation.save_json(result, tmp_path / "ablation_paired.json")
+    ablation.recheck(["cifar10"], recipe, tmp_path, runs, None, seeds=(5, 6))
+    saved = json.loads((tmp_path / "ablation_paired.json").read_text())
+    assert saved["recheck"]["+ both"]["cifar10"]["seeds"] == [5, 6]
+    assert saved["recheck_over"][0]["gains"]["cifar10"]["differences"] == pytest.approx([1.0, 1.0])
+    assert {r["seed"] for r in saved["recheck_runs"]} == {5, 6} and all(r["machine"] for r in saved["recheck_runs"])
+
+
 # --- the anchor: airbench94's own script, on our data -------------------------------------------------------------
 
 
