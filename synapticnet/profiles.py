@@ -34,7 +34,8 @@ measured on validation splits, never on test: the measurements are next to ``_RE
 below and in ``make ablation`` (``figures/ablation.json``). The fixed whitening
 first layer of the fast CIFAR-10 recipes (``whiten``: per task, estimated from that task's own
 images, so it needs each task's own column) paid in ``make ablation`` and is in ``long`` only (see
-``LONG`` for the numbers and why not in ``cpu``).
+``LONG`` for the numbers and why not in ``cpu``). Identity initialisation of the convolutions
+(``identity_init``) paid more there, and reaches every method's network; no profile uses it yet.
 
 Choose one with the environment variable ``SYNAPTICNET_PROFILE`` (notebooks, ``make
 reproduce PROFILE=...``) or ``--profile`` (the command line).
@@ -447,12 +448,15 @@ LONG = CPU.replace(
     # checkpoints do not outlive the session that made them). This profile is about accuracy, not parameters.
     compaction=None,
     # Each task's column starts with a fixed whitening of its own images (airbench94's first layer). make ablation,
-    # paired over seeds 0-4, validation: CIFAR-10 +2.72 points [+1.35, +4.09], Fashion-MNIST +1.44 [+0.15, +2.73],
-    # MNIST +0.75 [-0.39, +1.89]; again on seeds 5-9, never run before: CIFAR-10 +3.26 [+1.96, +4.56], Fashion-MNIST
-    # +1.08 [+0.12, +2.04] (figures/ablation_paired.json). At this profile's own budget (seed 0, test images) the
-    # run went from 99.70 / 94.29 / 89.14 % without it to 99.71 / 94.88 / 89.57 % with it: a smaller CIFAR-10 gain
-    # than at the ablation's short budget. This column trains 0.834x the images/s without it, measured side by side
-    # (figures/bench/train_long_whitened.json). Not in cpu: every comparison committed on cpu (notebook 04's
+    # paired over seeds 0-4, validation, every run on one machine: CIFAR-10 +3.36 points [+1.82, +4.90],
+    # Fashion-MNIST +1.81 [+0.83, +2.79], MNIST +0.35 [-0.64, +1.34]; again on seeds 5-9, never run before:
+    # CIFAR-10 +2.54 [+1.21, +3.87], Fashion-MNIST +1.02 [+0.60, +1.44] (figures/ablation_paired.json). Identity
+    # initialisation (identity_init) gained more (CIFAR-10 +4.65, then +4.60), and whitening on top of it did not
+    # pay (CIFAR-10 -0.90 [-1.69, -0.11], then -0.48 [-2.10, +1.14]): the next long run is to test identity
+    # initialisation without whitening at this budget. At this profile's own budget (seed 0, test images) the
+    # run went from 99.70 / 94.29 / 89.14 % without whitening to 99.71 / 94.88 / 89.57 % with it: a smaller
+    # CIFAR-10 gain than at the ablation's short budget. This column trains 0.834x the images/s with it, measured
+    # side by side (figures/bench/train_long_whitened.json). Not in cpu: every comparison committed on cpu (notebook 04's
     # baselines, the growth front) would have to be re-run with it, and the shared-network baselines have no
     # per-task column to put it in.
     # For scale: airbench94 itself, 94.01 % on the original CIFAR-10 test set in 10 epochs, scores 90.70 % on the
