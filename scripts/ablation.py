@@ -199,6 +199,17 @@ def machine() -> str:
            f"{torch.backends.cpu.get_cpu_capability()}"
 
 
+def variant_settings() -> dict[str, dict[str, Any]]:
+    """Every ingredient's changes as they read back from JSON (tuples become lists): what the summary records and
+    what a committed run's ingredient is compared with."""
+    return {label: json.loads(json.dumps(changes)) for label, changes in PAIRED_VARIANTS}
+
+
+def in_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs sorted by ingredient, task and seed, as the JSON keeps them."""
+    return sorted(records, key=lambda r: (r["variant"], r["task"], r["seed"]))
+
+
 def restore_committed(path: Path, recipe: Profile, runs_dir: Path) -> int:
     """Put the runs a committed ``ablation_paired.json`` holds (``runs`` and ``recheck_runs``) back into ``runs_dir``
     as finished, when the recipe and that ingredient's changes are still the ones they ran with and the run was made
@@ -210,7 +221,7 @@ def restore_committed(path: Path, recipe: Profile, runs_dir: Path) -> int:
     if set(_differing_settings(committed["recipe"], recipe.to_dict())) - {"name"}:
         return 0  # another recipe: every run again
     index = {label: i for i, (label, _) in enumerate(((RECIPE_LABEL, {}), *PAIRED_VARIANTS))}
-    current = {RECIPE_LABEL: {}, **{label: json.loads(json.dumps(c)) for label, c in PAIRED_VARIANTS}}
+    current = {RECIPE_LABEL: {}, **variant_settings()}
     was = {RECIPE_LABEL: {}, **committed["variants"]}
     restored, here = 0, machine()
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -263,9 +274,8 @@ def paired_summary(records: list[dict[str, Any]], tasks: list[str], recipe: Prof
                     "airbench94 added, each dataset alone, paired by seed (the same subset, split, initial weights "
                     "and batch order); gains are variant − recipe in points with a 95 % Student-t interval",
         tasks=tasks, n_train=recipe.n_train, val_size=recipe.val_size, epochs=EPOCHS,
-        recipe=recipe.to_dict(), variants={label: {k: json.loads(json.dumps(v)) for k, v in changes.items()}
-                                           for label, changes in PAIRED_VARIANTS},
-        recipe_mean=recipe_mean, gains=gains, over=over, runs=sorted(records, key=lambda r: (r["variant"], r["task"], r["seed"])),
+        recipe=recipe.to_dict(), variants=variant_settings(),
+        recipe_mean=recipe_mean, gains=gains, over=over, runs=in_order(records),
         seconds_total=round(sum(r["seconds"] for r in records), 1),
         cpu_threads=sorted({r["cpu_threads"] for r in records}), synthetic=any(r["synthetic"] for r in records),
         machines=sorted({r.get("machine", "not recorded") for r in records}), command="make ablation")
@@ -408,7 +418,7 @@ def recheck(tasks: list[str], recipe: Profile, folder: Path, runs: Path, data_ro
     result["recheck_over"] = summary["over"]
     result["recheck_seeds"] = list(RECHECK_SEEDS)
     result["recheck_seconds_total"] = round(sum(r["seconds"] for r in every), 1)
-    result["recheck_runs"] = sorted(every, key=lambda r: (r["variant"], r["task"], r["seed"]))
+    result["recheck_runs"] = in_order(every)
     save_json(result, folder / "ablation_paired.json")
     print(f"re-checked {claims} on seeds {RECHECK_SEEDS}: wrote {folder / 'ablation_paired.json'}")
 

@@ -159,9 +159,11 @@ def main() -> None:
         print(rows[-1], flush=True)
     mean = {k: round(float(np.mean([r["test"][k] for r in rows])), 2) for k in ("all", "exact", "jpeg")}
     source = dict(repository=REPOSITORY, commit=COMMIT, path=PATH, sha256=SHA256)
-    command = f"SYNAPTICNET_DATA=../shared/data python scripts/anchor_airbench94.py --seeds {','.join(map(str, args.seeds))}"
+    seed_list = ",".join(map(str, args.seeds))
+    command = f"SYNAPTICNET_DATA=../shared/data python scripts/anchor_airbench94.py --seeds {seed_list}"
     result = dict(description=__doc__.split("\n\n")[1].replace("\n", " "), source=source,
-                  data=dataset_provenance("cifar10", root), published_test_accuracy=PUBLISHED, rows=rows, mean_test=mean, cpu_threads=torch.get_num_threads(),
+                  data=dataset_provenance("cifar10", root), published_test_accuracy=PUBLISHED, rows=rows,
+                  mean_test=mean, cpu_threads=torch.get_num_threads(),
                   torch=torch.__version__, precision="bfloat16 autocast (float32 weights)", command=command)
     save_json(result, args.out)
     print(mean, f"wrote {args.out}")

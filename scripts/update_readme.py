@@ -596,7 +596,8 @@ def paired_ablation_section(path: Path) -> str | None:
         "'Cannot change it': the ingredient does not apply to how that task trains (no flips for digits; "
         "test-time shifts only for tasks trained with shifts), so it was not run. "
         f"{data['seconds_total'] / 60:.1f} min of training in all ({'/'.join(map(str, data['cpu_threads']))} "
-        f"thread(s) per run).{rechecked}{machines(data)} From [`figures/ablation_paired.json`](figures/ablation_paired.json).",
+        f"thread(s) per run).{rechecked}{machines(data)} "
+        "From [`figures/ablation_paired.json`](figures/ablation_paired.json).",
         image="![paired ablation](figures/ablation_paired.png)",
     )
 

@@ -9,9 +9,10 @@ random initialisation. At step 0 the network is then a near pass-through of the 
 features, and training only has to learn what to add.
 
 Here a task's column gets this when it is created (``Profile.identity_init``; SynapticNet's
-``before_task``): only the newest task's blocks change; the baselines' networks get it when they are built. In reuse mode a block also reads older tasks'
-frozen channels; its identity filters read none of them (zero weights there), so they copy the task's own
-channels exactly. Finished tasks are frozen and untouched, so zero forgetting stays exact.
+``before_task``): only the newest task's blocks change; the baselines' networks get it when they are
+built. In reuse mode a block also reads older tasks' frozen channels; its identity filters read none of
+them (zero weights there), so they copy the task's own channels exactly. Finished tasks are frozen and
+untouched, so zero forgetting stays exact.
 """
 
 from __future__ import annotations

@@ -295,7 +295,8 @@ class Profile:
             problems.append(f"pick = True with mode = {self.mode!r} (picking masks need mode='reuse')")
         for key in ("pick_lr_factor", "norm_bias_lr"):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not (math.isfinite(value) and value > 0):
                 problems.append(f"{key} = {value!r} (a factor > 0)")
         if self.grad_clip is not None and (isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float))
                                            or not (math.isfinite(self.grad_clip) and self.grad_clip > 0)):
@@ -456,9 +457,9 @@ LONG = CPU.replace(
     # initialisation without whitening at this budget. At this profile's own budget (seed 0, test images) the
     # run went from 99.70 / 94.29 / 89.14 % without whitening to 99.71 / 94.88 / 89.57 % with it: a smaller
     # CIFAR-10 gain than at the ablation's short budget. This column trains 0.834x the images/s with it, measured
-    # side by side (figures/bench/train_long_whitened.json). Not in cpu: every comparison committed on cpu (notebook 04's
-    # baselines, the growth front) would have to be re-run with it, and the shared-network baselines have no
-    # per-task column to put it in.
+    # side by side (figures/bench/train_long_whitened.json). Not in cpu: every comparison committed on cpu
+    # (notebook 04's baselines, the growth front) would have to be re-run with it, and the shared-network baselines
+    # have no per-task column to put it in.
     # For scale: airbench94 itself, 94.01 % on the original CIFAR-10 test set in 10 epochs, scores 90.70 % on the
     # offline copy's test images (make anchor: its own script, seeds 0 and 1, about 21 min a seed here; exact test
     # images 93.00 %, JPEG ones 90.44 %). A held-out CIFAR-10 number here is read against that, not against 94.

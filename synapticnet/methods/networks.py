@@ -26,7 +26,8 @@ class MultiHeadCNN(nn.Module):
     def __init__(self, conv_channels: Sequence[int] = (32, 64, 128), hidden: Sequence[int] = (256,),
                  num_classes: Sequence[int] | int = (10,), dropout: float = 0.1, in_channels: int = 3,
                  image_size: int = 32, pooled_size: int | None = None,
-                 pool_after: Sequence[int] | None = None, batch_norm: bool = True, identity_init: bool = False) -> None:
+                 pool_after: Sequence[int] | None = None, batch_norm: bool = True,
+                 identity_init: bool = False) -> None:
         super().__init__()
         if not conv_channels and not hidden:
             raise ValueError("the network needs at least one layer: conv_channels and hidden are both empty")
