@@ -460,12 +460,11 @@ LONG = CPU.replace(
     # it did not carry over: identity initialisation without whitening scored 99.66 / 94.19 / 89.02 % (seed 0) and
     # 99.63 / 94.57 / 89.17 % (seed 1) on test images, below the whitened runs' 99.71 / 94.88 / 89.57 % and
     # 99.69 / 94.65 / 89.82 % on every task, and 89.52 against 89.76 % CIFAR-10 validation accuracy on seed 0 (two
-    # seeds, not a paired test; those runs are not kept, only this comment and the closing note of 2026-12-05 hold
-    # them). A reading, not measured: a better start matters over the ablation's 240 CIFAR-10 steps, less over this
-    # profile's 7,440. This column trains 0.834x the images/s with whitening, measured side by side
-    # (figures/bench/train_long_whitened.json). Not in cpu: every comparison committed on cpu (notebook 04's
-    # baselines, the growth front) would have to be re-run with it, and the shared-network baselines have no
-    # per-task column to put it in.
+    # seeds, not a paired test; the runs themselves are not kept). A reading, not measured: a better start matters
+    # over the ablation's 240 CIFAR-10 steps, less over this profile's 7,440. This column trains 0.834x the images/s
+    # with whitening, measured side by side (figures/bench/train_long_whitened.json). Not in cpu: every comparison
+    # committed on cpu (notebook 04's baselines, the growth front) would have to be re-run with it, and the
+    # shared-network baselines have no per-task column to put it in.
     # For scale: airbench94 itself, 94.01 % on the original CIFAR-10 test set in 10 epochs, scores 90.70 % on the
     # offline copy's test images (make anchor: its own script, seeds 0 and 1, about 21 min a seed here; exact test
     # images 93.00 %, JPEG ones 90.44 %). A held-out CIFAR-10 number here is read against that, not against 94.
