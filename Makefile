@@ -92,11 +92,14 @@ bench: $(STAMP)
 
 # The recipe's paired ablation (figures/ablation_paired.json + .png): the fast-training literature's ingredients
 # added to the cpu recipe one at a time, each dataset alone on a 10,000-image subset, validation splits only,
-# five seeds paired with the recipe's; every gain above zero measured again on seeds 5-9. Resumes from
-# build/ablation_paired/. (The older one-seed table, figures/ablation.json: python scripts/ablation.py.)
+# five seeds paired with the recipe's; every gain above zero measured again on seeds 5-9; then the ingredients that
+# change where training starts on CIFAR-10 with 4x the epochs (figures/ablation_longer.json): does a gain last?
+# Resumes from build/ablation_paired/ and build/ablation_longer/. (The older one-seed table, figures/ablation.json:
+# python scripts/ablation.py.)
 ablation: $(STAMP)
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/ablation.py --paired
 	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/ablation.py --paired --recheck
+	SYNAPTICNET_DATA=$${SYNAPTICNET_DATA:-../shared/data} $(PY) scripts/ablation.py --paired --longer 4
 	$(UPDATE_DOCS)
 
 # The accuracy-parameter front (11 configurations x 3 streams x 5 seeds, real data, paired by seed):

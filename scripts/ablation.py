@@ -9,6 +9,12 @@ is not run there and is said so. Writes ``figures/ablation_paired.json`` (+ ``.p
 finished run is kept under ``build/ablation_paired/`` so an interrupted study resumes, and
 ``--seeds`` lets two one-thread processes share the seeds.
 
+``--longer N`` asks whether a gain measured over few steps lasts: the ingredients that change where
+training *starts* (whitening, identity initialisation, both) are run again on CIFAR-10, where they
+gained most, on the same images and seeds with N times the epochs, and their paired gains are set
+beside the short budget's (from ``ablation_paired.json``'s runs). Writes
+``figures/ablation_longer.json`` (+ ``.png``); finished runs are kept under ``build/ablation_longer/``.
+
 The older one-seed table (no flag): every variant is the cpu profile's recipe
 (:mod:`synapticnet.profiles`) with one technique removed (or one added), trained on each dataset
 alone — one task, so the numbers are about the recipe, not about continual learning — on a
@@ -19,7 +25,7 @@ Seeds 0 (and 1 for the full recipe: the seed-to-seed noise to read the table aga
 
 Writes ``figures/ablation.json`` and ``figures/ablation.png``; the README's table comes from them.
 
-Usage: ``python scripts/ablation.py [--paired [--seeds 0,1,2]] [--tasks mnist,fashion_mnist,cifar10] [--smoke]``
+Usage: ``python scripts/ablation.py [--paired [--seeds 0,1,2] [--recheck | --longer 4]] [--tasks ...] [--smoke]``
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from synapticnet.plots import display_name, save_figure, styled
-from synapticnet.profiles import CPU, SMOKE, Profile
+from synapticnet.profiles import CPU, SMOKE, Profile, family
 
 # The recipe this table starts from, fixed here (not the cpu profile, which took its final settings
 # from full-budget runs afterwards: see the profiles docstring): float32, shifts + flips on every
@@ -132,6 +138,14 @@ OVER: tuple[tuple[str, str], ...] = (("+ whitening and identity initialisation",
 PAIRED_SEEDS = (0, 1, 2, 3, 4)
 RECHECK_SEEDS = (5, 6, 7, 8, 9)  # a gain whose interval is above zero is measured again on seeds never run before
 RECIPE_LABEL = "recipe (cpu profile)"
+# --longer: the ingredients that change where training starts, on the dataset where they gained most, and the pairs
+# compared at both lengths (each ingredient over the recipe, the OVER pairs, and identity over whitening: which start
+# is better, the question the long profile had to answer).
+LONGER_INGREDIENTS = ("+ whitening first layer", "+ identity initialisation",
+                      "+ whitening and identity initialisation")
+LONGER_FAMILY = "cifar10"
+LONGER_PAIRS: tuple[tuple[str, str], ...] = (*((label, RECIPE_LABEL) for label in LONGER_INGREDIENTS), *OVER,
+                                             ("+ identity initialisation", "+ whitening first layer"))
 
 
 def paired_recipe(base: Profile, n_train: int, val: int) -> Profile:
@@ -174,7 +188,8 @@ def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], r
                                  eval_split="val", data_root=data_root, download=False)
                 record = dict(variant=label, task=task, seed=seed, val_accuracy=round(100 * result["val_accuracy"][0], 2),
                               seconds=round(time.perf_counter() - start, 1), cpu_threads=result["cpu_threads"],
-                              synthetic=bool(result["synthetic_data"]), machine=machine())
+                              synthetic=bool(result["synthetic_data"]), machine=machine(),
+                              steps=result["steps_per_task"][0])
                 save_json(record, done)
                 records.append(record)
                 print(f"{label:36s} {task:14s} seed {seed} val {record['val_accuracy']:6.2f} % "
@@ -273,7 +288,7 @@ def paired_summary(records: list[dict[str, Any]], tasks: list[str], recipe: Prof
         description="validation accuracy (%) of the cpu profile's recipe and of the recipe with one ingredient of "
                     "airbench94 added, each dataset alone, paired by seed (the same subset, split, initial weights "
                     "and batch order); gains are variant − recipe in points with a 95 % Student-t interval",
-        tasks=tasks, n_train=recipe.n_train, val_size=recipe.val_size, epochs=EPOCHS,
+        tasks=tasks, n_train=recipe.n_train, val_size=recipe.val_size, epochs=recipe.epochs,
         recipe=recipe.to_dict(), variants=variant_settings(),
         recipe_mean=recipe_mean, gains=gains, over=over, runs=in_order(records),
         seconds_total=round(sum(r["seconds"] for r in records), 1),
@@ -349,6 +364,9 @@ def main() -> None:
                                                                "seeds 5-9")
     parser.add_argument("--seeds", default=None, help="--paired: run only these seeds (e.g. 0,1,2); the summary is "
                                                       "written from every finished run")
+    parser.add_argument("--longer", type=int, default=None, metavar="N",
+                        help="--paired: whitening and identity initialisation on CIFAR-10 again with N times the "
+                             "epochs, beside the short budget's gains (figures/ablation_longer.json)")
     args = parser.parse_args()
     if args.paired:
         return main_paired(args)
@@ -383,6 +401,9 @@ def main_paired(args: argparse.Namespace) -> None:
     seeds = PAIRED_SEEDS if args.seeds is None else tuple(int(s) for s in args.seeds.split(","))
     runs = Path("build") / ("ablation_paired_smoke" if args.smoke else "ablation_paired")
     data_root = os.environ.get("SYNAPTICNET_DATA")
+    if args.longer is not None:
+        return main_longer(args.longer, tasks, recipe, folder, runs.with_name(runs.name.replace("paired", "longer")),
+                           data_root, seeds)
     restored = restore_committed(folder / "ablation_paired.json", recipe, runs)
     if restored:
         print(f"{restored} finished run(s) taken from {folder / 'ablation_paired.json'} (same recipe and ingredient)")
@@ -421,6 +442,100 @@ def recheck(tasks: list[str], recipe: Profile, folder: Path, runs: Path, data_ro
     result["recheck_runs"] = in_order(every)
     save_json(result, folder / "ablation_paired.json")
     print(f"re-checked {claims} on seeds {RECHECK_SEEDS}: wrote {folder / 'ablation_paired.json'}")
+
+
+def longer_recipe(recipe: Profile, times: int) -> Profile:
+    """``recipe`` with every epoch count ``times`` as large: the same images, split, seeds and schedule shape."""
+    if isinstance(times, bool) or not isinstance(times, int) or times < 2:
+        raise ValueError(f"--longer needs a whole number of times the epochs, 2 or more; got {times!r}")
+    return recipe.replace(epochs={name: n * times for name, n in recipe.epochs.items()}, name=f"{recipe.name}-x{times}")
+
+
+def gains_of(records: list[dict[str, Any]], tasks: list[str]) -> list[dict[str, Any]]:
+    """Every :data:`LONGER_PAIRS` comparison on ``tasks``: first − second, paired over the seeds both have."""
+    value = {(r["variant"], r["task"], r["seed"]): r["val_accuracy"] for r in records}
+    return [{"ingredient": label, "over": base,
+             "gains": {t: d for t in tasks if (d := paired_gain(value, label, base, t)) is not None}}
+            for label, base in LONGER_PAIRS]
+
+
+def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: list[str], longer: Profile,
+                   times: int) -> dict[str, Any]:
+    """The :data:`LONGER_PAIRS` at the paired ablation's budget (``short``: its ``ablation_paired.json``, seeds
+    :data:`PAIRED_SEEDS`) and at ``times`` its epochs (``records``), side by side."""
+    labels = {RECIPE_LABEL, *LONGER_INGREDIENTS}
+    before = [r for r in short["runs"] if r["variant"] in labels and r["task"] in tasks and r["seed"] in PAIRED_SEEDS]
+
+    def budget(runs: list[dict[str, Any]], epochs: dict[str, int]) -> dict[str, Any]:
+        accs = {t: [r["val_accuracy"] for r in runs if r["variant"] == RECIPE_LABEL and r["task"] == t] for t in tasks}
+        return dict(epochs=epochs, seeds=sorted({r["seed"] for r in runs}),
+                    steps=sorted({r["steps"] for r in runs if r.get("steps") is not None}),
+                    recipe_mean={t: round(sum(a) / len(a), 2) for t, a in accs.items() if a},
+                    comparisons=gains_of(runs, tasks), seconds_total=round(sum(r["seconds"] for r in runs), 1),
+                    machines=sorted({r.get("machine", "not recorded") for r in runs}))
+
+    return dict(
+        description="validation accuracy (%) gains of the ingredients that change where training starts, paired by "
+                    f"seed, at the paired ablation's epochs and at {times} times them (the same images, split, seeds "
+                    "and recipe); 95 % Student-t intervals",
+        tasks=tasks, n_train=longer.n_train, val_size=longer.val_size, times=times,
+        recipe=longer.to_dict(), variants={label: v for label, v in variant_settings().items() if label in labels},
+        budgets=[budget(before, short["epochs"]), budget(records, longer.epochs)], runs=in_order(records),
+        cpu_threads=sorted({r["cpu_threads"] for r in records}), synthetic=any(r["synthetic"] for r in records),
+        command=f"python scripts/ablation.py --paired --longer {times}")
+
+
+@styled
+def longer_figure(result: dict[str, Any]):
+    """Each comparison's paired gain at the short and the longer budget: does it last?"""
+    import matplotlib.pyplot as plt
+
+    task = result["tasks"][0]
+    budgets = result["budgets"]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    x = [b["epochs"][family(task)] for b in budgets]
+    for k, (label, base) in enumerate(LONGER_PAIRS):
+        gains = [next(c["gains"].get(task) for c in b["comparisons"] if (c["ingredient"], c["over"]) == (label, base))
+                 for b in budgets]
+        shown = [(xi, g) for xi, g in zip(x, gains) if g is not None]
+        name = label.removeprefix("+ ") + ("" if base == RECIPE_LABEL else f" − {base.removeprefix('+ ')}")
+        offset = (k - (len(LONGER_PAIRS) - 1) / 2) * 0.4
+        low = [g["mean"] - g["low"] if g["low"] is not None else 0.0 for _, g in shown]
+        high = [g["high"] - g["mean"] if g["high"] is not None else 0.0 for _, g in shown]
+        ax.errorbar([xi + offset for xi, _ in shown], [g["mean"] for _, g in shown], yerr=[low, high], fmt="o-",
+                    capsize=3, color=f"C{k}", label=name)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, [str(e) for e in x])
+    ax.set_xlabel(f"{display_name(task)} epochs ({result['n_train']:,} training images, batch "
+                  f"{result['recipe']['batch_size']})")
+    ax.set_ylabel("validation accuracy gain\n(points, 95 % interval)")
+    ax.set_title(f"A better start, over more steps ({display_name(task)}, seeds paired)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def main_longer(times: int, tasks: list[str], recipe: Profile, folder: Path, runs: Path, data_root: str | None,
+                seeds: tuple[int, ...]) -> None:
+    """``--longer N``: the starting ingredients on CIFAR-10 with N times the epochs, paired over :data:`PAIRED_SEEDS`
+    and set beside the paired ablation's gains (which must exist: ``make ablation`` writes them)."""
+    short_path = folder / "ablation_paired.json"
+    if not short_path.exists():
+        raise SystemExit(f"--longer compares with the paired ablation's runs: {short_path} is missing "
+                         "(python scripts/ablation.py --paired writes it)")
+    longer = longer_recipe(recipe, times)
+    tasks = [t for t in tasks if family(t) == LONGER_FAMILY]
+    if not tasks:
+        raise SystemExit(f"--longer runs on {LONGER_FAMILY}: add it to --tasks")
+    path = folder / "ablation_longer.json"
+    restored = restore_committed(path, longer, runs)
+    if restored:
+        print(f"{restored} finished run(s) taken from {path} (same recipe and ingredient)")
+    paired_ablation(tasks, longer, seeds, runs, data_root, only={label: tasks for label in LONGER_INGREDIENTS})
+    result = longer_summary(load_json(short_path), finished_runs(runs, PAIRED_SEEDS), tasks, longer, times)
+    save_json(result, path)
+    save_figure(longer_figure(result), path.with_suffix(".png"))
+    print(f"wrote {path} and {path.with_suffix('.png')}")
 
 
 if __name__ == "__main__":

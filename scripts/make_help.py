@@ -55,6 +55,9 @@ def time_totals(root: Path = ROOT) -> dict[str, float]:
     paired = _load(root / "figures" / "ablation_paired.json")
     if paired:
         totals["ablation"] = (paired["seconds_total"] + paired.get("recheck_seconds_total", 0.0)) / 60
+    longer = _load(root / "figures" / "ablation_longer.json")
+    if longer and "ablation" in totals:
+        totals["ablation"] += longer["budgets"][-1]["seconds_total"] / 60
     original = _load(root / "figures" / "original_run.json")
     if original:
         totals["original"] = original["wall_seconds"] / 60
@@ -87,6 +90,7 @@ def help_lines(root: Path = ROOT) -> list[str]:
     criteria_size = f", {criteria_seeds} seeds" if criteria_seeds else ""
     anchor_runs = len((_load(root / "figures" / "anchor_airbench94.json") or {}).get("rows", []))
     anchor_seeds = f" for {anchor_runs} seeds" if anchor_runs else ""
+    longer_times = (_load(root / "figures" / "ablation_longer.json") or {}).get("times")
     lines = [
         ("test", "unit tests + notebooks in smoke mode (offline, synthetic data, all cores)"),
         ("test-cpus", "unit tests under three CPU kernel sets (ATEN_CPU_CAPABILITY)"),
@@ -97,7 +101,8 @@ def help_lines(root: Path = ROOT) -> list[str]:
         ("student", "every notebook on the student budget, as a student runs it ("
                     + _minutes(t, "student (all notebooks)", "{} min in all, measured") + ")"),
         ("bench", "benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"),
-        ("ablation", "fast-training ingredients added to the recipe one at a time, paired by seed, validation ("
+        ("ablation", "fast-training ingredients added to the recipe one at a time, paired by seed, validation"
+                     + (f", the starting ones again with {longer_times}x the epochs" if longer_times else "") + " ("
                      + _minutes(t, "ablation", "{} min of training measured, summed over its runs") + "; resumable)"),
         ("front", f"accuracy-parameter front of growth vs separate networks{front_size} ("
                   + _minutes(t, "front", "{} min of training measured, summed over its runs, 1 thread" + shared)

@@ -29,6 +29,7 @@ from typing import Any
 from synapticnet.experiments.original import HOW_WE_KNOW, ORIGINAL_NOTEBOOK, ORIGINAL_REPORTED, ORIGINAL_REPOSITORY
 from synapticnet.arguments import existing_file
 from synapticnet.plots import display_name, markdown_table
+from synapticnet.profiles import family
 from synapticnet.stats import format_difference, format_mean_std
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -602,6 +603,37 @@ def paired_ablation_section(path: Path) -> str | None:
     )
 
 
+def longer_ablation_section(path: Path) -> str | None:
+    """Do the starting ingredients' gains last over more steps (``python scripts/ablation.py --paired --longer N``)?"""
+    if not path.exists():
+        return None
+    data = load(path)
+    tasks, budgets = data["tasks"], data["budgets"]
+    column = lambda t, b: f"{display_name(t)}, {b['epochs'][family(t)]} epochs"  # noqa: E731
+    rows = [{"comparison": "recipe (cpu profile): mean validation accuracy (%)",
+             **{column(t, b): f"{b['recipe_mean'][t]:.2f}" for b in budgets for t in tasks}}]
+    for k, comparison in enumerate(budgets[0]["comparisons"]):
+        label, base = comparison["ingredient"], comparison["over"]
+        over = "" if base == "recipe (cpu profile)" else f" over {base.removeprefix('+ ')}"
+        rows.append({"comparison": f"{label}{over}: gain (points, 95 % interval)",
+                     **{column(t, b): (format_difference(g) if (g := b["comparisons"][k]["gains"].get(t)) else "")
+                        for b in budgets for t in tasks}})
+    long = budgets[-1]
+    steps = f" ({long['steps'][0]:,} steps at batch {data['recipe']['batch_size']})" if len(long["steps"]) == 1 else ""
+    return section(
+        f"Does a better start last? The same ingredients with {data['times']}× the epochs "
+        f"(`python scripts/ablation.py --paired --longer {data['times']}`)", rows,
+        f"The ingredients that change where training starts, each dataset alone on the same {data['n_train']:,} "
+        f"training and {data['val_size']:,} validation images and the same seeds "
+        f"({', '.join(map(str, long['seeds']))}) as the paired ablation above, whose runs give the first "
+        f"columns; the last columns train {data['times']} times as many epochs{steps}. Each gain is paired by seed "
+        f"with a 95 % interval. {long['seconds_total'] / 60:.1f} min of training for the longer runs "
+        f"({'/'.join(map(str, data['cpu_threads']))} thread(s) per run).{machines(long)} "
+        "From [`figures/ablation_longer.json`](figures/ablation_longer.json).",
+        image="![longer ablation](figures/ablation_longer.png)",
+    )
+
+
 def permuted_section(path: Path) -> str | None:
     """Permuted MNIST under GPM's protocol (``make pmnist``): ours beside the published points, with sources."""
     if not path.exists():
@@ -733,6 +765,7 @@ def render(figures: Path, times: Path | None = None) -> str:
         permuted_section(figures / "permuted_mnist.json"),
         task_inference_section(figures / "07_task_inference.json"),
         paired_ablation_section(figures / "ablation_paired.json"),
+        longer_ablation_section(figures / "ablation_longer.json"),
         ablation_section(figures / "ablation.json"),
         throughput_section(figures / "bench" / "train.json"),
         bench_section(figures / "bench"),

@@ -307,3 +307,27 @@ def test_the_paired_ablation_section_marks_inert_ingredients_and_gives_intervals
     data.update(machines=["AMD EPYC; torch 2.14.1; AVX512"])
     path.write_text(json.dumps(data))
     assert "Every run on one machine (AMD EPYC; torch 2.14.1; AVX512)" in readme_script.paired_ablation_section(path)
+
+
+
+def test_the_longer_ablation_section_sets_each_comparison_at_both_budgets_side_by_side(readme_script, tmp_path):
+    path = tmp_path / "ablation_longer.json"
+    assert readme_script.longer_ablation_section(path) is None
+    gain = lambda mean: dict(mean=mean, std=0.2, low=mean - 0.5, high=mean + 0.5, n=5, level=0.95,  # noqa: E731
+                             differences=[mean] * 5, seeds=[0, 1, 2, 3, 4])
+    budget = lambda epochs, identity, steps: dict(  # noqa: E731
+        epochs={"default": epochs // 3, "cifar10": epochs}, seeds=[0, 1, 2, 3, 4], steps=steps,
+        recipe_mean={"cifar10": 60.0 + epochs}, seconds_total=600.0 * epochs / 6, machines=["one machine"],
+        comparisons=[{"ingredient": "+ whitening first layer", "over": "recipe (cpu profile)",
+                      "gains": {"cifar10": gain(3.0)}},
+                     {"ingredient": "+ identity initialisation", "over": "+ whitening first layer",
+                      "gains": {"cifar10": gain(identity)}}])
+    path.write_text(json.dumps(dict(tasks=["cifar10"], n_train=10_000, val_size=2_000, times=4, cpu_threads=[1],
+                                    recipe={"batch_size": 256}, budgets=[budget(6, 1.25, []),
+                                                                         budget(24, -0.05, [960])])))
+    text = readme_script.longer_ablation_section(path)
+    assert "| comparison | CIFAR-10, 6 epochs | CIFAR-10, 24 epochs |" in text
+    assert "| recipe (cpu profile): mean validation accuracy (%) | 66.00 | 84.00 |" in text
+    assert "| + identity initialisation over whitening first layer: gain (points, 95 % interval) | " \
+           "+1.25 [+0.75, +1.75] | -0.05 [-0.55, +0.45] |" in text
+    assert "4 times as many epochs (960 steps at batch 256)" in text and "40.0 min of training" in text

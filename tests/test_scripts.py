@@ -397,7 +397,7 @@ def test_paired_ablation_skips_inert_ingredients_and_pairs_gains_by_seed(tmp_pat
     def fake_run(tasks, profile, seed, **_):
         calls.append((tasks[0], profile.lookahead, seed))
         return dict(val_accuracy=[0.5 + 0.01 * seed + (0.02 if profile.lookahead else 0.0)], cpu_threads=1,
-                    synthetic_data=False)
+                    synthetic_data=False, steps_per_task=[8])
 
     monkeypatch.setattr(ablation, "run", fake_run)
     monkeypatch.setattr(ablation, "PAIRED_VARIANTS", (("+ Lookahead", dict(lookahead=0.5)),
@@ -466,7 +466,7 @@ def test_recheck_measures_claims_on_new_seeds_and_writes_them_with_the_gains_ove
     monkeypatch.setattr(ablation, "OVER", (("+ both", "+ Lookahead"),))
     monkeypatch.setattr(ablation, "run", lambda tasks, profile, seed, **_: dict(
         val_accuracy=[0.5 + 0.01 * seed + 0.02 * bool(profile.lookahead) + 0.01 * bool(profile.test_shift)],
-        cpu_threads=1, synthetic_data=False))
+        cpu_threads=1, synthetic_data=False, steps_per_task=[8]))
     runs = tmp_path / "runs"
     ablation.paired_ablation(["cifar10"], recipe, (0, 1, 2), runs, None)
     result = ablation.paired_summary(ablation.finished_runs(runs, (0, 1, 2)), ["cifar10"], recipe)
@@ -477,6 +477,59 @@ def test_recheck_measures_claims_on_new_seeds_and_writes_them_with_the_gains_ove
     assert saved["recheck"]["+ both"]["cifar10"]["seeds"] == [5, 6]
     assert saved["recheck_over"][0]["gains"]["cifar10"]["differences"] == pytest.approx([1.0, 1.0])
     assert {r["seed"] for r in saved["recheck_runs"]} == {5, 6} and all(r["machine"] for r in saved["recheck_runs"])
+
+
+
+def test_longer_runs_only_the_starting_ingredients_on_cifar10_and_sets_both_budgets_side_by_side(tmp_path,
+                                                                                              monkeypatch):
+    ablation = load_script("ablation")
+    from synapticnet.profiles import CPU
+
+    recipe = ablation.paired_recipe(CPU, 1000, 200)
+    longer = ablation.longer_recipe(recipe, 4)
+    assert longer.epochs == {name: 4 * n for name, n in recipe.epochs.items()} and longer.n_train == 1000
+    for bad in (1, 0, 2.5, True):
+        with pytest.raises(ValueError, match="whole number of times the epochs"):
+            ablation.longer_recipe(recipe, bad)
+    calls = []
+
+    def fake_run(tasks, profile, seed, **_):
+        calls.append((tasks[0], profile.epochs["cifar10"], profile.whiten, profile.identity_init, seed))
+        # identity initialisation 1 point ahead of whitening at 6 epochs, 1 point behind at 24
+        start = {(False, False): 0.0, (True, False): 3.0, (False, True): 4.0, (True, True): 3.5}
+        gain = start[profile.whiten, profile.identity_init] + (-2.0 if profile.identity_init and
+                                                                 profile.epochs["cifar10"] == 24 else 0.0)
+        return dict(val_accuracy=[(60.0 + seed + gain) / 100], cpu_threads=1, synthetic_data=False,
+                    steps_per_task=[profile.epochs["cifar10"] * 4])
+
+    monkeypatch.setattr(ablation, "run", fake_run)
+    seeds = ablation.PAIRED_SEEDS
+    # the short budget: the paired ablation's runs of the same ingredients (Lookahead's are left out)
+    short_runs = tmp_path / "short"
+    ablation.paired_ablation(["cifar10"], recipe, seeds, short_runs, None,
+                             only={label: ["cifar10"] for label in (*ablation.LONGER_INGREDIENTS, "+ Lookahead")})
+    ablation.save_json(dict(epochs=recipe.epochs, runs=ablation.finished_runs(short_runs, seeds)),
+                       tmp_path / "ablation_paired.json")
+    calls.clear()
+    ablation.main_longer(4, ["mnist", "cifar10"], recipe, tmp_path, tmp_path / "long", None, seeds)
+    # 4 configurations x 5 seeds, CIFAR-10 only, every one at 4x the epochs
+    assert len(calls) == 20 and {(c[0], c[1]) for c in calls} == {("cifar10", 24)}
+    saved = json.loads((tmp_path / "ablation_longer.json").read_text())
+    short, long = saved["budgets"]
+    assert (short["epochs"]["cifar10"], long["epochs"]["cifar10"], long["steps"]) == (6, 24, [96])
+    pair = lambda budget, a, b: next(c["gains"]["cifar10"] for c in budget["comparisons"]  # noqa: E731
+                                     if (c["ingredient"], c["over"]) == (a, b))
+    identity, whitening = "+ identity initialisation", "+ whitening first layer"
+    assert pair(short, identity, whitening)["differences"] == pytest.approx([1.0] * 5)
+    assert pair(long, identity, whitening)["differences"] == pytest.approx([-1.0] * 5)
+    assert pair(long, whitening, ablation.RECIPE_LABEL)["mean"] == pytest.approx(3.0)
+    assert "+ Lookahead" not in saved["variants"] and long["recipe_mean"] == {"cifar10": 62.0}
+    assert (tmp_path / "ablation_longer.png").exists()
+    calls.clear()  # every run is finished: nothing runs again
+    ablation.main_longer(4, ["cifar10"], recipe, tmp_path, tmp_path / "long", None, seeds)
+    assert calls == []
+    with pytest.raises(SystemExit, match="--longer runs on cifar10"):
+        ablation.main_longer(4, ["mnist"], recipe, tmp_path, tmp_path / "long", None, seeds)
 
 
 # --- the anchor: airbench94's own script, on our data -------------------------------------------------------------
