@@ -368,6 +368,8 @@ def main() -> None:
                         help="--paired: whitening and identity initialisation on CIFAR-10 again with N times the "
                              "epochs, beside the short budget's gains (figures/ablation_longer.json)")
     args = parser.parse_args()
+    if args.longer is not None and (not args.paired or args.longer < 2):
+        parser.error("--longer N goes with --paired, N a whole number of times the epochs, 2 or more")
     if args.paired:
         return main_paired(args)
     only = None if args.only is None else {int(i) for i in args.only.split(",")}
@@ -487,30 +489,32 @@ def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: 
 
 @styled
 def longer_figure(result: dict[str, Any]):
-    """Each comparison's paired gain at the short and the longer budget: does it last?"""
+    """Each comparison's paired gain at the short and the longer budget, over the recipe (left) and one start over
+    another (right): does a gain last?"""
     import matplotlib.pyplot as plt
 
-    task = result["tasks"][0]
-    budgets = result["budgets"]
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    task, budgets = result["tasks"][0], result["budgets"]
     x = [b["epochs"][family(task)] for b in budgets]
-    for k, (label, base) in enumerate(LONGER_PAIRS):
-        gains = [next(c["gains"].get(task) for c in b["comparisons"] if (c["ingredient"], c["over"]) == (label, base))
-                 for b in budgets]
-        shown = [(xi, g) for xi, g in zip(x, gains) if g is not None]
-        name = label.removeprefix("+ ") + ("" if base == RECIPE_LABEL else f" − {base.removeprefix('+ ')}")
-        offset = (k - (len(LONGER_PAIRS) - 1) / 2) * 0.4
-        low = [g["mean"] - g["low"] if g["low"] is not None else 0.0 for _, g in shown]
-        high = [g["high"] - g["mean"] if g["high"] is not None else 0.0 for _, g in shown]
-        ax.errorbar([xi + offset for xi, _ in shown], [g["mean"] for _, g in shown], yerr=[low, high], fmt="o-",
-                    capsize=3, color=f"C{k}", label=name)
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(x, [str(e) for e in x])
-    ax.set_xlabel(f"{display_name(task)} epochs ({result['n_train']:,} training images, batch "
-                  f"{result['recipe']['batch_size']})")
-    ax.set_ylabel("validation accuracy gain\n(points, 95 % interval)")
-    ax.set_title(f"A better start, over more steps ({display_name(task)}, seeds paired)", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.2), sharey=True)
+    panels = ([p for p in LONGER_PAIRS if p[1] == RECIPE_LABEL], [p for p in LONGER_PAIRS if p[1] != RECIPE_LABEL])
+    for ax, pairs, title in zip(axes, panels, ("over the recipe", "one start over another")):
+        for k, (label, base) in enumerate(pairs):
+            gains = [next(c["gains"].get(task) for c in b["comparisons"] if (c["ingredient"], c["over"]) == (label, base))
+                     for b in budgets]
+            shown = [(xi, g) for xi, g in zip(x, gains) if g is not None]
+            offset = (k - (len(pairs) - 1) / 2) * 0.6
+            low = [g["mean"] - g["low"] if g["low"] is not None else 0.0 for _, g in shown]
+            high = [g["high"] - g["mean"] if g["high"] is not None else 0.0 for _, g in shown]
+            name = label.removeprefix("+ ") + " − " + ("recipe" if base == RECIPE_LABEL else base.removeprefix("+ "))
+            ax.errorbar([xi + offset for xi, _ in shown], [g["mean"] for _, g in shown], yerr=[low, high], fmt="o-",
+                        capsize=3, color=f"C{k + 3 * (base != RECIPE_LABEL)}", label=name)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(x, [str(e) for e in x])
+        ax.set_xlabel(f"{display_name(task)} epochs ({result['n_train']:,} images, batch {result['recipe']['batch_size']})")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    axes[0].set_ylabel("validation accuracy gain\n(points, 95 % interval)")
+    fig.suptitle(f"A better start, over more steps ({display_name(task)}, paired by seed)", fontsize=11)
     fig.tight_layout()
     return fig
 

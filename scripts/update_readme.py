@@ -623,10 +623,11 @@ def longer_ablation_section(path: Path) -> str | None:
     return section(
         f"Does a better start last? The same ingredients with {data['times']}× the epochs "
         f"(`python scripts/ablation.py --paired --longer {data['times']}`)", rows,
-        f"The ingredients that change where training starts, each dataset alone on the same {data['n_train']:,} "
-        f"training and {data['val_size']:,} validation images and the same seeds "
-        f"({', '.join(map(str, long['seeds']))}) as the paired ablation above, whose runs give the first "
-        f"columns; the last columns train {data['times']} times as many epochs{steps}. Each gain is paired by seed "
+        f"The ingredients that change where training starts, on {', '.join(map(display_name, tasks))} alone: the "
+        f"same {data['n_train']:,} training and {data['val_size']:,} validation images and the same seeds "
+        f"({', '.join(map(str, long['seeds']))}) as the paired ablation above, whose runs are the "
+        f"{budgets[0]['epochs'][family(tasks[0])]}-epoch column; the {long['epochs'][family(tasks[0])]}-epoch column "
+        f"trains {data['times']} times as many epochs{steps}. Each gain is paired by seed "
         f"with a 95 % interval. {long['seconds_total'] / 60:.1f} min of training for the longer runs "
         f"({'/'.join(map(str, data['cpu_threads']))} thread(s) per run).{machines(long)} "
         "From [`figures/ablation_longer.json`](figures/ablation_longer.json).",

@@ -460,10 +460,12 @@ LONG = CPU.replace(
     # it did not carry over: identity initialisation without whitening scored 99.66 / 94.19 / 89.02 % (seed 0) and
     # 99.63 / 94.57 / 89.17 % (seed 1) on test images, below the whitened runs' 99.71 / 94.88 / 89.57 % and
     # 99.69 / 94.65 / 89.82 % on every task, and 89.52 against 89.76 % CIFAR-10 validation accuracy on seed 0 (two
-    # seeds, not a paired test; the runs themselves are not kept). A better start matters over few steps: on the
-    # ablation's CIFAR-10 images, identity initialisation beat whitening by +1.29 points [+0.58, +2.00] at 6 epochs
-    # (240 steps, seeds 0-4, validation) and by -0.03 [-1.36, +1.30] at 24 epochs (960 steps; a probe, not kept);
-    # this profile trains CIFAR-10 for 7,440 steps. This column trains 0.834x the images/s
+    # seeds, not a paired test; the runs themselves are not kept). Whitening and identity initialisation together
+    # (seed 0, a run not kept either) scored 99.61 / 94.68 / 89.58 % on test images: no clear gain over whitening
+    # alone. A better start matters over few steps: on the ablation's CIFAR-10 images, identity initialisation beat
+    # whitening by +1.29 points [+0.58, +2.00] at 6 epochs (240 steps, seeds 0-4, validation) and by -0.03
+    # [-1.36, +1.30] at 24 epochs (960 steps), where every start's gain over the recipe had fallen to about one
+    # point (figures/ablation_longer.json); this profile trains CIFAR-10 for 7,440 steps. This column trains 0.834x the images/s
     # with whitening, measured side by side (figures/bench/train_long_whitened.json). Not in cpu: every comparison
     # committed on cpu (notebook 04's baselines, the growth front) would have to be re-run with it, and the
     # shared-network baselines have no per-task column to put it in.

@@ -330,4 +330,5 @@ def test_the_longer_ablation_section_sets_each_comparison_at_both_budgets_side_b
     assert "| recipe (cpu profile): mean validation accuracy (%) | 66.00 | 84.00 |" in text
     assert "| + identity initialisation over whitening first layer: gain (points, 95 % interval) | " \
            "+1.25 [+0.75, +1.75] | -0.05 [-0.55, +0.45] |" in text
-    assert "4 times as many epochs (960 steps at batch 256)" in text and "40.0 min of training" in text
+    assert "whose runs are the 6-epoch column; the 24-epoch column trains 4 times as many epochs (960 steps at " \
+           "batch 256)" in text and "40.0 min of training" in text
