@@ -465,10 +465,10 @@ LONG = CPU.replace(
     # alone. A better start matters over few steps: on the ablation's CIFAR-10 images, identity initialisation beat
     # whitening by +1.29 points [+0.58, +2.00] at 6 epochs (240 steps, seeds 0-4, validation) and by -0.03
     # [-1.36, +1.30] at 24 epochs (960 steps), where every start's gain over the recipe had fallen to about one
-    # point (figures/ablation_longer.json); this profile trains CIFAR-10 for 7,440 steps. This column trains 0.834x the images/s
-    # with whitening, measured side by side (figures/bench/train_long_whitened.json). Not in cpu: every comparison
-    # committed on cpu (notebook 04's baselines, the growth front) would have to be re-run with it, and the
-    # shared-network baselines have no per-task column to put it in.
+    # point (figures/ablation_longer.json); this profile trains CIFAR-10 for 7,440 steps. This column trains 0.834x
+    # the images/s with whitening, measured side by side (figures/bench/train_long_whitened.json). Not in cpu: every
+    # comparison committed on cpu (notebook 04's baselines, the growth front) would have to be re-run with it, and
+    # the shared-network baselines have no per-task column to put it in.
     # For scale: airbench94 itself, 94.01 % on the original CIFAR-10 test set in 10 epochs, scores 90.70 % on the
     # offline copy's test images (make anchor: its own script, seeds 0 and 1, about 21 min a seed here; exact test
     # images 93.00 %, JPEG ones 90.44 %). A held-out CIFAR-10 number here is read against that, not against 94.
