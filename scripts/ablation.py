@@ -265,13 +265,31 @@ def paired_gain(value: dict[tuple[str, str, int], float], label: str, base: str,
     return {**d.to_dict(), "seeds": seeds}
 
 
-def paired_summary(records: list[dict[str, Any]], tasks: list[str], recipe: Profile) -> dict[str, Any]:
-    """Each ingredient's gain over the recipe per task: paired differences over the seeds both have, 95 % interval."""
-    value = {(r["variant"], r["task"], r["seed"]): r["val_accuracy"] for r in records}
-    recipe_mean = {}
+def accuracies(records: list[dict[str, Any]]) -> dict[tuple[str, str, int], float]:
+    """Validation accuracy by (ingredient, task, seed): what :func:`paired_gain` pairs."""
+    return {(r["variant"], r["task"], r["seed"]): r["val_accuracy"] for r in records}
+
+
+def recipe_means(value: dict[tuple[str, str, int], float], tasks: list[str]) -> dict[str, float | None]:
+    """The recipe's mean validation accuracy per task over its seeds (None for a task it has no run on)."""
+    means: dict[str, float | None] = {}
     for task in tasks:
         accs = [v for (label, t, _), v in value.items() if label == RECIPE_LABEL and t == task]
-        recipe_mean[task] = round(sum(accs) / len(accs), 2) if accs else None
+        means[task] = round(sum(accs) / len(accs), 2) if accs else None
+    return means
+
+
+def comparisons(value: dict[tuple[str, str, int], float], pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+                tasks: list[str]) -> list[dict[str, Any]]:
+    """Each ``(ingredient, base)`` of ``pairs``: ingredient − base on every task where both have seeds (paired)."""
+    return [{"ingredient": label, "over": base,
+             "gains": {t: d for t in tasks if (d := paired_gain(value, label, base, t)) is not None}}
+            for label, base in pairs]
+
+
+def paired_summary(records: list[dict[str, Any]], tasks: list[str], recipe: Profile) -> dict[str, Any]:
+    """Each ingredient's gain over the recipe per task: paired differences over the seeds both have, 95 % interval."""
+    value = accuracies(records)
     gains: dict[str, dict[str, Any]] = {}
     for label, changes in PAIRED_VARIANTS:
         gains[label] = {}
@@ -281,16 +299,14 @@ def paired_summary(records: list[dict[str, Any]], tasks: list[str], recipe: Prof
                 continue
             if (d := paired_gain(value, label, RECIPE_LABEL, task)) is not None:
                 gains[label][task] = d
-    over = [{"ingredient": label, "over": base,
-             "gains": {t: d for t in tasks if (d := paired_gain(value, label, base, t)) is not None}}
-            for label, base in OVER if label in gains and base in gains]
+    over = comparisons(value, [(label, base) for label, base in OVER if label in gains and base in gains], tasks)
     return dict(
         description="validation accuracy (%) of the cpu profile's recipe and of the recipe with one ingredient of "
                     "airbench94 added, each dataset alone, paired by seed (the same subset, split, initial weights "
                     "and batch order); gains are variant − recipe in points with a 95 % Student-t interval",
         tasks=tasks, n_train=recipe.n_train, val_size=recipe.val_size, epochs=recipe.epochs,
         recipe=recipe.to_dict(), variants=variant_settings(),
-        recipe_mean=recipe_mean, gains=gains, over=over, runs=in_order(records),
+        recipe_mean=recipe_means(value, tasks), gains=gains, over=over, runs=in_order(records),
         seconds_total=round(sum(r["seconds"] for r in records), 1),
         cpu_threads=sorted({r["cpu_threads"] for r in records}), synthetic=any(r["synthetic"] for r in records),
         machines=sorted({r.get("machine", "not recorded") for r in records}), command="make ablation")
@@ -453,14 +469,6 @@ def longer_recipe(recipe: Profile, times: int) -> Profile:
     return recipe.replace(epochs={name: n * times for name, n in recipe.epochs.items()}, name=f"{recipe.name}-x{times}")
 
 
-def gains_of(records: list[dict[str, Any]], tasks: list[str]) -> list[dict[str, Any]]:
-    """Every :data:`LONGER_PAIRS` comparison on ``tasks``: first − second, paired over the seeds both have."""
-    value = {(r["variant"], r["task"], r["seed"]): r["val_accuracy"] for r in records}
-    return [{"ingredient": label, "over": base,
-             "gains": {t: d for t in tasks if (d := paired_gain(value, label, base, t)) is not None}}
-            for label, base in LONGER_PAIRS]
-
-
 def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: list[str], longer: Profile,
                    times: int) -> dict[str, Any]:
     """The :data:`LONGER_PAIRS` at the paired ablation's budget (``short``: its ``ablation_paired.json``, seeds
@@ -469,11 +477,11 @@ def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: 
     before = [r for r in short["runs"] if r["variant"] in labels and r["task"] in tasks and r["seed"] in PAIRED_SEEDS]
 
     def budget(runs: list[dict[str, Any]], epochs: dict[str, int]) -> dict[str, Any]:
-        accs = {t: [r["val_accuracy"] for r in runs if r["variant"] == RECIPE_LABEL and r["task"] == t] for t in tasks}
+        value = accuracies(runs)
         return dict(epochs=epochs, seeds=sorted({r["seed"] for r in runs}),
                     steps=sorted({r["steps"] for r in runs if r.get("steps") is not None}),
-                    recipe_mean={t: round(sum(a) / len(a), 2) for t, a in accs.items() if a},
-                    comparisons=gains_of(runs, tasks), seconds_total=round(sum(r["seconds"] for r in runs), 1),
+                    recipe_mean=recipe_means(value, tasks), comparisons=comparisons(value, LONGER_PAIRS, tasks),
+                    seconds_total=round(sum(r["seconds"] for r in runs), 1),
                     machines=sorted({r.get("machine", "not recorded") for r in runs}))
 
     return dict(

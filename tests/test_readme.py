@@ -309,7 +309,6 @@ def test_the_paired_ablation_section_marks_inert_ingredients_and_gives_intervals
     assert "Every run on one machine (AMD EPYC; torch 2.14.1; AVX512)" in readme_script.paired_ablation_section(path)
 
 
-
 def test_the_longer_ablation_section_sets_each_comparison_at_both_budgets_side_by_side(readme_script, tmp_path):
     path = tmp_path / "ablation_longer.json"
     assert readme_script.longer_ablation_section(path) is None

@@ -479,7 +479,6 @@ def test_recheck_measures_claims_on_new_seeds_and_writes_them_with_the_gains_ove
     assert {r["seed"] for r in saved["recheck_runs"]} == {5, 6} and all(r["machine"] for r in saved["recheck_runs"])
 
 
-
 def test_longer_runs_only_the_starting_ingredients_on_cifar10_and_sets_both_budgets_side_by_side(tmp_path,
                                                                                               monkeypatch):
     ablation = load_script("ablation")
