@@ -45,7 +45,7 @@ from synapticnet.profiles import CPU, SMOKE, Profile, family
 # from full-budget runs afterwards: see the profiles docstring): float32, shifts + flips on every
 # dataset but digits (shifts only).
 BASE = CPU.replace(precision="float32", augmentation={"default": "flip+translate", "mnist": "translate"})
-from synapticnet.run import _differing_settings, run
+from synapticnet.run import _differing_settings, machine, run
 from synapticnet.stats import paired_difference
 from synapticnet.storage import load_json, save_json
 
@@ -195,23 +195,6 @@ def paired_ablation(tasks: list[str], recipe: Profile, seeds: tuple[int, ...], r
                 print(f"{label:36s} {task:14s} seed {seed} val {record['val_accuracy']:6.2f} % "
                       f"({record['seconds']:.0f} s)", flush=True)
     return records
-
-
-def machine() -> str:
-    """What a run's numbers depend on besides the code and the seed: the processor, torch, and the kernels torch
-    picks for it. Two processors round differently, and after a few hundred steps the same seed ends a point apart:
-    a pair of runs is a pair only on the same machine."""
-    import platform
-
-    import torch
-
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        model = ""
-    return f"{model or platform.processor() or platform.machine()}; torch {torch.__version__}; " \
-           f"{torch.backends.cpu.get_cpu_capability()}"
 
 
 def variant_settings() -> dict[str, dict[str, Any]]:

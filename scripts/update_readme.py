@@ -191,7 +191,7 @@ def _facts(r: dict[str, Any]) -> str:
     """One line about a run: profile, seed, hardware, time, size, metrics, compaction."""
     line = (
         f"`{r['profile']}`: seed {r['seed']}, device `{r['device']}` ({r.get('cpu_threads')} CPU thread{'' if r.get('cpu_threads') == 1 else 's'}, "
-        f"{r.get('training_precision', 'float32')} training; torch {r['torch']}); training time "
+        f"{r.get('training_precision', 'float32')} training; {r.get('machine') or 'torch ' + r['torch']}); training time "
         f"{r['train_seconds_total'] / 60:.1f} min; {r['params_total']:,} parameters after {len(r['tasks'])} tasks; "
         f"average accuracy {pct(r['average_accuracy'])} %, BWT {_plain(r['bwt'])}, forgetting {_plain(r['forgetting'])}."
     )
@@ -497,6 +497,9 @@ def throughput_section(path: Path) -> str | None:
             "SynapticNet task 0 / plain": f"{c['gated_over_plain_task0']:.2f}",
             "SynapticNet task 2 / plain": f"{c['gated_over_plain_task2']:.2f}",
             "GFLOP/s (share of matmul peak)": f"{c['achieved_gflops']:.0f} ({100 * c['utilisation_of_matmul_peak']:.0f} %)",
+            "with the whitening layer: GFLOP/s (share), speed": (
+                f"{w['achieved_gflops']:.0f} ({100 * w['utilisation_of_matmul_peak']:.0f} %), "
+                f"{w['speed_over_without']:.2f}×" if (w := c.get("whitened_column")) else "—"),
             "vs float32": f"{c['precision_speedup_over_float32']:.2f}×" if "precision_speedup_over_float32" in c else "—",
             "channels_last speed-up": f"{c['channels_last_speedup']:.2f}×",
             "batch 512 / 128 vs recipe's": f"{c['batch_512_over_batch']:.2f} / {c['batch_128_over_batch']:.2f}",
@@ -510,7 +513,8 @@ def throughput_section(path: Path) -> str | None:
         f"One training step (forward, backward, SGD) at each profile's batch size, cases interleaved in one run, "
         f"medians ({data['threads']} threads, torch {data['machine']['torch']}). SynapticNet's gated network against the "
         f"same layers as a plain `nn.Sequential` (the design asks for ≥ 0.95); task 2 is the third task of a network grown twice. "
-        f"Matmul peak of this machine (best of five 2048² products): {data['matmul_peak_gflops']:.0f} GFLOP/s in float32"
+        + (f"Processor: {data['machine']['processor']}. " if data["machine"].get("processor") else "")
+        + f"Matmul peak of this machine (best of five 2048² products): {data['matmul_peak_gflops']:.0f} GFLOP/s in float32"
         + (f", {data['matmul_peak_gflops_bfloat16']:.0f} in bfloat16" if "matmul_peak_gflops_bfloat16" in data else "")
         + "; utilisation is against the peak of the precision the recipe trains in. "
         "From [`figures/bench/train.json`](figures/bench/train.json) by `scripts/bench_train.py`.",

@@ -168,11 +168,25 @@ def fresh_run_dir(out: str | os.PathLike) -> Path:
     return out
 
 
+def machine() -> str:
+    """What a run's numbers depend on besides the code and the seed: the processor, torch, and the kernels torch
+    picks for it (``"AMD EPYC; torch 2.14.1; AVX512"``). Two processors round differently, and after a few hundred
+    steps the same seed can end a point apart: two runs are a pair only on the same machine. Speed depends on it
+    too (a processor with AMX multiplies bfloat16 matrices about 5x faster than one without)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        model = ""
+    return f"{model or platform.processor() or platform.machine()}; torch {torch.__version__}; " \
+           f"{torch.backends.cpu.get_cpu_capability()}"
+
+
 def environment(device: torch.device) -> dict[str, Any]:
     """Where the numbers came from: software versions and hardware."""
     return dict(
         device=str(device), torch=torch.__version__, python=platform.python_version(),
-        platform=platform.platform(), cpu_threads=torch.get_num_threads(),
+        platform=platform.platform(), machine=machine(), cpu_threads=torch.get_num_threads(),
         gpu=torch.cuda.get_device_name(0) if device.type == "cuda" else None,
     )
 

@@ -173,15 +173,15 @@ def test_a_planted_wrong_number_fails_the_check_with_file_cell_and_context(tmp_p
     (root / "Makefile").write_text(makefile.replace("(not figures/)", f"(not figures/; about {minutes})"), encoding="utf-8")
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "at 1.97× the" in readme and "(not figures/)" in makefile  # the sentences the test plants into
-    (root / "README.md").write_text(readme.replace("at 1.97× the", "at 1.47× the", 1),
-                                    encoding="utf-8")
+    ratio = _first_unbacked(1.37, 0.01, "×", everything, 2)  # a ratio no results file holds (not 1.97)
+    (root / "README.md").write_text(readme.replace("at 1.97× the", f"at {ratio} the", 1), encoding="utf-8")
     before = {str(f) for f in findings}  # what the committed tree already reports (notebooks not yet rewritten)
 
     found = [f for f in prose.check(root)[0] if str(f) not in before]
     assert any(f.where.startswith(f"notebooks/{notebook} cell {cell} line") and f.number == wrong and
                "reuse" in f.context for f in found)
     assert any(f.where.startswith("Makefile:") and f.number == minutes for f in found)
-    assert any(f.where.startswith("README.md:") and f.number == "1.47×" for f in found)
+    assert any(f.where.startswith("README.md:") and f.number == ratio for f in found)
     assert len(found) == 3
     assert prose.main(["--root", str(root)]) == 1
 

@@ -65,12 +65,15 @@ def write_inputs(figures: Path) -> None:
         batch_size=128, augmentation="flip", cases={"mnist": dict(
             title="MNIST", ratio=234.4, data_images_per_second=195399.1, train_images_per_second=833.5)})))
     (figures / "bench" / "train.json").write_text(json.dumps(dict(
-        matmul_peak_gflops=400.0, threads=2, machine=dict(torch="2.x"), cases={"cpu": dict(
+        matmul_peak_gflops=400.0, threads=2, machine=dict(torch="2.x", processor="AMD EPYC; torch 2.x; AVX512"),
+        cases={"cpu": (cpu := dict(
             images_per_second={"plain": 1900.4}, gated_over_plain_task0=0.971, gated_over_plain_task2=0.952,
             precision="bfloat16", precision_speedup_over_float32=1.9,
             achieved_gflops=150.0, utilisation_of_matmul_peak=0.375, channels_last_speedup=1.6,
             batch_512_over_batch=1.02, batch_128_over_batch=0.9, two_threads_over_one=1.8, data_path_share_of_step=0.012,
-            torch_compile=dict(status="failed: no compiler"))})))
+            torch_compile=dict(status="failed: no compiler"))),
+            "long": dict(cpu, whitened_column=dict(achieved_gflops=288.0, utilisation_of_matmul_peak=0.716,
+                                                   speed_over_without=0.769))})))
     (figures / "ablation.json").write_text(json.dumps(dict(
         tasks=["mnist"], n_train=1000, val_size=100, epochs={"default": 2, "mnist": 2}, rows=[
             dict(variant="recipe", seed=0, val_accuracy={"mnist": 97.5}, train_seconds={"mnist": 30.0}),
@@ -83,6 +86,7 @@ def write_inputs(figures: Path) -> None:
     (figures / "long").mkdir()
     (figures / "long" / "03_results.json").write_text(json.dumps(dict(
         headline, profile="long", final_accuracy={"mnist": 0.995, "cifar10": 0.9101}, train_seconds_total=5000.0,
+        machine="AMD EPYC; torch 2.x; AVX512",
         train_accuracy={"mnist": 0.9987, "cifar10": 0.9712})))
     row = lambda task, epochs, train, test, params: dict(  # noqa: E731
         task=task, epochs=epochs, train_accuracy=train, test_accuracy=test, params_used=params, params_created=params)
@@ -120,13 +124,18 @@ def test_results_block_is_rebuilt_from_json(tmp_path, readme_script):
     assert "| CIFAR-10 | 93.62 | `long` | 97.12 | 91.01 | — |" in text
     assert "Training-image accuracy not measured yet for `cpu`:" in text
     assert "loaders with `train=True`" in text and "on those same loaders" in text  # what the original measured
-    assert "* `long`: seed 0" in text and "training time 83.3 min" in text and "bfloat16 training" in text
+    assert "* `long`: seed 0" in text and "training time 83.3 min" in text
+    # the processor where a run records it (two processors round differently), else torch's version
+    assert "bfloat16 training; AMD EPYC; torch 2.x; AVX512)" in text and "bfloat16 training; torch 2.x)" in text
     assert ("* `original`: the original design's recipe (Adam at 1e-3, batch 64, no augmentation, 3 / 10 epochs), "
             "seed 0" in text and "the whole run 30.0 min on a shared machine" in text
             and "1,285,012 parameters after 2 tasks" in text
             and "hold 2,700,000 for these tasks and 16,217,410 after its four" in text)
-    assert ("| `cpu` | bfloat16 | 1,900 | 0.97 | 0.95 | 150 (38 %) | 1.90× | 1.60× | 1.02 / 0.90 | 1.80× | failed: no compiler "
-            "| 1.2 % |") in text
+    assert ("| `cpu` | bfloat16 | 1,900 | 0.97 | 0.95 | 150 (38 %) | — | 1.90× | 1.60× | 1.02 / 0.90 | 1.80× "
+            "| failed: no compiler | 1.2 % |") in text
+    # a whitened profile's column as it trains, and the processor (utilisation depends on it: AMX or not)
+    assert "| `long` | bfloat16 | 1,900 | 0.97 | 0.95 | 150 (38 %) | 288 (72 %), 0.77× |" in text
+    assert "Processor: AMD EPYC; torch 2.x; AVX512. Matmul peak" in text
     assert "| recipe (seed 1) | 97.10 |" in text and "| − label smoothing | 97.00 |" in text
     assert not readme_script.update(readme, figures)  # second run: nothing changes
 
