@@ -465,8 +465,12 @@ LONG = CPU.replace(
     # alone. A better start matters over few steps: on the ablation's CIFAR-10 images, identity initialisation beat
     # whitening by +1.29 points [+0.58, +2.00] at 6 epochs (240 steps, seeds 0-4, validation) and by -0.03
     # [-1.36, +1.30] at 24 epochs (960 steps), where every start's gain over the recipe had fallen to about one
-    # point (figures/ablation_longer.json); this profile trains CIFAR-10 for 7,440 steps. This column trains 0.834x
-    # the images/s with whitening, measured side by side (figures/bench/train_long_whitened.json). Not in cpu: every
+    # point (figures/ablation_longer.json); this profile trains CIFAR-10 for 7,440 steps. Width did not pay either:
+    # at airbench94's widths (64-64-256-256-256-256) for 13 CIFAR-10 epochs, about the time 40 epochs of this column
+    # take, CIFAR-10 alone scored 88.76 % validation accuracy against this column's 89.80 %, on one machine (seed 0;
+    # a probe, not kept). With whitening this column trains 0.834x the images/s on a processor with AMX
+    # (figures/bench/train_long_whitened.json) and 0.75x on an AMD EPYC without it (figures/bench/train.json),
+    # measured side by side. Not in cpu: every
     # comparison committed on cpu (notebook 04's baselines, the growth front) would have to be re-run with it, and
     # the shared-network baselines have no per-task column to put it in.
     # For scale: airbench94 itself, 94.01 % on the original CIFAR-10 test set in 10 epochs, scores 90.70 % on the
