@@ -470,9 +470,8 @@ LONG = CPU.replace(
     # take, CIFAR-10 alone scored 88.76 % validation accuracy against this column's 89.80 %, on one machine (seed 0;
     # a probe, not kept). With whitening this column trains 0.834x the images/s on a processor with AMX
     # (figures/bench/train_long_whitened.json) and 0.75x on an AMD EPYC without it (figures/bench/train.json),
-    # measured side by side. Not in cpu: every
-    # comparison committed on cpu (notebook 04's baselines, the growth front) would have to be re-run with it, and
-    # the shared-network baselines have no per-task column to put it in.
+    # measured side by side. Not in cpu: every comparison committed on cpu (notebook 04's baselines, the growth
+    # front) would have to be re-run with it, and the shared-network baselines have no per-task column to put it in.
     # For scale: airbench94 itself, 94.01 % on the original CIFAR-10 test set in 10 epochs, scores 90.70 % on the
     # offline copy's test images (make anchor: its own script, seeds 0 and 1, about 21 min a seed here; exact test
     # images 93.00 %, JPEG ones 90.44 %). A held-out CIFAR-10 number here is read against that, not against 94.
