@@ -40,14 +40,14 @@ from typing import Any
 
 from synapticnet.plots import display_name, save_figure, styled
 from synapticnet.profiles import CPU, SMOKE, Profile, family
+from synapticnet.run import _differing_settings, machine, run
+from synapticnet.stats import paired_difference
+from synapticnet.storage import load_json, save_json
 
 # The recipe this table starts from, fixed here (not the cpu profile, which took its final settings
 # from full-budget runs afterwards: see the profiles docstring): float32, shifts + flips on every
 # dataset but digits (shifts only).
 BASE = CPU.replace(precision="float32", augmentation={"default": "flip+translate", "mnist": "translate"})
-from synapticnet.run import _differing_settings, machine, run
-from synapticnet.stats import paired_difference
-from synapticnet.storage import load_json, save_json
 
 # Each variant: (label, changes to the recipe). The first is the recipe itself.
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
