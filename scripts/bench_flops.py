@@ -34,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from synapticnet import MultiTaskConvSynapticNet
 from synapticnet.engine import to_device, training_dtype
 from synapticnet.profiles import get_profile
+from synapticnet.run import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     result = measure(args.repeats)
     result.update(machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch=torch.__version__,
-                               threads=torch.get_num_threads()),
+                               threads=torch.get_num_threads(), processor=machine()),
                   note=f"cpu profile task-0 network, batch {get_profile('cpu').batch_size}, 3x32x32 channels_last, "
                        "forward+backward+SGD step")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synapticnet import MultiTaskConvSynapticNet, TaskConv2d
+from synapticnet.run import machine
 
 
 def interleaved_medians(fns: dict[str, Callable[[], None]], repeats: int, warmup: int = 3) -> dict[str, float]:
@@ -180,6 +181,7 @@ def main() -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
+        "processor": machine(),
         "repeats": args.repeats,
         "shared": args.shared,
     }
