@@ -578,21 +578,23 @@ def paired_ablation_section(path: Path) -> str | None:
                         for t, g in gains.items()}})
     again_over = {(o["ingredient"], o["over"]): o["gains"] for o in data.get("recheck_over", [])}
     for over in data.get("over", []):
-        label, again = over["ingredient"], again_over.get((over["ingredient"], over["over"]), {})
+        label, pair_again = over["ingredient"], again_over.get((over["ingredient"], over["over"]), {})
         rows.append({"ingredient": f"{label}: gain over {over['over'].removeprefix('+ ')} (points, 95 % interval)",
                      **{display_name(t): "" for t in tasks},
                      **{display_name(t): format_difference(g)
                         + (f"; seeds {data['recheck_seeds'][0]}–{data['recheck_seeds'][-1]}: "
-                           f"{format_difference(again[t])}" if t in again else "")
+                           f"{format_difference(pair_again[t])}" if t in pair_again else "")
                         for t, g in over["gains"].items()}})
     seeds = sorted({r["seed"] for r in data["runs"]})
+    erasing = (", and random erasing (Zhong et al., 2017: each training image loses a random rectangle of 2–40 % of "
+               "its area with probability 0.5; not airbench94's)") if "+ random erasing" in data.get("variants", {}) else ""
     rechecked = (f" Every gain whose interval lies above zero was measured again on seeds "
                  f"{', '.join(map(str, data['recheck_seeds']))}, never run before ({data['recheck_seconds_total'] / 60:.1f} "
                  "min of training): the second number in its cell.") if again else ""
     return section(
         "Fast-training ingredients, paired by seed (`make ablation`)", rows,
-        f"Each ingredient of airbench94 (Keller Jordan, 2024) added to the cpu profile's recipe, alone unless its "
-        f"row names two; a row 'gain over' compares two rows' runs, seed by seed; each dataset "
+        f"Each ingredient of airbench94 (Keller Jordan, 2024){erasing} added to the cpu profile's recipe, alone "
+        f"unless its row names two; a row 'gain over' compares two rows' runs, seed by seed; each dataset "
         f"trained alone on {data['n_train']:,} training images, scored on {data['val_size']:,} validation images "
         f"(the test splits are never read), epochs "
         f"{', '.join(f'{display_name(k)} {v}' for k, v in data['epochs'].items() if k != 'default')}; "

@@ -58,7 +58,9 @@ from dataclasses import dataclass
 from typing import Any
 
 REAL_TASKS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "cifar100")
-AUGMENTATIONS: tuple[str, ...] = ("none", "flip", "translate", "flip+translate")
+AUGMENTATIONS: tuple[str, ...] = ("none", "flip", "translate", "flip+translate",
+                                  "erase", "flip+erase", "translate+erase", "flip+translate+erase")
+ERASE_PROBABILITY = 0.5  # "+erase": random erasing of a training image with this probability (Zhong et al.'s value)
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "auto")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 # How images are normalised: "dataset" — each task with the per-channel mean and std of its own training images;
@@ -217,7 +219,8 @@ class Profile:
     n_train: int | None = None  # per-task stratified training subset (None: all)
     n_test: int | None = None  # per-task stratified test subset (None: all): small budgets evaluate faster
     val_size: float | int = 0.05
-    # training-batch augmentation by dataset family: "none", "flip", "translate" or "flip+translate"
+    # training-batch augmentation by dataset family: "none", "flip", "translate" or "flip+translate", each but "none"
+    # optionally with "+erase" (random erasing): AUGMENTATIONS
     augmentation: dict[str, str] = dataclasses.field(default_factory=lambda: {"default": "flip"})
     crop_padding: int = 4  # "translate": shift by up to this many pixels (zero-padded random crop)
     test_flip: bool = False  # evaluate flip-trained tasks on the mean of the image's and its mirror's logits
@@ -329,6 +332,7 @@ class Profile:
                     augment=how != "none", flip=flip,
                     crop_padding=self.crop_padding if "translate" in how else 0, test_flip=self.test_flip and flip,
                     test_shift=self.test_shift if "translate" in how else 0, alternate_flips=self.alternate_flips and flip,
+                    random_erasing=ERASE_PROBABILITY if "erase" in how else 0.0,
                     n_test=self.n_test, normalization=self.normalization)
 
     def replace(self, **changes: Any) -> "Profile":

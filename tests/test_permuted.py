@@ -170,7 +170,7 @@ def test_profile_input_shape_defaults_are_the_data_constants_and_existing_data_o
     assert (SMOKE.image_size, SMOKE.channels) == (data_lib.IMAGE_SIZE, data_lib.CHANNELS) == (32, 3)
     assert all((p.image_size, p.channels) == (32, 3) for p in PROFILES.values())
     geometry = dict(image_size=32, channels=3, n_test=None, normalization="dataset", test_shift=0,
-                    alternate_flips=False)  # the airbench options, off in every profile
+                    alternate_flips=False, random_erasing=0.0)  # the airbench options and erasing, off in every profile
     assert CPU.data_options("cifar10") == dict(geometry, n_train=None, val_size=0.05, augment=True, flip=True,
                                                crop_padding=2, test_flip=True)
     assert CPU.data_options("mnist") == dict(geometry, n_train=None, val_size=0.05, augment=True, flip=False,
@@ -205,7 +205,7 @@ def test_the_permuted_mnist_budget_is_gpms_protocol():
     assert p.data_options("permuted_mnist/3") == dict(image_size=28, channels=1, n_train=None, val_size=0.1,
                                                       augment=False, flip=False, crop_padding=0, test_flip=False,
                                                       n_test=None, normalization="dataset", test_shift=0,
-                                                      alternate_flips=False)
+                                                      alternate_flips=False, random_erasing=0.0)
     assert p.lr_decay is False  # GPM keeps lr 0.01 constant
     full = dataclasses.asdict(budget("permuted_mnist", "full"))
     assert {k: v for k, v in full.items() if k not in ("name", "description")} == \

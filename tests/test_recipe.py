@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from synapticnet import MultiTaskConvSynapticNet
-from synapticnet.data import TaskDataset, augment_batch, describe, make_synthetic
+from synapticnet.data import TaskDataset, augment_batch, describe, erase_batch, make_synthetic
 from synapticnet.engine import Lookahead, WeightAverage, evaluate, logits, lr_factor, to_device, train_task
 from synapticnet.methods import MultiHeadCNN, get_method
 from synapticnet.profiles import CPU, PROFILES, SMOKE, Profile
@@ -108,6 +108,55 @@ def test_alternating_flips_mirror_each_image_in_exactly_one_of_two_epochs():
         augment_batch(raw[:4], torch.Generator(), padding=0, flipped=torch.zeros(3, dtype=torch.bool))
 
 
+def test_random_erasing_sets_one_rectangle_of_the_right_size_per_chosen_image_and_nothing_else():
+    x = torch.randn(400, 3, 16, 16, generator=torch.Generator().manual_seed(0)) + 10  # no pixel is near -1
+    before = x.clone()
+    out = erase_batch(x, torch.Generator().manual_seed(1), p=0.5, value=-1.0)
+    assert torch.equal(out, erase_batch(x, torch.Generator().manual_seed(1), p=0.5, value=-1.0))  # seeded
+    assert torch.equal(x, before) and out.shape == x.shape and not torch.equal(out, x)  # a new tensor
+    hit = out == -1.0
+    assert torch.equal(out[~hit], x[~hit])  # every other pixel untouched
+    erased = hit.flatten(1).any(1)
+    assert 0.4 < erased.float().mean() < 0.6  # about half the images, as p asks
+    areas = []
+    for mask in hit[erased]:
+        assert torch.equal(mask[0], mask[1]) and torch.equal(mask[0], mask[2])  # all channels alike
+        rows, cols = mask[0].any(1).nonzero().flatten(), mask[0].any(0).nonzero().flatten()
+        h, w = len(rows), len(cols)
+        assert mask[0].sum() == h * w and rows[-1] - rows[0] == h - 1 and cols[-1] - cols[0] == w - 1  # a rectangle
+        assert h * w <= 0.4 * 256 + 16  # at most 40 % of the area, up to rounding of each side
+        areas.append(h * w / 256)
+    assert 0.16 < sum(areas) / len(areas) < 0.26  # uniform between 2 and 40 %: 21 % on average
+    assert torch.equal(erase_batch(x, torch.Generator(), p=0.0), x)
+    with pytest.raises(ValueError, match="probability"):
+        erase_batch(x, torch.Generator(), p=1.5)
+
+
+def test_a_dataset_with_random_erasing_differs_only_by_the_erased_rectangles_and_without_it_is_unchanged():
+    arrays = make_synthetic(4, 8, 3, 64, 16, seed=3)
+    options = dict(image_size=8, seed=4, name="s", val_size=0, crop_padding=1)
+    plain = next(TaskDataset(arrays, 0, **options).train_batches(64))[0]
+    assert torch.equal(plain, next(TaskDataset(arrays, 0, random_erasing=0.0, **options).train_batches(64))[0])
+    ds = TaskDataset(arrays, 0, random_erasing=1.0, **options)
+    erased = next(ds.train_batches(64))[0]  # the first batch: the same shifts and flips, drawn before the erasing
+    changed = erased != plain
+    assert changed.flatten(1).any(1).all()  # every image lost a rectangle (p = 1) ...
+    assert (erased[changed] == 0).all()  # ... set to the training mean, which is 0 once normalised
+    assert "random erasing (p = 1)" in describe(ds)
+    assert torch.equal(next(ds.eval_batches("train", 64))[0], ds.tensors("train")[0][:64])  # evaluation is not erased
+    with pytest.raises(ValueError, match="random_erasing"):
+        TaskDataset(arrays, 0, random_erasing=2, **options)
+
+
+def test_profile_erases_only_the_families_whose_augmentation_says_erase():
+    profile = CPU.replace(augmentation={"default": "flip+translate", "fashion_mnist": "flip+erase"})
+    assert profile.data_options("fashion_mnist")["random_erasing"] == 0.5
+    assert profile.data_options("fashion_mnist")["flip"] and profile.data_options("fashion_mnist")["augment"]
+    assert profile.data_options("cifar10")["random_erasing"] == 0.0
+    with pytest.raises(ValueError, match="augmentation"):
+        CPU.replace(augmentation={"default": "erase+flip"})
+
+
 def test_profile_passes_alternating_flips_and_test_shifts_to_shift_trained_tasks_only():
     profile = CPU.replace(augmentation={"default": "flip+translate", "fashion_mnist": "flip"}, test_shift=1,
                           alternate_flips=True)
@@ -141,7 +190,7 @@ def test_profile_turns_augmentation_by_family_into_dataset_options():
 def test_every_profile_is_valid_and_the_same_recipe_reaches_the_baselines():
     for profile in PROFILES.values():
         assert isinstance(profile, Profile)
-        assert profile.augmentation_for("cifar10") in ("flip", "flip+translate", "none", "translate")
+        assert profile.augmentation_for("cifar10") in ("flip", "flip+translate", "none", "translate")  # no erasing
     # the shared network of the baselines has SynapticNet's layers (pooling included)
     method = get_method("finetune")(SMOKE.replace(conv_channels=(4, 4), pool_after=(0,), hidden=(8,),
                                                   growth={"default": ((2, 2), (4,))}), "cpu")

@@ -503,16 +503,18 @@ def test_longer_runs_only_the_starting_ingredients_on_cifar10_and_sets_both_budg
 
     monkeypatch.setattr(ablation, "run", fake_run)
     seeds = ablation.PAIRED_SEEDS
-    # the short budget: the paired ablation's runs of the same ingredients (Lookahead's are left out)
+    # the short budget: the paired ablation's runs of the same ingredients (alternating flips' are left out)
     short_runs = tmp_path / "short"
     ablation.paired_ablation(["cifar10"], recipe, seeds, short_runs, None,
-                             only={label: ["cifar10"] for label in (*ablation.LONGER_INGREDIENTS, "+ Lookahead")})
+                             only={label: ["cifar10"] for label in (*ablation.LONGER_INGREDIENTS,
+                                                                     "+ alternating flips")})
     ablation.save_json(dict(epochs=recipe.epochs, runs=ablation.finished_runs(short_runs, seeds)),
                        tmp_path / "ablation_paired.json")
     calls.clear()
     ablation.main_longer(4, ["mnist", "cifar10"], recipe, tmp_path, tmp_path / "long", None, seeds)
-    # 4 configurations x 5 seeds, CIFAR-10 only, every one at 4x the epochs
-    assert len(calls) == 20 and {(c[0], c[1]) for c in calls} == {("cifar10", 24)}
+    # the recipe and each longer ingredient x 5 seeds, CIFAR-10 only, every one at 4x the epochs
+    assert len(ablation.LONGER_INGREDIENTS) == 6 and "+ alternating flips" not in ablation.LONGER_INGREDIENTS
+    assert len(calls) == 35 and {(c[0], c[1]) for c in calls} == {("cifar10", 24)}
     saved = json.loads((tmp_path / "ablation_longer.json").read_text())
     short, long = saved["budgets"]
     assert (short["epochs"]["cifar10"], long["epochs"]["cifar10"], long["steps"]) == (6, 24, [96])
@@ -522,7 +524,8 @@ def test_longer_runs_only_the_starting_ingredients_on_cifar10_and_sets_both_budg
     assert pair(short, identity, whitening)["differences"] == pytest.approx([1.0] * 5)
     assert pair(long, identity, whitening)["differences"] == pytest.approx([-1.0] * 5)
     assert pair(long, whitening, ablation.RECIPE_LABEL)["mean"] == pytest.approx(3.0)
-    assert "+ Lookahead" not in saved["variants"] and long["recipe_mean"] == {"cifar10": 62.0}
+    assert "+ alternating flips" not in saved["variants"] and long["recipe_mean"] == {"cifar10": 62.0}
+    assert pair(long, "+ Lookahead", ablation.RECIPE_LABEL)["mean"] == pytest.approx(0.0)  # the fake gives it none
     assert (tmp_path / "ablation_longer.png").exists()
     calls.clear()  # every run is finished: nothing runs again
     ablation.main_longer(4, ["cifar10"], recipe, tmp_path, tmp_path / "long", None, seeds)

@@ -23,7 +23,7 @@ from .streams import (MAX_PERMUTED_TASKS, STREAMS, StreamSpec, StreamTask, base_
                       stream_task, task_arrays)
 from .synthetic import make_synthetic
 from .tasks import CHANNELS, IMAGE_SIZE, TaskDataset, TaskSplit, describe, task_dataset
-from .transforms import augment_batch, channel_stats, pad_to, to_nchw
+from .transforms import augment_batch, channel_stats, erase_batch, pad_to, to_nchw
 
 __all__ = [
     # datasets
@@ -37,7 +37,7 @@ __all__ = [
     "stream_task", "task_arrays",
     # tasks: splits, transforms, TaskDataset
     "balanced_counts", "fit_n_train", "proportional_counts", "split_indices",
-    "augment_batch", "channel_stats", "pad_to", "to_nchw",
+    "augment_batch", "channel_stats", "erase_batch", "pad_to", "to_nchw",
     "CHANNELS", "IMAGE_SIZE", "TaskDataset", "TaskSplit", "describe", "task_dataset",
     # provenance
     "data_record", "dataset_provenance", "sha256_arrays", "sha256_file", "task_provenance",

@@ -33,7 +33,7 @@ from .provenance import sha256_arrays
 from .sources import arrays_from_datasets, load_arrays, name_of
 from .splits import fit_n_train, split_indices
 from .streams import base_dataset, stream_task, task_arrays
-from .transforms import augment_batch, channel_stats, pad_to, to_nchw
+from .transforms import augment_batch, channel_stats, erase_batch, pad_to, to_nchw
 
 __all__ = ["CHANNELS", "IMAGE_SIZE", "TaskDataset", "TaskSplit", "describe", "task_dataset"]
 
@@ -107,6 +107,10 @@ class TaskDataset(Dataset):
     is seen both ways once. Random coins leave a quarter of the images unflipped (or flipped)
     two epochs in a row.
 
+    **Random erasing** (``random_erasing=p``, Zhong et al. 2017): after the shift and flip, each
+    training image loses, with probability ``p``, a random rectangle of 2–40 % of its area, set to
+    the training mean (:func:`~synapticnet.data.transforms.erase_batch`).
+
     Args:
         source: a dataset name (loaded with :func:`load_arrays`, using ``root`` and
             ``download``), a dict of arrays in that format, or a pair ``(train, test)`` of
@@ -123,6 +127,8 @@ class TaskDataset(Dataset):
         test_shift: also evaluate on the image moved by this many pixels diagonally, both ways
             (reflect-padded), and average (default 0: no shift).
         alternate_flips: flip each image every other epoch instead of by a fresh coin (see above).
+        random_erasing: the probability that a training image has a rectangle erased (default 0: never;
+            only with ``augment``; see above).
         n_test: evaluate on this many test images, stratified (default ``None``: all).
         normalization: ``"dataset"`` (default: the training subset's mean and std) or ``"half"``
             (0.5 and 0.5); see *Normalisation*.
@@ -153,6 +159,7 @@ class TaskDataset(Dataset):
         test_flip: bool = False,
         test_shift: int = 0,
         alternate_flips: bool = False,
+        random_erasing: float = 0.0,
         n_test: int | None = None,
         normalization: str = "dataset",
         root: str | os.PathLike | None = None,
@@ -217,6 +224,10 @@ class TaskDataset(Dataset):
         if isinstance(test_shift, bool) or not isinstance(test_shift, (int, np.integer)) or test_shift < 0:
             raise ValueError(f"test_shift must be an integer ≥ 0, got {test_shift!r}")
         self.test_shift, self.alternate_flips = int(test_shift), bool(alternate_flips)
+        if (isinstance(random_erasing, bool) or not isinstance(random_erasing, (int, float, np.floating))
+                or not 0 <= random_erasing <= 1):
+            raise ValueError(f"random_erasing must be a probability between 0 and 1, got {random_erasing!r}")
+        self.random_erasing = float(random_erasing)
 
         self.train_index, self.val_index = split_indices(arrays["y_train"], num_classes, n_train, val_size, seed)
         x_tr, y_tr = arrays["x_train"], arrays["y_train"]
@@ -352,7 +363,10 @@ class TaskDataset(Dataset):
             if self.augment:
                 images = augment_batch(images, generator, padding=self.crop_padding, flip=self.flip,
                                        flipped=None if flips is None else flips[idx])
-            yield self._finish(images), y[idx]
+            x_batch = self._finish(images)
+            if self.augment and self.random_erasing:  # on normalised images: 0 is the training mean
+                x_batch = erase_batch(x_batch, generator, p=self.random_erasing)
+            yield x_batch, y[idx]
 
     def eval_batches(self, split: str = "test", batch_size: int = 512) -> Iterator[tuple[Tensor, Tensor]]:
         """Batches of ``"val"``, ``"test"`` or ``"train"`` in order, never augmented."""
@@ -400,6 +414,7 @@ class TaskSplit(Dataset):
 def _augmentation(ds: TaskDataset) -> str:
     flip = "horizontal flip" + (" (alternating by epoch)" if ds.alternate_flips else "")
     steps = ([flip] if ds.flip else []) + ([f"random shift (up to {ds.crop_padding} px)"] if ds.crop_padding else [])
+    steps += [f"random erasing (p = {ds.random_erasing:g})"] if ds.random_erasing else []
     return " + ".join(steps) if ds.augment and steps else "off"
 
 

@@ -1,16 +1,19 @@
 """Image tensors: PyTorch's layout, padding to the network's size, statistics, augmentation.
 
-Pure functions on uint8 tensors ``N×C×H×W``, used by :class:`~synapticnet.data.TaskDataset`
-on whole batches at once (no Python loop over images, no PIL).
+Pure functions on image tensors ``N×C×H×W`` (uint8, except :func:`erase_batch`, which works on
+any), used by :class:`~synapticnet.data.TaskDataset` on whole batches at once (no Python loop over
+images, no PIL).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["augment_batch", "channel_stats", "pad_to", "to_nchw"]
+__all__ = ["augment_batch", "channel_stats", "erase_batch", "pad_to", "to_nchw"]
 
 
 def to_nchw(x: np.ndarray) -> Tensor:
@@ -79,3 +82,32 @@ def augment_batch(images: Tensor, generator: torch.Generator, padding: int = 4, 
     rows = (oy[:, None] + torch.arange(h)).view(b, 1, h, 1).expand(b, c, h, padded.shape[3])
     cols = (ox[:, None] + cols).view(b, 1, 1, w).expand(b, c, h, w)
     return padded.gather(2, rows).gather(3, cols)
+
+
+def erase_batch(images: Tensor, generator: torch.Generator, p: float = 0.5, scale: tuple[float, float] = (0.02, 0.4),
+                ratio: tuple[float, float] = (0.3, 1 / 0.3), value: float = 0.0) -> Tensor:
+    """Random erasing (Zhong et al., 2017, arXiv:1708.04896): with probability ``p`` per image, one rectangle
+    is set to ``value``.
+
+    The rectangle covers a fraction of the image drawn uniformly from ``scale``, with an aspect ratio
+    (height / width) drawn log-uniformly from ``ratio``, at a uniformly random place where it fits. A network
+    that may lose any part of an object must learn more than one cue for it: the paper's remedy for
+    overfitting, beside flips and crops. On normalised images the default ``value`` 0 is the training
+    mean (the paper's "mean" fill). Where the paper draws again when a rectangle is too tall or wide
+    for the image, here it is cut to the image's side. Returns a new tensor; ``images`` is not changed.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability between 0 and 1, got {p!r}")
+    b, _, h, w = images.shape
+    erased = torch.rand(b, generator=generator) < p
+    area = h * w * torch.empty(b).uniform_(scale[0], scale[1], generator=generator)
+    aspect = torch.empty(b).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator).exp()
+    eh = (area * aspect).sqrt().round().clamp(1, h).long()
+    ew = (area / aspect).sqrt().round().clamp(1, w).long()
+    top = (torch.rand(b, generator=generator) * (h - eh + 1)).long()
+    left = (torch.rand(b, generator=generator) * (w - ew + 1)).long()
+    rows, cols = torch.arange(h), torch.arange(w)
+    in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])  # b × h
+    in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])  # b × w
+    mask = in_rows[:, :, None] & in_cols[:, None, :] & erased[:, None, None]
+    return images.masked_fill(mask[:, None], value)
