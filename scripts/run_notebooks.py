@@ -172,12 +172,24 @@ def check_writable(paths: list[Path], profile: str, as_student: bool) -> None:
                          f"writable copy, or make these writable)")
 
 
+def processor() -> str:
+    """The processor's model name, from ``synapticnet/hardware.py`` loaded by file: importing the package would start
+    torch in the runner, which only starts notebooks."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hardware", ROOT / "synapticnet" / "hardware.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.processor()
+
+
 def record_times(path: Path, name: str, profile: str, seconds: float, shared: bool = False) -> None:
-    """Add one notebook's wall time to ``path`` (a JSON record), with the machine it ran on. ``shared``: other
-    work ran on the machine meanwhile, so the time is an upper bound (the README marks it)."""
+    """Add one notebook's wall time to ``path`` (a JSON record), with the processor it ran on (each time its own:
+    times are measured on different days, possibly on different machines). ``shared``: other work ran on the
+    machine meanwhile, so the time is an upper bound (the README marks it)."""
     record = json.loads(path.read_text()) if path.exists() else {}
     record.setdefault("notebooks", {})
-    entry = dict(seconds=round(seconds, 1), profile=profile,
+    entry = dict(seconds=round(seconds, 1), profile=profile, processor=processor(),
                  finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), **({"shared": True} if shared else {}))
     if path.name == TIMES_FILE:  # the package's record: every measured profile of every notebook
         record["notebooks"].setdefault(name, {})[profile] = entry

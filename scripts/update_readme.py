@@ -742,9 +742,15 @@ def times_section(path: Path) -> str | None:
         rows.append(row)
     machine = data.get("machine", {})
     own = data.get("notebooks", {}).get("04_forgetting_baselines.ipynb", {}).get("cpu", {}).get("seconds", 0.0)
+    entries = [e for record in data.get("notebooks", {}).values() for e in record.values()]
+    named = sorted({e["processor"] for e in entries if e.get("processor")})
+    unnamed = sum(not e.get("processor") for e in entries)
+    processors = (f" ({'; '.join(named)}" + (f"; {unnamed} of the {len(entries)} times older than the record of "
+                                              "the processor" if unnamed else "") + ")") if named else ""
     return section(
         "Run times (measured per notebook: `make reproduce`, `make baselines`, `make student`)", rows,
-        f"Measured on a {machine.get('cpus', '?')}-core CPU (Python {machine.get('python', '?')}); totals: student "
+        f"Measured on a {machine.get('cpus', '?')}-core CPU{processors} (Python {machine.get('python', '?')}); "
+        "totals: student "
         f"{totals['student'] / 60:.1f} min, cpu {totals['cpu'] / 60:.1f} min — of which `make baselines` (notebook 04) "
         f"{own / 60:.1f} min and `make reproduce` the other {(totals['cpu'] - own) / 60:.1f} min. Machines of this kind "
         f"differ by up to {SLOWEST_MACHINE_FACTOR:g}× (every notebook prints its expected time as that range). "

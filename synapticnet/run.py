@@ -49,6 +49,7 @@ from .methods.base import Method
 from .metrics import summarize
 from .profiles import Profile, check_seed, get_profile
 from .folders import CHECKPOINT, RESULTS, prepare_output_dir, remove_created, run_lock
+from .hardware import processor
 from .storage import load_torch, save_json, save_torch
 
 
@@ -173,13 +174,7 @@ def machine() -> str:
     picks for it (``"AMD EPYC; torch 2.14.1; AVX512"``). Two processors round differently, and after a few hundred
     steps the same seed can end a point apart: two runs are a pair only on the same machine. Speed depends on it
     too (a processor with AMX multiplies bfloat16 matrices about 5x faster than one without)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        model = ""
-    return f"{model or platform.processor() or platform.machine()}; torch {torch.__version__}; " \
-           f"{torch.backends.cpu.get_cpu_capability()}"
+    return f"{processor()}; torch {torch.__version__}; {torch.backends.cpu.get_cpu_capability()}"
 
 
 def environment(device: torch.device) -> dict[str, Any]:

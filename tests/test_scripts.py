@@ -329,6 +329,23 @@ def test_times_measured_beside_other_work_are_marked_shared(tmp_path):
     record["notebooks"]["02_b.ipynb"]["cpu"].pop("shared")
     (tmp_path / "times.json").write_text(json.dumps(record))
     assert "shared" not in script.times_section(tmp_path / "times.json")
+    assert "2-core CPU (Python" in script.times_section(tmp_path / "times.json")  # no processor recorded: none named
+    record["notebooks"]["02_b.ipynb"]["cpu"]["processor"] = "AMD EPYC 7B13"
+    (tmp_path / "times.json").write_text(json.dumps(record))
+    assert "2-core CPU (AMD EPYC 7B13; 2 of the 3 times older than the record of the processor)" in \
+        script.times_section(tmp_path / "times.json")
+
+
+def test_each_notebook_time_records_the_processor_it_was_measured_on(tmp_path, monkeypatch):
+    runner = load_script("run_notebooks")
+    monkeypatch.setattr(runner, "cpu_training_rate", lambda bench: None)
+    path = tmp_path / "times.json"
+    runner.record_times(path, "01_a.ipynb", "cpu", 61.04)
+    entry = json.loads(path.read_text())["notebooks"]["01_a.ipynb"]
+    assert entry["seconds"] == 61.0 and entry["processor"]
+    from synapticnet.run import machine
+
+    assert machine().startswith(entry["processor"] + "; torch ")  # the name every run records, read without torch
 
 
 # -- every script's arguments checked by argparse: one error line, exit 2, no traceback --------------------
