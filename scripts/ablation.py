@@ -143,12 +143,17 @@ RECHECK_SEEDS = (5, 6, 7, 8, 9)  # a gain whose interval is above zero is measur
 RECIPE_LABEL = "recipe (cpu profile)"
 # --longer: on the dataset where they gained most, the ingredients that change where training starts, and the
 # anchor's other ingredients whose short-budget gain on it was not below zero (test-time shifts, BatchNorm without
-# learned scale, Lookahead): does a gain last, and does one the short budget could not resolve appear? The pairs
-# compared at both lengths: each ingredient over the recipe, the OVER pairs, and identity over whitening (which start
-# is better, the question the long profile had to answer).
+# learned scale, Lookahead): does a gain last, and does one the short budget could not resolve appear? Random erasing
+# also on Fashion-MNIST, whose column fits its training images at length (99.93 % in the long run): a regulariser
+# can only pay where there is overfitting to take away, which the short budget has little of. The pairs compared at
+# both lengths: each ingredient over the recipe, the OVER pairs, and identity over whitening (which start is better,
+# the question the long profile had to answer).
 LONGER_STARTS = ("+ whitening first layer", "+ identity initialisation", "+ whitening and identity initialisation")
-LONGER_INGREDIENTS = (*LONGER_STARTS, "+ test-time shifts (1 px)", "+ BatchNorm without learned scale", "+ Lookahead")
-LONGER_FAMILY = "cifar10"
+LONGER_INGREDIENTS: dict[str, tuple[str, ...]] = {
+    **{label: ("cifar10",) for label in (*LONGER_STARTS, "+ test-time shifts (1 px)",
+                                         "+ BatchNorm without learned scale", "+ Lookahead")},
+    "+ random erasing": ("fashion_mnist", "cifar10")}  # label: the dataset families it runs on
+LONGER_FAMILIES = {f for families in LONGER_INGREDIENTS.values() for f in families}
 LONGER_PAIRS: tuple[tuple[str, str], ...] = (*((label, RECIPE_LABEL) for label in LONGER_INGREDIENTS), *OVER,
                                              ("+ identity initialisation", "+ whitening first layer"))
 
@@ -371,8 +376,8 @@ def main() -> None:
                                                       "written from every finished run")
     parser.add_argument("--longer", type=int, default=None, metavar="N",
                         help="--paired: the starting ingredients and the anchor's other ones that did not lose on "
-                             "CIFAR-10, again with N times the epochs, beside the short budget's gains "
-                             "(figures/ablation_longer.json)")
+                             "CIFAR-10 (random erasing also on Fashion-MNIST), again with N times the epochs, beside "
+                             "the short budget's gains (figures/ablation_longer.json)")
     args = parser.parse_args()
     if args.longer is not None and (not args.paired or args.longer < 2):
         parser.error("--longer N goes with --paired, N a whole number of times the epochs, 2 or more")
@@ -475,10 +480,10 @@ def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: 
                     machines=sorted({r.get("machine", "not recorded") for r in runs}))
 
     return dict(
-        description="validation accuracy (%) gains of the ingredients that change where training starts and of the "
-                    "anchor's other ingredients that did not lose at the short budget, paired by seed, at the paired "
-                    f"ablation's epochs and at {times} times them (the same images, split, seeds and recipe); 95 % "
-                    "Student-t intervals",
+        description="validation accuracy (%) gains of the ingredients that change where training starts, of the "
+                    "anchor's other ingredients that did not lose at the short budget, and of random erasing, paired "
+                    f"by seed, at the paired ablation's epochs and at {times} times them (the same images, split, "
+                    "seeds and recipe); 95 % Student-t intervals",
         tasks=tasks, n_train=longer.n_train, val_size=longer.val_size, times=times,
         recipe=longer.to_dict(), variants={label: v for label, v in variant_settings().items() if label in labels},
         budgets=[budget(before, short["epochs"]), budget(records, longer.epochs)], runs=in_order(records),
@@ -488,53 +493,64 @@ def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: 
 
 @styled
 def longer_figure(result: dict[str, Any]):
-    """Each comparison's paired gain at the short and the longer budget, over the recipe (left) and one start over
-    another (right): does a gain last?"""
+    """Each comparison's paired gain at the short and the longer budget, one row per dataset: over the recipe (left)
+    and one start over another (right, where the dataset has such pairs): does a gain last?"""
     import matplotlib.pyplot as plt
 
-    task, budgets = result["tasks"][0], result["budgets"]
-    x = [b["epochs"][family(task)] for b in budgets]
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.2), sharey=True)
-    panels = ([p for p in LONGER_PAIRS if p[1] == RECIPE_LABEL], [p for p in LONGER_PAIRS if p[1] != RECIPE_LABEL])
-    for ax, pairs, title in zip(axes, panels, ("over the recipe", "one start over another")):
-        for k, (label, base) in enumerate(pairs):
-            gains = [next(c["gains"].get(task) for c in b["comparisons"] if (c["ingredient"], c["over"]) == (label, base))
-                     for b in budgets]
-            shown = [(xi, g) for xi, g in zip(x, gains) if g is not None]
-            offset = (k - (len(pairs) - 1) / 2) * 0.6
-            low = [g["mean"] - g["low"] if g["low"] is not None else 0.0 for _, g in shown]
-            high = [g["high"] - g["mean"] if g["high"] is not None else 0.0 for _, g in shown]
-            name = label.removeprefix("+ ") + " − " + ("recipe" if base == RECIPE_LABEL else base.removeprefix("+ "))
-            ax.errorbar([xi + offset for xi, _ in shown], [g["mean"] for _, g in shown], yerr=[low, high], fmt="o-",
-                        capsize=3, color=f"C{k + len(panels[0]) * (base != RECIPE_LABEL)}", label=name)
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_xticks(x, [str(e) for e in x])
-        ax.set_xlabel(f"{display_name(task)} epochs ({result['n_train']:,} images, batch {result['recipe']['batch_size']})")
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
-    axes[0].set_ylabel("validation accuracy gain\n(points, 95 % interval)")
-    fig.suptitle(f"Does a gain last over more steps? ({display_name(task)}, paired by seed)", fontsize=11)
+    budgets, tasks = result["budgets"], result["tasks"]
+    fig, rows = plt.subplots(len(tasks), 2, figsize=(9.0, 4.4 * len(tasks)), squeeze=False)
+    every = [(c["ingredient"], c["over"]) for c in budgets[-1]["comparisons"]]
+    colour = {pair: f"C{k}" for k, pair in enumerate(every)}  # one colour per comparison in every row
+    for task, axes in zip(tasks, rows):
+        x = [b["epochs"][family(task)] for b in budgets]
+        gains = {pair: [next(c["gains"].get(task) for c in b["comparisons"] if (c["ingredient"], c["over"]) == pair)
+                        for b in budgets] for pair in every}
+        measured = [pair for pair in every if any(g is not None for g in gains[pair])]
+        panels = ([p for p in measured if p[1] == RECIPE_LABEL], [p for p in measured if p[1] != RECIPE_LABEL])
+        for ax, pairs, title in zip(axes, panels, ("over the recipe", "one start over another")):
+            if not pairs:
+                ax.set_axis_off()
+                continue
+            for k, (label, base) in enumerate(pairs):
+                shown = [(xi, g) for xi, g in zip(x, gains[label, base]) if g is not None]
+                offset = (k - (len(pairs) - 1) / 2) * 0.1 * (x[-1] - x[0]) / max(len(pairs), 1)
+                low = [g["mean"] - g["low"] if g["low"] is not None else 0.0 for _, g in shown]
+                high = [g["high"] - g["mean"] if g["high"] is not None else 0.0 for _, g in shown]
+                name = label.removeprefix("+ ") + " − " + ("recipe" if base == RECIPE_LABEL else base.removeprefix("+ "))
+                ax.errorbar([xi + offset for xi, _ in shown], [g["mean"] for _, g in shown], yerr=[low, high],
+                            fmt="o-", capsize=3, color=colour[label, base], label=name)
+            ax.axhline(0, color="black", lw=0.8)
+            ax.set_xticks(x, [str(e) for e in x])
+            ax.set_xlabel(f"{display_name(task)} epochs ({result['n_train']:,} images, "
+                          f"batch {result['recipe']['batch_size']})")
+            ax.set_title(f"{display_name(task)}: {title}", fontsize=10)
+            ax.set_ylabel("validation accuracy gain\n(points, 95 % interval)")
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    fig.suptitle("Does a gain last over more steps? (paired by seed)", fontsize=11)
     fig.tight_layout()
     return fig
 
 
 def main_longer(times: int, tasks: list[str], recipe: Profile, folder: Path, runs: Path, data_root: str | None,
                 seeds: tuple[int, ...]) -> None:
-    """``--longer N``: :data:`LONGER_INGREDIENTS` on CIFAR-10 with N times the epochs, paired over :data:`PAIRED_SEEDS`
-    and set beside the paired ablation's gains (which must exist: ``make ablation`` writes them)."""
+    """``--longer N``: each of :data:`LONGER_INGREDIENTS` on its datasets with N times the epochs, paired over
+    :data:`PAIRED_SEEDS` and set beside the paired ablation's gains (which must exist: ``make ablation`` writes
+    them)."""
     short_path = folder / "ablation_paired.json"
     if not short_path.exists():
         raise SystemExit(f"--longer compares with the paired ablation's runs: {short_path} is missing "
                          "(python scripts/ablation.py --paired writes it)")
     longer = longer_recipe(recipe, times)
-    tasks = [t for t in tasks if family(t) == LONGER_FAMILY]
+    tasks = [t for t in tasks if family(t) in LONGER_FAMILIES]
     if not tasks:
-        raise SystemExit(f"--longer runs on {LONGER_FAMILY}: add it to --tasks")
+        raise SystemExit(f"--longer runs on {' and '.join(sorted(LONGER_FAMILIES))}: add one to --tasks")
     path = folder / "ablation_longer.json"
     restored = restore_committed(path, longer, runs)
     if restored:
         print(f"{restored} finished run(s) taken from {path} (same recipe and ingredient)")
-    paired_ablation(tasks, longer, seeds, runs, data_root, only={label: tasks for label in LONGER_INGREDIENTS})
+    paired_ablation(tasks, longer, seeds, runs, data_root,
+                    only={label: [t for t in tasks if family(t) in families]
+                          for label, families in LONGER_INGREDIENTS.items()})
     result = longer_summary(load_json(short_path), finished_runs(runs, PAIRED_SEEDS), tasks, longer, times)
     save_json(result, path)
     save_figure(longer_figure(result), path.with_suffix(".png"))

@@ -610,7 +610,7 @@ def paired_ablation_section(path: Path) -> str | None:
 
 
 def longer_ablation_section(path: Path) -> str | None:
-    """Do the starting ingredients' gains last over more steps (``python scripts/ablation.py --paired --longer N``)?"""
+    """Do the ingredients' gains last over more steps (``python scripts/ablation.py --paired --longer N``)?"""
     if not path.exists():
         return None
     data = load(path)
@@ -627,9 +627,10 @@ def longer_ablation_section(path: Path) -> str | None:
     long = budgets[-1]
     steps = f" ({long['steps'][0]:,} steps at batch {data['recipe']['batch_size']})" if len(long["steps"]) == 1 else ""
     return section(
-        f"Does a better start last? The same ingredients with {data['times']}× the epochs "
+        f"Does a gain last? The same ingredients with {data['times']}× the epochs "
         f"(`python scripts/ablation.py --paired --longer {data['times']}`)", rows,
-        f"The ingredients that change where training starts, on {', '.join(map(display_name, tasks))} alone: the "
+        f"The ingredients that change where training starts, and those of airbench94's others that did not lose at "
+        f"the short budget, on {', '.join(map(display_name, tasks))} alone: the "
         f"same {data['n_train']:,} training and {data['val_size']:,} validation images and the same seeds "
         f"({', '.join(map(str, long['seeds']))}) as the paired ablation above, whose runs are the "
         f"{budgets[0]['epochs'][family(tasks[0])]}-epoch column; the {long['epochs'][family(tasks[0])]}-epoch column "

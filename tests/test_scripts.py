@@ -496,8 +496,7 @@ def test_recheck_measures_claims_on_new_seeds_and_writes_them_with_the_gains_ove
     assert {r["seed"] for r in saved["recheck_runs"]} == {5, 6} and all(r["machine"] for r in saved["recheck_runs"])
 
 
-def test_longer_runs_only_the_starting_ingredients_on_cifar10_and_sets_both_budgets_side_by_side(tmp_path,
-                                                                                              monkeypatch):
+def test_longer_runs_each_ingredient_on_its_datasets_and_sets_both_budgets_side_by_side(tmp_path, monkeypatch):
     ablation = load_script("ablation")
     from synapticnet.profiles import CPU
 
@@ -510,44 +509,54 @@ def test_longer_runs_only_the_starting_ingredients_on_cifar10_and_sets_both_budg
     calls = []
 
     def fake_run(tasks, profile, seed, **_):
-        calls.append((tasks[0], profile.epochs["cifar10"], profile.whiten, profile.identity_init, seed))
-        # identity initialisation 1 point ahead of whitening at 6 epochs, 1 point behind at 24
+        erase = "erase" in profile.augmentation_for(tasks[0])
+        calls.append((tasks[0], profile.epochs_for(tasks[0]), erase, seed))
+        # identity initialisation 1 point ahead of whitening at 6 epochs, 1 point behind at 24; erasing costs a point
+        # on the short budget and gains two at 4x it
         start = {(False, False): 0.0, (True, False): 3.0, (False, True): 4.0, (True, True): 3.5}
-        gain = start[profile.whiten, profile.identity_init] + (-2.0 if profile.identity_init and
-                                                                 profile.epochs["cifar10"] == 24 else 0.0)
+        long = profile.epochs_for(tasks[0]) == 4 * recipe.epochs_for(tasks[0])
+        gain = start[profile.whiten, profile.identity_init] + (-2.0 if profile.identity_init and long else 0.0)
+        gain += (2.0 if long else -1.0) if erase else 0.0
         return dict(val_accuracy=[(60.0 + seed + gain) / 100], cpu_threads=1, synthetic_data=False,
-                    steps_per_task=[profile.epochs["cifar10"] * 4])
+                    steps_per_task=[profile.epochs_for(tasks[0]) * 4])
 
     monkeypatch.setattr(ablation, "run", fake_run)
-    seeds = ablation.PAIRED_SEEDS
+    seeds, tasks = ablation.PAIRED_SEEDS, ["mnist", "fashion_mnist", "cifar10"]
     # the short budget: the paired ablation's runs of the same ingredients (alternating flips' are left out)
     short_runs = tmp_path / "short"
-    ablation.paired_ablation(["cifar10"], recipe, seeds, short_runs, None,
-                             only={label: ["cifar10"] for label in (*ablation.LONGER_INGREDIENTS,
-                                                                     "+ alternating flips")})
+    ablation.paired_ablation(tasks[1:], recipe, seeds, short_runs, None,
+                             only={label: [t for t in tasks if ablation.family(t) in families] for label, families
+                                   in {**ablation.LONGER_INGREDIENTS, "+ alternating flips": ("cifar10",)}.items()})
     ablation.save_json(dict(epochs=recipe.epochs, runs=ablation.finished_runs(short_runs, seeds)),
                        tmp_path / "ablation_paired.json")
     calls.clear()
-    ablation.main_longer(4, ["mnist", "cifar10"], recipe, tmp_path, tmp_path / "long", None, seeds)
-    # the recipe and each longer ingredient x 5 seeds, CIFAR-10 only, every one at 4x the epochs
-    assert len(ablation.LONGER_INGREDIENTS) == 6 and "+ alternating flips" not in ablation.LONGER_INGREDIENTS
-    assert len(calls) == 35 and {(c[0], c[1]) for c in calls} == {("cifar10", 24)}
+    ablation.main_longer(4, tasks, recipe, tmp_path, tmp_path / "long", None, seeds)
+    # CIFAR-10: the recipe and every longer ingredient; Fashion-MNIST: the recipe and random erasing; never MNIST;
+    # every run at 4x the epochs, 5 seeds each
+    assert "+ alternating flips" not in ablation.LONGER_INGREDIENTS
+    assert len(calls) == 5 * (len(ablation.LONGER_INGREDIENTS) + 1) + 5 * 2
+    assert {(c[0], c[1]) for c in calls} == {("cifar10", 24), ("fashion_mnist", 12)}
+    assert {c[2] for c in calls if c[0] == "fashion_mnist"} == {False, True}
     saved = json.loads((tmp_path / "ablation_longer.json").read_text())
     short, long = saved["budgets"]
-    assert (short["epochs"]["cifar10"], long["epochs"]["cifar10"], long["steps"]) == (6, 24, [96])
-    pair = lambda budget, a, b: next(c["gains"]["cifar10"] for c in budget["comparisons"]  # noqa: E731
-                                     if (c["ingredient"], c["over"]) == (a, b))
+    assert (short["epochs"]["cifar10"], long["epochs"]["cifar10"], sorted(long["steps"])) == (6, 24, [48, 96])
+    pair = lambda budget, a, b, task="cifar10": next(c["gains"][task] for c in budget["comparisons"]  # noqa: E731
+                                                     if (c["ingredient"], c["over"]) == (a, b))
     identity, whitening = "+ identity initialisation", "+ whitening first layer"
     assert pair(short, identity, whitening)["differences"] == pytest.approx([1.0] * 5)
     assert pair(long, identity, whitening)["differences"] == pytest.approx([-1.0] * 5)
     assert pair(long, whitening, ablation.RECIPE_LABEL)["mean"] == pytest.approx(3.0)
-    assert "+ alternating flips" not in saved["variants"] and long["recipe_mean"] == {"cifar10": 62.0}
-    assert pair(long, "+ Lookahead", ablation.RECIPE_LABEL)["mean"] == pytest.approx(0.0)  # the fake gives it none
+    for task in ("fashion_mnist", "cifar10"):  # a regulariser: a loss at the short budget, a gain at length
+        assert pair(short, "+ random erasing", ablation.RECIPE_LABEL, task)["mean"] == pytest.approx(-1.0)
+        assert pair(long, "+ random erasing", ablation.RECIPE_LABEL, task)["mean"] == pytest.approx(2.0)
+    assert "fashion_mnist" not in next(c["gains"] for c in long["comparisons"] if c["ingredient"] == whitening)
+    assert "+ alternating flips" not in saved["variants"]
+    assert long["recipe_mean"] == {"fashion_mnist": 62.0, "cifar10": 62.0}
     assert (tmp_path / "ablation_longer.png").exists()
     calls.clear()  # every run is finished: nothing runs again
-    ablation.main_longer(4, ["cifar10"], recipe, tmp_path, tmp_path / "long", None, seeds)
+    ablation.main_longer(4, tasks, recipe, tmp_path, tmp_path / "long", None, seeds)
     assert calls == []
-    with pytest.raises(SystemExit, match="--longer runs on cifar10"):
+    with pytest.raises(SystemExit, match="--longer runs on cifar10 and fashion_mnist"):
         ablation.main_longer(4, ["mnist"], recipe, tmp_path, tmp_path / "long", None, seeds)
 
 
