@@ -18,7 +18,7 @@ help:
 	@echo "make baselines  notebook 04 on the cpu budget: nine methods x 3 seeds + validation sweeps (81.6 min measured beside other jobs, an upper bound)"
 	@echo "make student    every notebook on the student budget, as a student runs it (5.1 min in all, measured)"
 	@echo "make bench      benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"
-	@echo "make ablation   fast-training ingredients added to the recipe one at a time, paired by seed, validation, the starting ones again with 4x the epochs (383.6 min of training measured, summed over its runs; resumable)"
+	@echo "make ablation   fast-training ingredients added to the recipe one at a time, paired by seed, validation, some of them again with 4x the epochs (453.7 min of training measured, summed over its runs; resumable)"
 	@echo "make front      accuracy-parameter front of growth vs separate networks, 3 streams x 5 seeds (191.3 min of training measured, summed over its runs, 1 thread beside other jobs, an upper bound; resumable)"
 	@echo "make criteria   which units compaction should remove: |gamma| vs ablation, 5 seeds (1 thread)"
 	@echo "make pmnist     Permuted MNIST under GPM's protocol vs published accuracy/capacity (2.9-35.3 min of training per configuration and seed, measured, 1 thread)"

@@ -327,7 +327,7 @@ def paired_figure(result: dict[str, Any]):
     ax.set_yticks(y + height * (len(tasks) - 1) / 2, labels)
     ax.invert_yaxis()
     ax.set_xlabel("validation accuracy − recipe's (points, 95 % interval)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(tasks), frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(tasks), frameon=False)  # above: any height
     fig.tight_layout()
     return fig
 
@@ -469,7 +469,9 @@ def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: 
     """The :data:`LONGER_PAIRS` at the paired ablation's budget (``short``: its ``ablation_paired.json``, seeds
     :data:`PAIRED_SEEDS`) and at ``times`` its epochs (``records``), side by side."""
     labels = {RECIPE_LABEL, *LONGER_INGREDIENTS}
-    before = [r for r in short["runs"] if r["variant"] in labels and r["task"] in tasks and r["seed"] in PAIRED_SEEDS]
+    families = {RECIPE_LABEL: LONGER_FAMILIES, **LONGER_INGREDIENTS}  # each ingredient on its own datasets only
+    before = [r for r in short["runs"] if r["variant"] in labels and r["task"] in tasks and r["seed"] in PAIRED_SEEDS
+              and family(r["task"]) in families[r["variant"]]]
 
     def budget(runs: list[dict[str, Any]], epochs: dict[str, int]) -> dict[str, Any]:
         value = accuracies(runs)

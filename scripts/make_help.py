@@ -102,7 +102,7 @@ def help_lines(root: Path = ROOT) -> list[str]:
                     + _minutes(t, "student (all notebooks)", "{} min in all, measured") + ")"),
         ("bench", "benchmark scripts -> figures/bench/*.json (training throughput, gating cost)"),
         ("ablation", "fast-training ingredients added to the recipe one at a time, paired by seed, validation"
-                     + (f", those that did not lose again on CIFAR-10 with {longer_times}x the epochs" if longer_times else "") + " ("
+                     + (f", some of them again with {longer_times}x the epochs" if longer_times else "") + " ("
                      + _minutes(t, "ablation", "{} min of training measured, summed over its runs") + "; resumable)"),
         ("front", f"accuracy-parameter front of growth vs separate networks{front_size} ("
                   + _minutes(t, "front", "{} min of training measured, summed over its runs, 1 thread" + shared)

@@ -14,8 +14,8 @@ __all__ = ["processor"]
 
 
 def processor() -> str:
-    """The processor's model name (``"AMD EPYC 7B13"``) from ``/proc/cpuinfo``; where there is none (macOS,
-    Windows), what :mod:`platform` reports."""
+    """The processor's model name (``"AMD EPYC"``) from ``/proc/cpuinfo``; where there is none (macOS, Windows),
+    what :mod:`platform` reports."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")

@@ -323,20 +323,30 @@ def test_the_longer_ablation_section_sets_each_comparison_at_both_budgets_side_b
     assert readme_script.longer_ablation_section(path) is None
     gain = lambda mean: dict(mean=mean, std=0.2, low=mean - 0.5, high=mean + 0.5, n=5, level=0.95,  # noqa: E731
                              differences=[mean] * 5, seeds=[0, 1, 2, 3, 4])
-    budget = lambda epochs, identity, steps: dict(  # noqa: E731
-        epochs={"default": epochs // 3, "cifar10": epochs}, seeds=[0, 1, 2, 3, 4], steps=steps,
-        recipe_mean={"cifar10": 60.0 + epochs}, seconds_total=600.0 * epochs / 6, machines=["one machine"],
+    budget = lambda epochs, identity: dict(  # noqa: E731
+        epochs={"default": epochs // 3, "fashion_mnist": epochs // 2, "cifar10": epochs}, seeds=[0, 1, 2, 3, 4],
+        recipe_mean={"fashion_mnist": 80.0 + epochs / 2, "cifar10": 60.0 + epochs}, seconds_total=600.0 * epochs / 6,
+        machines=["one machine"],
         comparisons=[{"ingredient": "+ whitening first layer", "over": "recipe (cpu profile)",
                       "gains": {"cifar10": gain(3.0)}},
+                     {"ingredient": "+ random erasing", "over": "recipe (cpu profile)",
+                      "gains": {"fashion_mnist": gain(-0.5), "cifar10": gain(-1.0)}},
                      {"ingredient": "+ identity initialisation", "over": "+ whitening first layer",
                       "gains": {"cifar10": gain(identity)}}])
-    path.write_text(json.dumps(dict(tasks=["cifar10"], n_train=10_000, val_size=2_000, times=4, cpu_threads=[1],
-                                    recipe={"batch_size": 256}, budgets=[budget(6, 1.25, []),
-                                                                         budget(24, -0.05, [960])])))
+    runs = [dict(variant="recipe (cpu profile)", task="cifar10", seed=0, steps=960),
+            dict(variant="recipe (cpu profile)", task="fashion_mnist", seed=0, steps=480)]
+    path.write_text(json.dumps(dict(tasks=["fashion_mnist", "cifar10"], n_train=10_000, val_size=2_000, times=4,
+                                    cpu_threads=[1], recipe={"batch_size": 256}, runs=runs,
+                                    budgets=[budget(6, 1.25), budget(24, -0.05)])))
     text = readme_script.longer_ablation_section(path)
-    assert "| comparison | CIFAR-10, 6 epochs | CIFAR-10, 24 epochs |" in text
-    assert "| recipe (cpu profile): mean validation accuracy (%) | 66.00 | 84.00 |" in text
-    assert "| + identity initialisation over whitening first layer: gain (points, 95 % interval) | " \
+    # each dataset's two budgets side by side; a cell stays empty where an ingredient did not run
+    assert "| comparison | Fashion-MNIST, 3 epochs | Fashion-MNIST, 12 epochs | CIFAR-10, 6 epochs | " \
+           "CIFAR-10, 24 epochs |" in text
+    assert "| recipe (cpu profile): mean validation accuracy (%) | 83.00 | 92.00 | 66.00 | 84.00 |" in text
+    assert "| + whitening first layer: gain (points, 95 % interval) |  |  | +3.00 [+2.50, +3.50] | " in text
+    assert "| + random erasing: gain (points, 95 % interval) | -0.50 [-1.00, +0.00] | -0.50 [-1.00, +0.00] | " in text
+    assert "| + identity initialisation over whitening first layer: gain (points, 95 % interval) |  |  | " \
            "+1.25 [+0.75, +1.75] | -0.05 [-0.55, +0.45] |" in text
-    assert "whose runs are the 6-epoch column; the 24-epoch column trains 4 times as many epochs (960 steps at " \
-           "batch 256)" in text and "40.0 min of training" in text
+    assert "whose runs are the shorter columns (epochs Fashion-MNIST 3, CIFAR-10 6); the longer columns train 4 " \
+           "times as many epochs (Fashion-MNIST 12, CIFAR-10 24; 480, 960 steps at batch 256)" in text
+    assert "40.0 min of training" in text
