@@ -111,7 +111,8 @@ def four_task_section(r: dict[str, Any], others: dict[str, dict[str, Any]] | Non
     original measured and how we know, then each run's facts. CIFAR-10's rows carry ``copy_note`` (what the
     offline copy costs) and ``anchor`` (what airbench94 scores on it)."""
     others = others or {}
-    runs = {"long": others.get("long"), "cpu": r, "student": others.get("student")}
+    runs = {**{name: run for name, run in others.items() if name != "student"}, "cpu": r,
+            "student": others.get("student")}  # long (and its other seeds), cpu, student
     runs = {name: run for name, run in runs.items() if run is not None}
     accuracies = {name: (run.get("train_accuracy") or {}, run["final_accuracy"]) for name, run in runs.items()}
     if original is not None:
@@ -154,8 +155,12 @@ def four_task_section(r: dict[str, Any], others: dict[str, dict[str, Any]] | Non
         "",
         "Generated from [`figures/03_results.json`](figures/03_results.json) (and `figures/long/`, "
         "`figures/student/`: `make reproduce PROFILE=long NOTEBOOKS=notebooks/03_four_task_run.ipynb`, "
-        "`make student NOTEBOOKS=notebooks/03_four_task_run.ipynb`) and "
-        "[`figures/original_run.json`](figures/original_run.json) (`make original`) by `scripts/update_readme.py`.",
+        "`make student NOTEBOOKS=notebooks/03_four_task_run.ipynb`"
+        + "".join(f"; `{name}`: `python -m synapticnet run --profile long --seed {run['seed']} --tasks "
+                  f"{','.join(run['tasks'])}`, its `results.json` kept as `figures/long/03_results_seed{run['seed']}.json`"
+                  for name, run in runs.items() if name.startswith("long (seed"))
+        + ") and [`figures/original_run.json`](figures/original_run.json) (`make original`) by "
+        "`scripts/update_readme.py`.",
     ])
 
 
@@ -770,8 +775,10 @@ def times_section(path: Path) -> str | None:
 def render(figures: Path, times: Path | None = None) -> str:
     main = figures / "03_results.json"
     sections = [
-        four_task_section(load(main), {p: load(figures / p / "03_results.json") for p in ("long", "student")
-                                       if (figures / p / "03_results.json").exists()},
+        four_task_section(load(main), {**{p: load(figures / p / "03_results.json") for p in ("long", "student")
+                                          if (figures / p / "03_results.json").exists()},
+                                       **{f"long (seed {load(path)['seed']})": load(path)
+                                          for path in sorted((figures / "long").glob("03_results_seed*.json"))}},
                           copy_cost_note(figures / "cifar10_copy_cost.json"),
                           load(figures / "original_run.json") if (figures / "original_run.json").exists() else None,
                           anchor_note(figures / "anchor_airbench94.json"))

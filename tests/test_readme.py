@@ -236,6 +236,14 @@ def test_the_anchor_sits_beside_the_copy_cost_on_the_cifar10_rows(tmp_path, read
         "| CIFAR-10 (offline copy) | 93.62 | `cpu` |")
     text = readme_script.four_task_section(run, {"long": dict(run, profile="long")}, None, None, None)
     assert all(line.endswith("| — |") for line in text.splitlines() if line.startswith("| CIFAR-10 (offline copy)"))
+    # another seed of the long run: its own rows after the long run's, before cpu, and how it was made
+    again = dict(run, profile="long", seed=1, final_accuracy={"cifar10": 0.8912})
+    text = readme_script.four_task_section(run, {"long": dict(run, profile="long"), "long (seed 1)": again})
+    runs = [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| CIFAR-10 (offline copy)")]
+    assert runs == ["`long`", "`long (seed 1)`", "`cpu`"]
+    assert "| `long (seed 1)` | — | 89.12 |" in text and "`long`: seed 1," in text
+    assert "`python -m synapticnet run --profile long --seed 1 --tasks cifar10`, its `results.json` kept as " \
+           "`figures/long/03_results_seed1.json`" in text
 
 
 def test_no_spread_is_printed_for_a_single_seed(tmp_path, readme_script):
