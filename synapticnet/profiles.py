@@ -464,7 +464,9 @@ LONG = CPU.replace(
     # it did not carry over: identity initialisation without whitening scored 99.66 / 94.19 / 89.02 % (seed 0) and
     # 99.63 / 94.57 / 89.17 % (seed 1) on test images, below the whitened runs' 99.71 / 94.88 / 89.57 % and
     # 99.69 / 94.65 / 89.82 % on every task, and 89.52 against 89.76 % CIFAR-10 validation accuracy on seed 0 (two
-    # seeds, not a paired test; the runs themselves are not kept). Whitening and identity initialisation together
+    # seeds, not a paired test; the runs themselves are not kept; the seed-1 runs' machine was not recorded: the
+    # whitened seed 1 run again on an AMD EPYC, kept as figures/long/03_results_seed1.json, scored 99.66 / 94.69 /
+    # 89.56 %, as two processors round differently). Whitening and identity initialisation together
     # (seed 0, a run not kept either) scored 99.61 / 94.68 / 89.58 % on test images: no clear gain over whitening
     # alone. A better start matters over few steps: on the ablation's CIFAR-10 images, identity initialisation beat
     # whitening by +1.29 points [+0.58, +2.00] at 6 epochs (240 steps, seeds 0-4, validation) and by -0.03
