@@ -468,10 +468,9 @@ def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: 
                    times: int) -> dict[str, Any]:
     """The :data:`LONGER_PAIRS` at the paired ablation's budget (``short``: its ``ablation_paired.json``, seeds
     :data:`PAIRED_SEEDS`) and at ``times`` its epochs (``records``), side by side."""
-    labels = {RECIPE_LABEL, *LONGER_INGREDIENTS}
     families = {RECIPE_LABEL: LONGER_FAMILIES, **LONGER_INGREDIENTS}  # each ingredient on its own datasets only
-    before = [r for r in short["runs"] if r["variant"] in labels and r["task"] in tasks and r["seed"] in PAIRED_SEEDS
-              and family(r["task"]) in families[r["variant"]]]
+    before = [r for r in short["runs"] if r["task"] in tasks and r["seed"] in PAIRED_SEEDS
+              and family(r["task"]) in families.get(r["variant"], ())]
 
     def budget(runs: list[dict[str, Any]], epochs: dict[str, int]) -> dict[str, Any]:
         value = accuracies(runs)
@@ -487,7 +486,7 @@ def longer_summary(short: dict[str, Any], records: list[dict[str, Any]], tasks: 
                     f"by seed, at the paired ablation's epochs and at {times} times them (the same images, split, "
                     "seeds and recipe); 95 % Student-t intervals",
         tasks=tasks, n_train=longer.n_train, val_size=longer.val_size, times=times,
-        recipe=longer.to_dict(), variants={label: v for label, v in variant_settings().items() if label in labels},
+        recipe=longer.to_dict(), variants={label: v for label, v in variant_settings().items() if label in families},
         budgets=[budget(before, short["epochs"]), budget(records, longer.epochs)], runs=in_order(records),
         cpu_threads=sorted({r["cpu_threads"] for r in records}), synthetic=any(r["synthetic"] for r in records),
         command=f"python scripts/ablation.py --paired --longer {times}")
@@ -515,7 +514,7 @@ def longer_figure(result: dict[str, Any]):
                 continue
             for k, (label, base) in enumerate(pairs):
                 shown = [(xi, g) for xi, g in zip(x, gains[label, base]) if g is not None]
-                offset = (k - (len(pairs) - 1) / 2) * 0.1 * (x[-1] - x[0]) / max(len(pairs), 1)
+                offset = (k - (len(pairs) - 1) / 2) * 0.1 * (x[-1] - x[0]) / len(pairs)
                 low = [g["mean"] - g["low"] if g["low"] is not None else 0.0 for _, g in shown]
                 high = [g["high"] - g["mean"] if g["high"] is not None else 0.0 for _, g in shown]
                 name = label.removeprefix("+ ") + " − " + ("recipe" if base == RECIPE_LABEL else base.removeprefix("+ "))

@@ -29,7 +29,8 @@ from typing import Any
 from synapticnet.experiments.original import HOW_WE_KNOW, ORIGINAL_NOTEBOOK, ORIGINAL_REPORTED, ORIGINAL_REPOSITORY
 from synapticnet.arguments import existing_file
 from synapticnet.plots import display_name, markdown_table
-from synapticnet.profiles import family
+from synapticnet.data.transforms import ERASE_AREA
+from synapticnet.profiles import ERASE_PROBABILITY, family
 from synapticnet.stats import format_difference, format_mean_std
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -157,7 +158,8 @@ def four_task_section(r: dict[str, Any], others: dict[str, dict[str, Any]] | Non
         "`figures/student/`: `make reproduce PROFILE=long NOTEBOOKS=notebooks/03_four_task_run.ipynb`, "
         "`make student NOTEBOOKS=notebooks/03_four_task_run.ipynb`"
         + "".join(f"; `{name}`: `python -m synapticnet run --profile long --seed {run['seed']} --tasks "
-                  f"{','.join(run['tasks'])}`, its `results.json` kept as `figures/long/03_results_seed{run['seed']}.json`"
+                  f"{','.join(run['tasks'])}`, its `results.json` kept as "
+                  f"`figures/long/03_results_seed{run['seed']}.json`"
                   for name, run in runs.items() if name.startswith("long (seed"))
         + ") and [`figures/original_run.json`](figures/original_run.json) (`make original`) by "
         "`scripts/update_readme.py`.",
@@ -591,8 +593,9 @@ def paired_ablation_section(path: Path) -> str | None:
                            f"{format_difference(pair_again[t])}" if t in pair_again else "")
                         for t, g in over["gains"].items()}})
     seeds = sorted({r["seed"] for r in data["runs"]})
-    erasing = (", and random erasing (Zhong et al., 2017: each training image loses a random rectangle of 2–40 % of "
-               "its area with probability 0.5; not airbench94's)") if "+ random erasing" in data.get("variants", {}) else ""
+    erasing = (f", and random erasing (Zhong et al., 2017: each training image loses a random rectangle of "
+               f"{100 * ERASE_AREA[0]:g}–{100 * ERASE_AREA[1]:g} % of its area with probability {ERASE_PROBABILITY:g}; "
+               "not airbench94's)") if "+ random erasing" in data.get("variants", {}) else ""
     rechecked = (f" Every gain whose interval lies above zero was measured again on seeds "
                  f"{', '.join(map(str, data['recheck_seeds']))}, never run before ({data['recheck_seconds_total'] / 60:.1f} "
                  "min of training): the second number in its cell.") if again else ""
@@ -774,11 +777,12 @@ def times_section(path: Path) -> str | None:
 
 def render(figures: Path, times: Path | None = None) -> str:
     main = figures / "03_results.json"
+    others = {p: load(figures / p / "03_results.json") for p in ("long", "student")
+              if (figures / p / "03_results.json").exists()}  # and the long run's other seeds (CLI runs)
+    others |= {f"long (seed {run['seed']})": run
+               for run in map(load, sorted((figures / "long").glob("03_results_seed*.json")))}
     sections = [
-        four_task_section(load(main), {**{p: load(figures / p / "03_results.json") for p in ("long", "student")
-                                          if (figures / p / "03_results.json").exists()},
-                                       **{f"long (seed {load(path)['seed']})": load(path)
-                                          for path in sorted((figures / "long").glob("03_results_seed*.json"))}},
+        four_task_section(load(main), others,
                           copy_cost_note(figures / "cifar10_copy_cost.json"),
                           load(figures / "original_run.json") if (figures / "original_run.json").exists() else None,
                           anchor_note(figures / "anchor_airbench94.json"))

@@ -13,7 +13,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["augment_batch", "channel_stats", "erase_batch", "pad_to", "to_nchw"]
+__all__ = ["ERASE_AREA", "ERASE_ASPECT", "augment_batch", "channel_stats", "erase_batch", "pad_to", "to_nchw"]
+
+ERASE_AREA: tuple[float, float] = (0.02, 0.4)  # random erasing: the share of the image a rectangle covers (the paper's)
+ERASE_ASPECT: tuple[float, float] = (0.3, 1 / 0.3)  # and its height / width
 
 
 def to_nchw(x: np.ndarray) -> Tensor:
@@ -84,8 +87,8 @@ def augment_batch(images: Tensor, generator: torch.Generator, padding: int = 4, 
     return padded.gather(2, rows).gather(3, cols)
 
 
-def erase_batch(images: Tensor, generator: torch.Generator, p: float = 0.5, scale: tuple[float, float] = (0.02, 0.4),
-                ratio: tuple[float, float] = (0.3, 1 / 0.3), value: float = 0.0) -> Tensor:
+def erase_batch(images: Tensor, generator: torch.Generator, p: float = 0.5, scale: tuple[float, float] = ERASE_AREA,
+                ratio: tuple[float, float] = ERASE_ASPECT, value: float = 0.0) -> Tensor:
     """Random erasing (Zhong et al., 2017, arXiv:1708.04896): with probability ``p`` per image, one rectangle
     is set to ``value``.
 
